@@ -1,0 +1,39 @@
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import build
+
+
+def test_extension_zip_vendors_core_and_lifts_without_torch(tmp_path):
+    archive = build.build(tmp_path / "dist")
+    with zipfile.ZipFile(archive) as zf:
+        names = set(zf.namelist())
+        assert {"blender_manifest.toml", "__init__.py", "core/inference.py", "core/weights.py"} <= names
+        zf.extractall(tmp_path / "videopose_mocap")
+    # Blender has numpy but no torch: the vendored engine must import and run with torch blocked.
+    script = textwrap.dedent("""
+        import sys
+        sys.modules["torch"] = None
+        import numpy as np
+        from videopose_mocap.core.inference import NumpyTemporalModel
+        from videopose_mocap.core.architecture import TemporalModelConfig
+        from videopose_mocap.core.weights import NetworkWeights
+        cfg = TemporalModelConfig(filter_widths=(3, 3), channels=4)
+        rng = np.random.default_rng(0)
+        params = {"expand_conv.weight": rng.normal(size=(4, 34, 3)), "shrink.weight": rng.normal(size=(51, 4, 1)),
+                  "shrink.bias": np.zeros(51)}
+        for prefix in ["expand_bn", "layers_bn.0", "layers_bn.1"]:
+            params.update({prefix + ".weight": np.ones(4), prefix + ".bias": np.zeros(4),
+                           prefix + ".running_mean": np.zeros(4), prefix + ".running_var": np.ones(4)})
+        params["layers_conv.0.weight"] = rng.normal(size=(4, 4, 3))
+        params["layers_conv.1.weight"] = rng.normal(size=(4, 4, 1))
+        out = NumpyTemporalModel(NetworkWeights(cfg, params)).predict(np.zeros((12, 17, 2)))
+        assert out.shape == (12, 17, 3)
+        assert "torch" not in [m for m in sys.modules if sys.modules[m] is not None]
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,0 +1,1 @@
+"""Data preparation, trainers, evaluation and benchmarks (needs torch; never imported by Blender)."""
