@@ -1,0 +1,62 @@
+import numpy as np
+
+from core.skeleton import H36M_SKELETON
+from training.augment import CLEAN, corrupt_2d, make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones
+
+
+def _standing_person(frames=30):
+    """A rough T-shaped body in world metres (Z up) walking along +x."""
+    pose = np.zeros((17, 3))
+    for child, parent in enumerate(H36M_SKELETON.parents):
+        if parent >= 0:
+            name = H36M_SKELETON.names[child]
+            step = {"hip": [0, 0.1 if "left" in name else -0.1, 0], "knee": [0, 0, -0.4], "ankle": [0, 0, -0.4],
+                    "shoulder": [0, 0.18 if "left" in name else -0.18, 0.0], "elbow": [0, 0, -0.25], "wrist": [0, 0, -0.25]}
+            offset = next((v for k, v in step.items() if k in name), [0, 0, 0.2])
+            pose[child] = pose[parent] + offset
+    pose[:, 2] += 0.9
+    walk = np.linspace(0, 1, frames)[:, None, None] * np.array([1.0, 0, 0])
+    return (pose[None] + walk).astype(np.float32)
+
+
+def test_bone_scaling_scales_lengths_symmetrically():
+    windows = _standing_person()[None]
+    rng = np.random.default_rng(0)
+    scales = random_bone_scales(rng, 1)
+    scaled = scale_bones(windows.astype(np.float64), scales)
+    before, after = H36M_SKELETON.bone_lengths(windows[0, 0]), H36M_SKELETON.bone_lengths(scaled[0, 0])
+    np.testing.assert_allclose(after, before * scales[0, 1:], rtol=1e-5)
+    np.testing.assert_allclose(after[H36M_SKELETON.joints_left[0] - 1], after[H36M_SKELETON.joints_right[0] - 1])
+
+
+def test_clean_pairs_reproject_exactly_and_targets_are_root_relative():
+    rng = np.random.default_rng(1)
+    pairs = make_pairs(np.repeat(_standing_person()[None], 8, 0), rng, CLEAN, augment_bones=False, allow_flip=False)
+    assert np.all(pairs.poses_3d[:, :, 0] == 0)
+    assert np.all(pairs.roots[..., 2] > 0.5)  # always in front of the camera
+    from core.camera import project_to_2d
+    projected = project_to_2d(pairs.poses_3d + pairs.roots, pairs.intrinsics[:, None, None, :])
+    np.testing.assert_allclose(projected, pairs.inputs_2d, atol=1e-4)
+    # Cameras see the person upright: head above the pelvis in the image (smaller y).
+    assert np.all(pairs.inputs_2d[:, :, H36M_SKELETON.index("head"), 1] < pairs.inputs_2d[:, :, 0, 1])
+
+
+def test_person_is_inside_the_frame():
+    rng = np.random.default_rng(2)
+    pairs = make_pairs(np.repeat(_standing_person()[None], 64, 0), rng, CLEAN)
+    assert np.all(np.abs(pairs.inputs_2d[..., 0]) < 1.2)
+
+
+def test_detector_noise_scales_with_person_size():
+    keypoints = np.zeros((2, 200, 17, 2), np.float32)
+    noisy = corrupt_2d(keypoints, np.array([100.0, 1000.0]), np.random.default_rng(3), NoiseSettings(0.01, 0, 0, 0, 0, 0))
+    small, large = noisy[0].std(), noisy[1].std()
+    assert 0.8 < small < 1.2 and 8 < large < 12
+
+
+def test_windows_repeat_clip_edges():
+    clip = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((1, 17, 3), np.float32)
+    windows = sample_windows([clip], 50, 9, np.random.default_rng(4))
+    assert windows.shape == (50, 9, 17, 3)
+    assert windows.min() == 0 and windows.max() == 4
+    assert np.all(np.diff(windows[:, :, 0, 0], axis=1) >= 0)

@@ -1,0 +1,122 @@
+import os
+
+import numpy as np
+import pytest
+
+from core.skeleton import H36M_SKELETON
+from training.bvh import BVHError, forward_kinematics, parse_bvh
+from training.datasets import bandai_subset, load_clips, read_bandai, save_clips, Clip
+from training.mocap import SkeletonMappingError, bvh_to_h36m, find_source_joints, resample
+
+SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
+
+CHAIN = """HIERARCHY
+ROOT hip
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT arm
+  {
+    OFFSET 10 0 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {
+      OFFSET 5 0 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.5
+1 2 3 0 0 0 0 0 0
+0 0 0 90 0 0 0 90 0
+"""
+
+
+def test_forward_kinematics_known_answer():
+    bvh = parse_bvh(CHAIN)
+    assert bvh.names == ["hip", "arm", "arm_end"] and bvh.parents == [-1, 0, 1]
+    assert bvh.frame_rate == 2.0
+    positions, _ = forward_kinematics(bvh)
+    np.testing.assert_allclose(positions[0], [[1, 2, 3], [11, 2, 3], [16, 2, 3]], atol=1e-9)
+    # Frame 2: the root turns 90 degrees about Z, so the arm points along +Y; the arm then turns
+    # 90 degrees about its own X axis, which does not move its end lying on that axis.
+    np.testing.assert_allclose(positions[1], [[0, 0, 0], [0, 10, 0], [0, 15, 0]], atol=1e-9)
+
+
+def test_rotation_order_follows_channel_list():
+    # Channels "Zrotation Xrotation" compose as Rz @ Rx (intrinsic order), checked on the end site.
+    text = CHAIN.replace("OFFSET 5 0 0", "OFFSET 0 5 0").replace("0 0 0 90 0 0 0 90 0", "0 0 0 0 0 0 90 90 0")
+    positions, _ = forward_kinematics(parse_bvh(text))
+    rz = np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
+    np.testing.assert_allclose(positions[1, 2] - positions[1, 1], rz @ rx @ [0, 5, 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "not a BVH"),
+    ("HIERARCHY\nROOT a\n{\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\n}\nMOTION\nFrames: 3\nFrame Time: 0.1\n1 2 3\n",
+     "expected 3 frames"),
+    ("HIERARCHY\nROOT a\n{\nOFFSET 0 0\n", "truncated or malformed"),
+    ("HIERARCHY\nROOT a\n{\nWHAT 0 0 0\n}\nMOTION\n", "unexpected token"),
+])
+def test_bad_bvh_is_a_clear_error(text, message):
+    with pytest.raises(BVHError, match=message):
+        parse_bvh(text)
+
+
+def test_unmappable_skeleton_names_what_is_missing():
+    with pytest.raises(SkeletonMappingError, match="left_elbow"):
+        find_source_joints(["Hips", "Spine"])
+
+
+def test_name_matching_ignores_case_separators_and_namespaces():
+    names = ["mixamorig:Hips", "mixamorig:RightUpLeg", "mixamorig:RightLeg", "mixamorig:RightFoot",
+             "mixamorig:LeftUpLeg", "mixamorig:LeftLeg", "mixamorig:LeftFoot", "mixamorig:Spine2",
+             "mixamorig:Neck", "mixamorig:Head", "mixamorig:LeftArm", "mixamorig:LeftForeArm",
+             "mixamorig:LeftHand", "mixamorig:RightArm", "mixamorig:RightForeArm", "mixamorig:RightHand"]
+    found = find_source_joints(names)
+    assert found["left_elbow"] == names.index("mixamorig:LeftForeArm")
+    assert found["spine"] == names.index("mixamorig:Spine2")
+
+
+def test_resample_to_30fps_keeps_duration_and_values():
+    times = np.arange(121) / 120.0
+    positions = np.stack([times, times ** 2, np.zeros_like(times)], -1)[:, None, :]
+    out = resample(positions, 120.0, 30.0)
+    assert out.shape[0] == 31
+    np.testing.assert_allclose(out[:, 0, 0], np.arange(31) / 30, atol=1e-9)
+
+
+def test_bandai_split_rules():
+    assert bandai_subset("dataset-2_walk_feminine_012.bvh")[0] == "test_actor"
+    assert bandai_subset("dataset-2_walk_normal_015.bvh")[0] == "validation"
+    assert bandai_subset("dataset-2_walk_normal_014.bvh")[0] == "train"
+    assert bandai_subset("dataset-1_kick_normal_001.bvh")[0] == "test_motion"
+    assert bandai_subset("dataset-1_walk_feminine_001.bvh")[0] == "train"  # dataset 1's feminine is another actor
+
+
+def test_clips_round_trip_without_pickle(tmp_path):
+    clips = [Clip("a", "x", "train", np.zeros((3, 17, 3), np.float32), {"content": "walk"}),
+             Clip("b", "x", "test_actor", np.ones((5, 17, 3), np.float32), {"style": "s"})]
+    save_clips(tmp_path / "c.npz", clips)
+    loaded = load_clips(tmp_path / "c.npz", ("test_actor",))
+    assert [c.name for c in loaded] == ["b"] and loaded[0].positions.shape == (5, 17, 3)
+    assert loaded[0].labels["style"] == "s"
+    with pytest.raises(FileNotFoundError, match="prepare_data"):
+        load_clips(tmp_path / "missing.npz")
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="shared mocap archives not present")
+def test_real_bandai_clip_is_a_plausible_standing_person():
+    clip = next(read_bandai(os.path.join(SHARED, "bandai-namco-research-motiondataset.tar.xz")))
+    p = clip.positions
+    sk = H36M_SKELETON
+    assert p.shape[1:] == (17, 3)
+    # Z up, metres: head well above the pelvis, ankles near the floor, left hip on the body's left.
+    assert np.all(p[:, sk.index("head"), 2] - p[:, 0, 2] > 0.5)
+    assert np.median(p[:, sk.index("left_ankle"), 2]) < 0.25
+    lengths = sk.bone_lengths(p)
+    assert 0.3 < lengths[:, 1].mean() < 0.5           # thigh
+    assert np.allclose(lengths[:, 1], lengths[:, 4], atol=0.01)  # left and right thighs match
+    assert lengths.std(axis=0).max() < 0.01            # rigid bones

@@ -1,0 +1,186 @@
+"""Turn 3D mocap windows into (2D input, 3D target) training pairs as a real video would show them.
+
+- Virtual cameras: field of view 40-80 degrees, landscape/portrait/4:3 frames, the person
+  filling 30-90 % of the frame height somewhere in the frame, camera 0.3-2.5 m high, any yaw.
+- Bone-length augmentation: every bone scaled (left and right alike) and the body scaled
+  overall, because the Bandai skeletons all share one set of bone lengths.
+- Horizontal flip: mirror the world and swap left/right joints.
+- Detector-like 2D noise: per-joint jitter, a per-sequence bias per joint, rare large outliers,
+  and short dropouts that a pipeline would fill by linear interpolation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.camera import CameraIntrinsics, look_at_rotation, project_to_2d
+from core.skeleton import H36M_SKELETON, flip_horizontal
+
+FRAME_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (1440, 1080), (1000, 1000))
+PELVIS = 0
+
+
+@dataclass
+class NoiseSettings:
+    jitter: float = 0.008        # standard deviation, fraction of the person's height in the image
+    bias: float = 0.006          # per-joint per-sequence offset, same unit
+    outlier_rate: float = 0.003  # probability that a joint in a frame is badly wrong
+    outlier_scale: float = 0.08
+    dropout_rate: float = 0.002  # probability that a dropout (interpolated gap) starts at a joint and frame
+    dropout_length: int = 8
+
+
+CLEAN = NoiseSettings(0.0, 0.0, 0.0, 0.0, 0.0, 0)
+DETECTOR_LIKE = NoiseSettings()
+
+
+def _bone_symmetry_groups() -> list[list[int]]:
+    """Bones (by child joint) that must share one scale: a left bone and its right twin."""
+    sk = H36M_SKELETON
+    groups, seen = [], set()
+    for child, parent in enumerate(sk.parents):
+        if parent < 0 or child in seen:
+            continue
+        group = [child]
+        if child in sk.joints_left:
+            group.append(sk.joints_right[sk.joints_left.index(child)])
+        elif child in sk.joints_right:
+            group.append(sk.joints_left[sk.joints_right.index(child)])
+        seen.update(group)
+        groups.append(group)
+    return groups
+
+
+BONE_GROUPS = _bone_symmetry_groups()
+
+
+def scale_bones(positions: np.ndarray, bone_scale: np.ndarray) -> np.ndarray:
+    """Rebuild poses (B, T, 17, 3) with each bone (indexed by child joint) scaled by (B, 17)."""
+    out = positions.copy()
+    for child, parent in enumerate(H36M_SKELETON.parents):
+        if parent >= 0:
+            bone = positions[:, :, child] - positions[:, :, parent]
+            out[:, :, child] = out[:, :, parent] + bone * bone_scale[:, None, child, None]
+    return out
+
+
+def random_bone_scales(rng: np.random.Generator, batch: int, spread: float = 0.12, overall: tuple = (0.85, 1.15)) -> np.ndarray:
+    scales = np.ones((batch, 17))
+    for group in BONE_GROUPS:
+        scales[:, group] = rng.uniform(1 - spread, 1 + spread, size=(batch, 1))
+    return scales * rng.uniform(*overall, size=(batch, 1))
+
+
+@dataclass
+class VirtualCamera:
+    intrinsics: CameraIntrinsics
+    rotation: np.ndarray
+    center: np.ndarray
+
+
+def random_camera(rng: np.random.Generator, subject_center: np.ndarray, subject_height: float = 1.75,
+                  travel: float = 0.0) -> VirtualCamera:
+    """A camera looking roughly at ``subject_center`` (world, Z up) so the person fits the frame.
+
+    ``travel`` is how far (metres, horizontally) the subject moves from that centre during the
+    window; the camera stands back far enough that the subject never comes close to it.
+    """
+    width, height = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
+    intrinsics = CameraIntrinsics.from_fov(width, height, rng.uniform(40, 80))
+    fill = rng.uniform(0.3, 0.9)  # fraction of the frame's shorter side the person spans
+    distance = max(intrinsics.focal[0] * subject_height / (fill * min(width, height)), 1.5 * travel + 1.5)
+    yaw = rng.uniform(0, 2 * np.pi)
+    camera_height = rng.uniform(0.3, 2.5)
+    horizontal = np.sqrt(max(distance ** 2 - (camera_height - subject_center[2]) ** 2, 0.25))
+    center = subject_center + np.array([horizontal * np.cos(yaw), horizontal * np.sin(yaw), 0.0])
+    center[2] = camera_height
+    # Aim a little off the subject so it lands anywhere in the frame, not only in the middle.
+    slack = (1 - fill) * 0.5 * distance * min(width, height) / intrinsics.focal[0]
+    target = subject_center + rng.uniform(-slack, slack, size=3) * np.array([1, 1, 0.5])
+    return VirtualCamera(intrinsics, look_at_rotation(center, target, np.array([0, 0, 1.0])), center)
+
+
+def corrupt_2d(keypoints: np.ndarray, person_height: np.ndarray, rng: np.random.Generator, noise: NoiseSettings) -> np.ndarray:
+    """Detector-like errors on (B, T, J, 2) pixels; ``person_height`` (B,) in pixels sets their size."""
+    if noise is CLEAN or noise.jitter == noise.bias == noise.outlier_rate == noise.dropout_rate == 0:
+        return keypoints
+    batch, frames, joints, _ = keypoints.shape
+    scale = person_height[:, None, None, None]
+    out = keypoints + rng.standard_normal(keypoints.shape, dtype=np.float32) * (noise.jitter * scale)
+    out += rng.normal(0, noise.bias, (batch, 1, joints, 2)) * scale
+    outliers = np.argwhere(rng.random((batch, frames, joints)) < noise.outlier_rate)
+    out[tuple(outliers.T)] += rng.normal(0, noise.outlier_scale, (len(outliers), 2)) * scale[outliers[:, 0], 0, 0]
+    if noise.dropout_rate > 0 and noise.dropout_length > 1:
+        # A dropout replaces a joint's track over a short gap by the straight line between the gap's ends.
+        b, t, j = np.argwhere(rng.random((batch, frames, joints)) < noise.dropout_rate).T
+        stop = np.minimum(t + rng.integers(2, noise.dropout_length + 1, size=len(t)), frames - 1)
+        keep = stop > t + 1
+        b, t, j, stop = b[keep], t[keep], j[keep], stop[keep]
+        offsets = np.arange(noise.dropout_length + 1)
+        inside = offsets[None] <= (stop - t)[:, None]
+        weight = (offsets[None] / (stop - t)[:, None])[..., None]
+        values = (1 - weight) * out[b, t, j][:, None] + weight * out[b, stop, j][:, None]
+        rows, cols = np.nonzero(inside)
+        out[b[rows], t[rows] + cols, j[rows]] = values[rows, cols]
+    return out
+
+
+@dataclass
+class TrainingPairs:
+    inputs_2d: np.ndarray      # (B, T, 17, 2) normalized screen coordinates
+    poses_3d: np.ndarray       # (B, T, 17, 3) camera space, root-relative (pelvis = 0), metres
+    roots: np.ndarray          # (B, T, 1, 3) pelvis in camera space, metres
+    intrinsics: np.ndarray     # (B, 9) normalized intrinsics for the reprojection loss
+
+
+def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettings = DETECTOR_LIKE,
+               augment_bones: bool = True, allow_flip: bool = True) -> TrainingPairs:
+    """From world-space windows (B, T, 17, 3) to one random camera view each (vectorised over B)."""
+    windows = np.array(windows, dtype=np.float32)
+    batch = windows.shape[0]
+    if augment_bones:
+        windows = scale_bones(windows, random_bone_scales(rng, batch))
+    if allow_flip:
+        flip = rng.random(batch) < 0.5
+        windows[flip] = flip_horizontal(windows[flip], H36M_SKELETON)
+    subjects = windows[:, :, PELVIS].mean(axis=1)
+    travel = np.linalg.norm(windows[:, :, PELVIS, :2] - subjects[:, None, :2], axis=-1).max(axis=1)
+    rotations, centers = np.empty((batch, 3, 3)), np.empty((batch, 3))
+    pixel_intrinsics, intrinsics = np.empty((batch, 9)), np.empty((batch, 9), dtype=np.float32)
+    sizes = np.empty((batch, 2))
+    todo = np.arange(batch)
+    for _ in range(20):
+        for b in todo:
+            camera = random_camera(rng, subjects[b], travel=travel[b])
+            rotations[b], centers[b] = camera.rotation, camera.center
+            pixel_intrinsics[b], intrinsics[b] = camera.intrinsics.pixel_vector(), camera.intrinsics.normalized_vector()
+            sizes[b] = camera.intrinsics.width, camera.intrinsics.height
+        cam_points = np.matmul((windows - centers[:, None, None].astype(np.float32)).reshape(batch, -1, 3),
+                               rotations.astype(np.float32)).reshape(windows.shape)
+        todo = np.flatnonzero(cam_points[..., 2].min(axis=(1, 2)) <= 0.5)
+        if todo.size == 0:
+            break
+    else:
+        raise RuntimeError("could not place a camera in front of the subject")
+    pixels = project_to_2d(cam_points, pixel_intrinsics[:, None, None, :].astype(np.float32))
+    heights = np.ptp(pixels[..., 1], axis=-1).mean(axis=1)
+    noisy = corrupt_2d(pixels, heights, rng, noise)
+    inputs = (noisy / sizes[:, None, None, 0:1] * 2 - np.stack([np.ones(batch), sizes[:, 1] / sizes[:, 0]], -1)[:, None, None])
+    roots = cam_points[:, :, PELVIS:PELVIS + 1].copy()
+    return TrainingPairs(inputs.astype(np.float32), (cam_points - roots).astype(np.float32),
+                         roots.astype(np.float32), intrinsics)
+
+
+def sample_windows(clips: list[np.ndarray], batch: int, window: int, rng: np.random.Generator) -> np.ndarray:
+    """Random windows (B, window, 17, 3) centred on uniformly drawn frames, edge-repeated at clip ends."""
+    lengths = np.array([len(c) for c in clips])
+    clip_ids = rng.choice(len(clips), size=batch, p=lengths / lengths.sum())
+    half = window // 2
+    out = np.empty((batch, window) + clips[0].shape[1:], dtype=np.float32)
+    for b, clip_id in enumerate(clip_ids):
+        clip = clips[clip_id]
+        centre = rng.integers(len(clip))
+        indices = np.clip(np.arange(centre - half, centre - half + window), 0, len(clip) - 1)
+        out[b] = clip[indices]
+    return out

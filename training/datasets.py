@@ -1,0 +1,138 @@
+"""Mocap archives and folders -> 17-joint clips at 30 fps, with the fixed train/validation/test split.
+
+Split (fixed, so numbers stay comparable across runs):
+- ``test_actor``: Bandai dataset 2, styles feminine and youthful: one actor never seen in training
+  (dataset 2's hip-height offset groups its styles into three actors).
+- ``test_motion``: Bandai dataset 1 content types absent from dataset 2 and from training:
+  dance-short, kick, punch, slash, bow; and CMU Daz 'indian' dances.
+- ``validation``: every file of the remaining pool whose numeric id ends in 5.
+- ``train``: everything else (Bandai actors 1 and 2, CMU Daz salsa and martial arts, CMU ASF/AMC
+  subjects other than 03; subject 03 goes to ``test_actor`` as an unseen body).
+
+Archives are read in place with ``tarfile``; nothing is extracted to disk.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .bvh import BVHError, parse_bvh
+from .mocap import bvh_to_h36m, resample
+
+TARGET_FPS = 30.0
+SUBSETS = ("train", "validation", "test_actor", "test_motion")
+BANDAI_ARCHIVE = "bandai-namco-research-motiondataset.tar.xz"
+CMU_ARCHIVE = "cmu-subset.tar.xz"
+BANDAI_TEST_STYLES = {"feminine", "youthful"}
+BANDAI_TEST_CONTENTS = {"dance-short", "kick", "punch", "slash", "bow"}
+CMU_DAZ_TEST = {"indian"}
+CMU_DAZ_RATES = {"salsa": 60.0, "martial": 120.0, "indian": 120.0}  # salsa's header wrongly says 120
+CMU_TEST_SUBJECTS = {"03"}
+
+
+@dataclass
+class Clip:
+    name: str
+    source: str
+    subset: str
+    positions: np.ndarray            # (F, 17, 3) metres, Z up, 30 fps
+    labels: dict = field(default_factory=dict)
+
+
+def _pool_subset(identifier: str) -> str:
+    return "validation" if identifier.endswith("5") else "train"
+
+
+def bandai_subset(file_name: str) -> tuple[str, dict]:
+    match = re.match(r"dataset-(\d)_(.+?)_(.+?)_(\d+)\.bvh$", os.path.basename(file_name))
+    if not match:
+        raise ValueError(f"unexpected Bandai file name {file_name}")
+    dataset, content, style, identifier = match.groups()
+    labels = {"dataset": int(dataset), "content": content, "style": style, "id": identifier}
+    if dataset == "2" and style in BANDAI_TEST_STYLES:
+        return "test_actor", labels
+    if dataset == "1" and content in BANDAI_TEST_CONTENTS:
+        return "test_motion", labels
+    return _pool_subset(identifier), labels
+
+
+def read_bandai(archive: str | os.PathLike) -> Iterator[Clip]:
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            if not (member.isfile() and member.name.endswith(".bvh")):
+                continue
+            text = tar.extractfile(member).read().decode("utf-8", errors="replace")
+            bvh = parse_bvh(text, member.name)
+            subset, labels = bandai_subset(member.name)
+            positions = resample(bvh_to_h36m(bvh, unit_scale=0.01), bvh.frame_rate, TARGET_FPS)
+            yield Clip(os.path.basename(member.name)[:-4], "bandai", subset, positions.astype(np.float32), labels)
+
+
+def read_cmu_daz(archive: str | os.PathLike) -> Iterator[Clip]:
+    """CMU Daz-friendly BVH conversions; frame 0 is a synthetic T-pose and is dropped."""
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            parts = Path(member.name).parts
+            if not (member.isfile() and member.name.endswith(".bvh") and "daz-bvh" in parts and len(parts) >= 3):
+                continue
+            style = parts[-2]
+            if style not in CMU_DAZ_RATES:
+                continue
+            bvh = parse_bvh(tar.extractfile(member).read().decode("utf-8", errors="replace"), member.name)
+            bvh.motion = bvh.motion[1:]
+            positions = resample(bvh_to_h36m(bvh, unit_scale=0.01), CMU_DAZ_RATES[style], TARGET_FPS)
+            subset = "test_motion" if style in CMU_DAZ_TEST else _pool_subset(Path(member.name).stem)
+            yield Clip(f"cmu-daz-{style}-{Path(member.name).stem}", "cmu-daz", subset, positions.astype(np.float32),
+                       {"content": style})
+
+
+def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) -> Iterator[Clip]:
+    """A user's own BVH files (any rig the name mapping knows); units and rate from each file."""
+    paths = sorted(Path(folder).rglob("*.bvh"))
+    if not paths:
+        raise FileNotFoundError(f"no .bvh files under {folder}")
+    for path in paths:
+        bvh = parse_bvh(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        positions = resample(bvh_to_h36m(bvh), frame_rate or bvh.frame_rate, TARGET_FPS)
+        yield Clip(path.stem, "user", _pool_subset(path.stem), positions.astype(np.float32), {})
+
+
+def save_clips(path: str | os.PathLike, clips: list[Clip]) -> None:
+    """One .npz of plain arrays (no pickle): all frames concatenated plus per-clip fields."""
+    if not clips:
+        raise ValueError("no clips to save")
+    lengths = np.array([len(c.positions) for c in clips])
+    np.savez(path,
+             positions=np.concatenate([c.positions for c in clips]).astype(np.float32),
+             lengths=lengths,
+             names=np.array([c.name for c in clips]),
+             sources=np.array([c.source for c in clips]),
+             subsets=np.array([c.subset for c in clips]),
+             contents=np.array([str(c.labels.get("content", "")) for c in clips]),
+             styles=np.array([str(c.labels.get("style", "")) for c in clips]))
+
+
+def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) -> list[Clip]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"prepared data not found: {path} (run python -m training.prepare_data first)")
+    with np.load(path, allow_pickle=False) as data:
+        ends = np.cumsum(data["lengths"])
+        positions = data["positions"]
+        clips = []
+        for i, end in enumerate(ends):
+            subset = str(data["subsets"][i])
+            if subsets is not None and subset not in subsets:
+                continue
+            clips.append(Clip(str(data["names"][i]), str(data["sources"][i]), subset,
+                              positions[end - data["lengths"][i]:end],
+                              {"content": str(data["contents"][i]), "style": str(data["styles"][i])}))
+    return clips
+
+
+__all__ = ["Clip", "SUBSETS", "read_bandai", "read_cmu_daz", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]

@@ -1,0 +1,46 @@
+"""Convert the mocap archives (read in place) and/or a folder of BVH files into one training file.
+
+    python -m training.prepare_data --data ../shared/data --out runs/data/mocap.npz
+    python -m training.prepare_data --bvh-folder my_bvhs/ --out runs/data/mine.npz
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import time
+
+from tqdm import tqdm
+
+from .datasets import BANDAI_ARCHIVE, CMU_ARCHIVE, read_bandai, read_bvh_folder, read_cmu_daz, save_clips
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None, help="folder holding the shared mocap archives")
+    parser.add_argument("--bvh-folder", default=None, help="a folder of your own BVH files")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    if not args.data and not args.bvh_folder:
+        parser.error("give --data and/or --bvh-folder")
+    readers = []
+    if args.data:
+        for archive, reader in [(BANDAI_ARCHIVE, read_bandai), (CMU_ARCHIVE, read_cmu_daz)]:
+            path = os.path.join(args.data, archive)
+            if not os.path.isfile(path):
+                parser.error(f"{path} not found")
+            readers.append(reader(path))
+    if args.bvh_folder:
+        readers.append(read_bvh_folder(args.bvh_folder))
+    start = time.time()
+    clips = [clip for reader in readers for clip in tqdm(reader, desc="reading", unit="clip", disable=None)]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    save_clips(args.out, clips)
+    frames = collections.Counter()
+    for clip in clips:
+        frames[clip.subset] += len(clip.positions)
+    print(f"{len(clips)} clips in {time.time() - start:.0f} s -> {args.out}; frames per subset: {dict(frames)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Supervised training of the lifter and the trajectory network on prepared mocap.
+
+    python -m training.train --data runs/data/mocap.npz --out runs/default
+    torchrun --nproc_per_node 2 -m training.train --data ... --out ...   # data parallel, gloo on CPU
+
+Each step draws windows of one receptive field from the training clips, shows each through
+a random virtual camera with detector-like 2D noise (augment.py), and trains both networks
+in their strided one-output-frame form. Adam with exponential learning-rate decay, and
+BatchNorm momentum decaying from 0.1 to 0.001, as in the paper. After each epoch the run
+folder gets the weights (``model.npz``, safe format), a checkpoint for ``--resume``,
+``log.jsonl`` and ``loss.png``; validation lifts whole clips with the numpy engine.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from core.architecture import TemporalModelConfig, parse_filter_widths
+from core.inference import NumpyTemporalModel, PoseLifter
+from core.losses import mpjpe, trajectory_loss
+from core.models import TemporalModel, TrajectoryModel, model_from_weights, network_weights
+from core.weights import WeightsFile, load_weights, save_weights
+
+from .augment import CLEAN, DETECTOR_LIKE, make_pairs, sample_windows
+from .checkpoint import load_optimizer_state, optimizer_state_arrays
+from .datasets import load_clips
+from .evaluation import evaluate_clips
+from .plots import plot_losses
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--out", required=True, help="run folder")
+    parser.add_argument("--filter-widths", type=parse_filter_widths, default=(3, 3, 3, 3, 3))
+    parser.add_argument("--channels", type=int, default=512)
+    parser.add_argument("--dropout", type=float, default=0.25)
+    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--steps-per-epoch", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=256, help="windows per step (per process)")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch")
+    parser.add_argument("--noise-fraction", type=float, default=0.7, help="share of windows given detector-like 2D noise")
+    parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
+    parser.add_argument("--train-subsets", default="train")
+    parser.add_argument("--validation-clips", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=1, help="processes generating training batches (0: inline)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads per process (0: torch default)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    return parser.parse_args(argv)
+
+
+class Distributed:
+    """Rank and world size under torchrun; a single process otherwise."""
+
+    def __init__(self) -> None:
+        self.enabled = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.enabled:
+            dist.init_process_group("gloo")
+        self.rank = dist.get_rank() if self.enabled else 0
+        self.world_size = dist.get_world_size() if self.enabled else 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        return torch.nn.parallel.DistributedDataParallel(model) if self.enabled else model
+
+    def mean(self, value: float) -> float:
+        if not self.enabled:
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(tensor)
+        return tensor.item() / self.world_size
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.enabled:
+            dist.destroy_process_group()
+
+
+class TrainingBatches(torch.utils.data.IterableDataset):
+    """Endless batches of (2D input, 3D pose, root) built in a worker process, overlapping the training step."""
+
+    def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
+                 noise_fraction: float, seed: list[int]):
+        self.clips, self.batch_size, self.window = clips, batch_size, window
+        self.target_frame, self.noise_fraction, self.seed = target_frame, noise_fraction, seed
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng(self.seed + [worker.id if worker else 0])
+        n_noisy = int(round(self.noise_fraction * self.batch_size))
+        frame = slice(self.target_frame, self.target_frame + 1)
+        while True:
+            windows = sample_windows(self.clips, self.batch_size, self.window, rng)
+            noisy, clean = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE), make_pairs(windows[n_noisy:], rng, CLEAN)
+            yield (torch.from_numpy(np.concatenate([noisy.inputs_2d, clean.inputs_2d])),
+                   torch.from_numpy(np.concatenate([noisy.poses_3d[:, frame], clean.poses_3d[:, frame]])),
+                   torch.from_numpy(np.concatenate([noisy.roots[:, frame], clean.roots[:, frame]])))
+
+
+def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
+    return start * (end / start) ** (epoch / max(epochs - 1, 1))
+
+
+def train(args: argparse.Namespace) -> dict:
+    world = Distributed()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)  # identical initial weights on every rank
+    os.makedirs(args.out, exist_ok=True)
+    train_clips = [c.positions for c in load_clips(args.data, tuple(args.train_subsets.split(",")))]
+    validation = load_clips(args.data, ("validation",))[: args.validation_clips]
+    if not train_clips:
+        raise ValueError(f"{args.data} has no clips in subsets {args.train_subsets}")
+
+    config = TemporalModelConfig(filter_widths=args.filter_widths, channels=args.channels,
+                                 dropout=args.dropout, causal=args.causal)
+    lifter, trajectory = TemporalModel(config), TrajectoryModel(config)
+    parameters = list(lifter.parameters()) + ([] if args.no_trajectory else list(trajectory.parameters()))
+    optimizer = torch.optim.Adam(parameters, lr=args.lr, amsgrad=True)
+    start_epoch, history = 0, []
+    checkpoint = os.path.join(args.out, "checkpoint.npz")
+    if args.resume:
+        start_epoch, history = resume(checkpoint, lifter, trajectory, optimizer)
+    lifter_ddp, trajectory_ddp = world.wrap(lifter), world.wrap(trajectory)
+    target_frame = config.receptive_field - 1 if config.causal else config.receptive_field // 2
+    stream = TrainingBatches(train_clips, args.batch_size, config.receptive_field, target_frame,
+                             args.noise_fraction, [args.seed, world.rank, start_epoch])
+    batches = iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                               prefetch_factor=4 if args.workers else None))
+
+    for epoch in range(start_epoch, args.epochs):
+        lr = args.lr * args.lr_decay ** epoch
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        lifter.set_bn_momentum(bn_momentum(epoch, args.epochs))
+        trajectory.set_bn_momentum(bn_momentum(epoch, args.epochs))
+        lifter_ddp.train(), trajectory_ddp.train()
+        pose_sum = root_sum = 0.0
+        started = time.time()
+        bar = tqdm(range(args.steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}", disable=not world.main or None)
+        for _ in bar:
+            inputs, poses, roots = next(batches)
+            optimizer.zero_grad(set_to_none=True)
+            loss_pose = mpjpe(lifter_ddp(inputs, strided=True), poses)
+            loss = loss_pose
+            if not args.no_trajectory:
+                loss_root = trajectory_loss(trajectory_ddp(inputs, strided=True), roots)
+                loss = loss + loss_root
+                root_sum += loss_root.item()
+            loss.backward()
+            optimizer.step()
+            pose_sum += loss_pose.item()
+            bar.set_postfix(mpjpe_mm=f"{1000 * loss_pose.item():.1f}")
+        record = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - started, 1),
+                  "train_mpjpe_mm": round(1000 * world.mean(pose_sum / args.steps_per_epoch), 2),
+                  "train_trajectory_wmpjpe": round(world.mean(root_sum / args.steps_per_epoch), 5),
+                  "windows_per_s": round(args.steps_per_epoch * args.batch_size * world.world_size / (time.time() - started), 1)}
+        if world.main:
+            weights = export(lifter, None if args.no_trajectory else trajectory, args, record)
+            save_weights(os.path.join(args.out, "model.npz"), weights)
+            if validation:
+                record["validation"] = evaluate_clips(pose_lifter(weights), validation, CLEAN)
+            history.append(record)
+            save_checkpoint(checkpoint, weights, optimizer, epoch + 1, history)
+            with open(os.path.join(args.out, "log.jsonl"), "a") as log:
+                log.write(json.dumps(record) + "\n")
+            plot_losses(history, os.path.join(args.out, "loss.png"))
+            print(json.dumps(record), flush=True)
+        world.barrier()
+    world.close()
+    return history[-1] if history else {}
+
+
+def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argparse.Namespace, record: dict) -> WeightsFile:
+    networks = {"lifter": network_weights(lifter)}
+    if trajectory is not None:
+        networks["trajectory"] = network_weights(trajectory)
+    command = "python -m training.train " + " ".join(
+        f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for k, v in vars(args).items() if v not in (False, None) and k != "resume")
+    return WeightsFile(networks, {"training_command": command.replace(" True", ""), "last_epoch": record})
+
+
+def pose_lifter(weights: WeightsFile) -> PoseLifter:
+    trajectory = weights.networks.get("trajectory")
+    return PoseLifter(NumpyTemporalModel(weights.networks["lifter"]),
+                      NumpyTemporalModel(trajectory) if trajectory else None)
+
+
+def save_checkpoint(path: str, weights: WeightsFile, optimizer: torch.optim.Optimizer, epoch: int, history: list) -> None:
+    weights.metadata = {**weights.metadata, "epoch": epoch, "history": history}
+    save_weights(path, weights)
+    np.savez(path.replace(".npz", "_optimizer.npz"), **optimizer_state_arrays(optimizer))
+
+
+def resume(path: str, lifter: TemporalModel, trajectory: TemporalModel, optimizer: torch.optim.Optimizer):
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--resume given but no checkpoint at {path}")
+    weights = load_weights(path)
+    lifter.load_state_dict(model_from_weights(weights.networks["lifter"]).state_dict())
+    if "trajectory" in weights.networks:
+        trajectory.load_state_dict(model_from_weights(weights.networks["trajectory"]).state_dict())
+    load_optimizer_state(optimizer, path.replace(".npz", "_optimizer.npz"))
+    return int(weights.metadata["epoch"]), list(weights.metadata["history"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
