@@ -85,13 +85,15 @@ def bone_length_loss(predicted_unlabeled: torch.Tensor, reference_lengths: torch
 
 
 def reprojection_loss(predicted_pose: torch.Tensor, predicted_root: torch.Tensor, intrinsics: torch.Tensor,
-                      target_2d: torch.Tensor) -> torch.Tensor:
+                      target_2d: torch.Tensor, min_depth: float = 0.1) -> torch.Tensor:
     """2D MPJPE between the input keypoints and the projection of pose + trajectory.
 
     ``predicted_pose`` (N, T, J, 3) root-relative, ``predicted_root`` (N, T, 1, 3) in camera space,
-    ``intrinsics`` (N, 9) in the same units as ``target_2d`` (N, T, J, 2).
+    ``intrinsics`` (N, 9) in the same units as ``target_2d`` (N, T, J, 2). Depths are clamped to
+    ``min_depth`` metres so that an untrained trajectory near the camera cannot blow the loss up.
     """
     camera_points = predicted_pose + predicted_root
+    camera_points = torch.cat([camera_points[..., :2], camera_points[..., 2:].clamp(min=min_depth)], dim=-1)
     projected = project_to_2d(camera_points, intrinsics[:, None, None, :])
     return mpjpe(projected, target_2d)
 

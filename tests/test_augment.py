@@ -1,22 +1,8 @@
 import numpy as np
 
 from core.skeleton import H36M_SKELETON
+from tests.helpers import standing_person as _standing_person
 from training.augment import CLEAN, corrupt_2d, make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones
-
-
-def _standing_person(frames=30):
-    """A rough T-shaped body in world metres (Z up) walking along +x."""
-    pose = np.zeros((17, 3))
-    for child, parent in enumerate(H36M_SKELETON.parents):
-        if parent >= 0:
-            name = H36M_SKELETON.names[child]
-            step = {"hip": [0, 0.1 if "left" in name else -0.1, 0], "knee": [0, 0, -0.4], "ankle": [0, 0, -0.4],
-                    "shoulder": [0, 0.18 if "left" in name else -0.18, 0.0], "elbow": [0, 0, -0.25], "wrist": [0, 0, -0.25]}
-            offset = next((v for k, v in step.items() if k in name), [0, 0, 0.2])
-            pose[child] = pose[parent] + offset
-    pose[:, 2] += 0.9
-    walk = np.linspace(0, 1, frames)[:, None, None] * np.array([1.0, 0, 0])
-    return (pose[None] + walk).astype(np.float32)
 
 
 def test_bone_scaling_scales_lengths_symmetrically():

@@ -120,3 +120,57 @@ def test_real_bandai_clip_is_a_plausible_standing_person():
     assert 0.3 < lengths[:, 1].mean() < 0.5           # thigh
     assert np.allclose(lengths[:, 1], lengths[:, 4], atol=0.01)  # left and right thighs match
     assert lengths.std(axis=0).max() < 0.01            # rigid bones
+
+
+ASF = """:version 1.10
+:units
+  mass 1.0
+  length 0.45
+  angle deg
+:root
+   order TX TY TZ RX RY RZ
+   axis XYZ
+:bonedata
+  begin
+     id 1
+     name arm
+     direction 1 0 0
+     length 9
+     axis 0 0 0  XYZ
+    dof rx rz
+  end
+:hierarchy
+  begin
+    root arm
+  end
+"""
+AMC = """:FULLY-SPECIFIED
+:DEGREES
+1
+root 0 0 0 0 0 0
+arm 0 0
+2
+root 45 0 0 0 0 0
+arm 30 90
+"""
+
+
+def test_asf_amc_forward_kinematics_known_answer():
+    from training.asfamc import forward_kinematics as asf_fk, parse_amc, parse_asf
+    skeleton = parse_asf(ASF)
+    assert skeleton.metres_per_unit == pytest.approx(0.0254 / 0.45)
+    positions = asf_fk(skeleton, parse_amc(AMC, skeleton))
+    unit = 0.0254 / 0.45
+    np.testing.assert_allclose(positions["arm"][0], [9 * unit, 0, 0], atol=1e-12)
+    # Frame 2: the root moves 45 units along x; the arm turns 90 degrees about z (after 30 about x,
+    # which leaves an x-pointing bone alone), so it now points along +y.
+    np.testing.assert_allclose(positions["root"][1], [45 * unit, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(positions["arm"][1], [45 * unit, 9 * unit, 0], atol=1e-9)
+
+
+def test_bad_asf_is_a_clear_error():
+    from training.asfamc import ASFError, parse_amc, parse_asf
+    with pytest.raises(ASFError, match="not an ASF"):
+        parse_asf("hello")
+    with pytest.raises(ASFError, match="no frames"):
+        parse_amc(":FULLY-SPECIFIED\n", parse_asf(ASF))

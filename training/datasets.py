@@ -22,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from .asfamc import asfamc_to_h36m, parse_amc, parse_asf
 from .bvh import BVHError, parse_bvh
 from .mocap import bvh_to_h36m, resample
 
@@ -92,6 +93,31 @@ def read_cmu_daz(archive: str | os.PathLike) -> Iterator[Clip]:
                        {"content": style})
 
 
+def read_cmu_asfamc(archive: str | os.PathLike) -> Iterator[Clip]:
+    """CMU subjects in the original ASF/AMC format (120 fps, each subject its own calibrated skeleton)."""
+    skeletons: dict[str, object] = {}
+    motions: list[tuple[str, str]] = []
+    with tarfile.open(archive, "r:*") as tar:
+        for member in tar:
+            path = Path(member.name)
+            if not member.isfile() or "asfamc" not in path.parts:
+                continue
+            text = tar.extractfile(member).read().decode("utf-8", errors="replace")
+            if path.suffix == ".asf":
+                skeletons[path.stem] = parse_asf(text, member.name)
+            elif path.suffix == ".amc":
+                motions.append((member.name, text))
+    for name, text in sorted(motions):
+        stem = Path(name).stem
+        subject = stem.split("_")[0]
+        if subject not in skeletons:
+            raise ValueError(f"{name}: no ASF skeleton for subject {subject}")
+        positions = asfamc_to_h36m(skeletons[subject], parse_amc(text, skeletons[subject], name))
+        subset = "test_actor" if subject in CMU_TEST_SUBJECTS else _pool_subset(stem)
+        yield Clip(f"cmu-{stem}", "cmu-asfamc", subset, resample(positions, 120.0, TARGET_FPS).astype(np.float32),
+                   {"content": f"subject-{subject}"})
+
+
 def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) -> Iterator[Clip]:
     """A user's own BVH files (any rig the name mapping knows); units and rate from each file."""
     paths = sorted(Path(folder).rglob("*.bvh"))
@@ -135,4 +161,4 @@ def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) 
     return clips
 
 
-__all__ = ["Clip", "SUBSETS", "read_bandai", "read_cmu_daz", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]
+__all__ = ["Clip", "SUBSETS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]

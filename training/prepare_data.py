@@ -12,7 +12,7 @@ import time
 
 from tqdm import tqdm
 
-from .datasets import BANDAI_ARCHIVE, CMU_ARCHIVE, read_bandai, read_bvh_folder, read_cmu_daz, save_clips
+from .datasets import BANDAI_ARCHIVE, CMU_ARCHIVE, read_bandai, read_bvh_folder, read_cmu_asfamc, read_cmu_daz, save_clips
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("give --data and/or --bvh-folder")
     readers = []
     if args.data:
-        for archive, reader in [(BANDAI_ARCHIVE, read_bandai), (CMU_ARCHIVE, read_cmu_daz)]:
+        for archive, reader in [(BANDAI_ARCHIVE, read_bandai), (CMU_ARCHIVE, read_cmu_daz), (CMU_ARCHIVE, read_cmu_asfamc)]:
             path = os.path.join(args.data, archive)
             if not os.path.isfile(path):
                 parser.error(f"{path} not found")

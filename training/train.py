@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from core.architecture import TemporalModelConfig, parse_filter_widths
 from core.inference import NumpyTemporalModel, PoseLifter
-from core.losses import mpjpe, trajectory_loss
+from core.losses import bone_length_loss, bone_lengths, mpjpe, reprojection_loss, trajectory_loss
+from core.skeleton import H36M_SKELETON
 from core.models import TemporalModel, TrajectoryModel, model_from_weights, network_weights
 from core.weights import WeightsFile, load_weights, save_weights
 
@@ -50,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--noise-fraction", type=float, default=0.7, help="share of windows given detector-like 2D noise")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
+    parser.add_argument("--labeled-fraction", type=float, default=1.0,
+                        help="keep 3D labels for this share of the training clips (every n-th clip by name)")
+    parser.add_argument("--semi-supervised", action="store_true",
+                        help="use the other training clips as unlabeled 2D (reprojection + bone-length losses)")
+    parser.add_argument("--warmup-epochs", type=int, default=1, help="supervised-only epochs before the unlabeled losses")
     parser.add_argument("--validation-clips", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1, help="processes generating training batches (0: inline)")
@@ -92,7 +98,7 @@ class Distributed:
 
 
 class TrainingBatches(torch.utils.data.IterableDataset):
-    """Endless batches of (2D input, 3D pose, root) built in a worker process, overlapping the training step."""
+    """Endless batches of (2D input, 3D pose, root, intrinsics) built in a worker process, overlapping the training step."""
 
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
                  noise_fraction: float, seed: list[int]):
@@ -109,7 +115,19 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             noisy, clean = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE), make_pairs(windows[n_noisy:], rng, CLEAN)
             yield (torch.from_numpy(np.concatenate([noisy.inputs_2d, clean.inputs_2d])),
                    torch.from_numpy(np.concatenate([noisy.poses_3d[:, frame], clean.poses_3d[:, frame]])),
-                   torch.from_numpy(np.concatenate([noisy.roots[:, frame], clean.roots[:, frame]])))
+                   torch.from_numpy(np.concatenate([noisy.roots[:, frame], clean.roots[:, frame]])),
+                   torch.from_numpy(np.concatenate([noisy.intrinsics, clean.intrinsics])))
+
+
+def split_labeled(clips: list, fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every n-th clip by name keeps its 3D labels (n = 1/fraction); the others serve as unlabeled 2D."""
+    if not 0 < fraction <= 1:
+        raise ValueError("--labeled-fraction must be in (0, 1]")
+    ordered = sorted(clips, key=lambda c: c.name)
+    step = max(int(round(1 / fraction)), 1)
+    labeled = [c.positions for i, c in enumerate(ordered) if i % step == 0]
+    unlabeled = [c.positions for i, c in enumerate(ordered) if i % step != 0]
+    return labeled, unlabeled
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -122,10 +140,15 @@ def train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     os.makedirs(args.out, exist_ok=True)
-    train_clips = [c.positions for c in load_clips(args.data, tuple(args.train_subsets.split(",")))]
+    train_clips, unlabeled_clips = split_labeled(load_clips(args.data, tuple(args.train_subsets.split(","))),
+                                                 args.labeled_fraction)
     validation = load_clips(args.data, ("validation",))[: args.validation_clips]
     if not train_clips:
         raise ValueError(f"{args.data} has no clips in subsets {args.train_subsets}")
+    if args.semi_supervised and not unlabeled_clips:
+        raise ValueError("--semi-supervised needs --labeled-fraction below 1 to leave unlabeled clips")
+    if args.semi_supervised and args.no_trajectory:
+        raise ValueError("--semi-supervised needs the trajectory network for the reprojection loss")
 
     config = TemporalModelConfig(filter_widths=args.filter_widths, channels=args.channels,
                                  dropout=args.dropout, causal=args.causal)
@@ -142,6 +165,12 @@ def train(args: argparse.Namespace) -> dict:
                              args.noise_fraction, [args.seed, world.rank, start_epoch])
     batches = iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                                prefetch_factor=4 if args.workers else None))
+    unlabeled_batches = None
+    if args.semi_supervised:
+        unlabeled_stream = TrainingBatches(unlabeled_clips, args.batch_size, config.receptive_field, target_frame,
+                                           args.noise_fraction, [args.seed, world.rank, start_epoch, 1])
+        unlabeled_batches = iter(torch.utils.data.DataLoader(unlabeled_stream, batch_size=None, num_workers=args.workers,
+                                                             prefetch_factor=4 if args.workers else None))
 
     for epoch in range(start_epoch, args.epochs):
         lr = args.lr * args.lr_decay ** epoch
@@ -150,25 +179,41 @@ def train(args: argparse.Namespace) -> dict:
         lifter.set_bn_momentum(bn_momentum(epoch, args.epochs))
         trajectory.set_bn_momentum(bn_momentum(epoch, args.epochs))
         lifter_ddp.train(), trajectory_ddp.train()
-        pose_sum = root_sum = 0.0
+        sums = {"pose": 0.0, "root": 0.0, "reprojection": 0.0, "bones": 0.0}
+        use_unlabeled = unlabeled_batches is not None and epoch >= args.warmup_epochs
         started = time.time()
         bar = tqdm(range(args.steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}", disable=not world.main or None)
         for _ in bar:
-            inputs, poses, roots = next(batches)
+            inputs, poses, roots, _ = next(batches)
+            labeled = len(inputs)
+            if use_unlabeled:
+                unlabeled_inputs, _, _, unlabeled_intrinsics = next(unlabeled_batches)
+                inputs = torch.cat([inputs, unlabeled_inputs])
             optimizer.zero_grad(set_to_none=True)
-            loss_pose = mpjpe(lifter_ddp(inputs, strided=True), poses)
-            loss = loss_pose
+            predicted_poses = lifter_ddp(inputs, strided=True)
+            losses = {"pose": mpjpe(predicted_poses[:labeled], poses)}
             if not args.no_trajectory:
-                loss_root = trajectory_loss(trajectory_ddp(inputs, strided=True), roots)
-                loss = loss + loss_root
-                root_sum += loss_root.item()
-            loss.backward()
+                predicted_roots = trajectory_ddp(inputs, strided=True)
+                losses["root"] = trajectory_loss(predicted_roots[:labeled], roots)
+            if use_unlabeled:
+                target_2d = inputs[labeled:, target_frame:target_frame + 1]
+                losses["reprojection"] = reprojection_loss(predicted_poses[labeled:], predicted_roots[labeled:],
+                                                           unlabeled_intrinsics, target_2d)
+                losses["bones"] = bone_length_loss(predicted_poses[labeled:],
+                                                   bone_lengths(predicted_poses[:labeled], H36M_SKELETON.parents),
+                                                   H36M_SKELETON.parents)
+            sum(losses.values()).backward()
             optimizer.step()
-            pose_sum += loss_pose.item()
-            bar.set_postfix(mpjpe_mm=f"{1000 * loss_pose.item():.1f}")
+            for key, value in losses.items():
+                sums[key] += value.item()
+            bar.set_postfix(mpjpe_mm=f"{1000 * losses['pose'].item():.1f}")
+        pose_sum, root_sum = sums["pose"], sums["root"]
         record = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - started, 1),
                   "train_mpjpe_mm": round(1000 * world.mean(pose_sum / args.steps_per_epoch), 2),
                   "train_trajectory_wmpjpe": round(world.mean(root_sum / args.steps_per_epoch), 5),
+                  "train_reprojection": round(world.mean(sums["reprojection"] / args.steps_per_epoch), 5),
+                  "train_bone_length": round(world.mean(sums["bones"] / args.steps_per_epoch), 5),
+                  "world_size": world.world_size,
                   "windows_per_s": round(args.steps_per_epoch * args.batch_size * world.world_size / (time.time() - started), 1)}
         if world.main:
             weights = export(lifter, None if args.no_trajectory else trajectory, args, record)

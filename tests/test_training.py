@@ -1,0 +1,84 @@
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.inference import PoseLifter
+from tests.helpers import synthetic_clips_file
+from training import evaluate, train
+
+TINY = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--channels", "16",
+        "--filter-widths", "3,3", "--validation-clips", "2", "--workers", "0"]
+
+
+def _log(run):
+    with open(os.path.join(run, "log.jsonl")) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_training_writes_weights_log_plot_and_resumes(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    run = str(tmp_path / "run")
+    train.main(["--data", data, "--out", run] + TINY)
+    for name in ("model.npz", "checkpoint.npz", "checkpoint_optimizer.npz", "log.jsonl", "loss.png"):
+        assert os.path.isfile(os.path.join(run, name)), name
+    lifter = PoseLifter.from_file(os.path.join(run, "model.npz"))
+    assert lifter.receptive_field == 9 and lifter.trajectory_model is not None
+    assert "training_command" in lifter.metadata
+    first = np.load(os.path.join(run, "model.npz"))["lifter::param::shrink.bias"]
+    train.main(["--data", data, "--out", run, "--resume", "--epochs", "2"] + TINY[2:])
+    log = _log(run)
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert not np.array_equal(first, np.load(os.path.join(run, "model.npz"))["lifter::param::shrink.bias"])
+    assert log[1]["lr"] < log[0]["lr"]
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train.main(["--data", data, "--out", str(tmp_path / "empty"), "--resume"] + TINY)
+
+
+def test_semi_supervised_adds_unlabeled_losses_after_warmup(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz", clips_per_subset=6)
+    run = str(tmp_path / "semi")
+    train.main(["--data", data, "--out", run, "--labeled-fraction", "0.5", "--semi-supervised",
+                "--warmup-epochs", "1", "--epochs", "2"] + TINY[2:])
+    log = _log(run)
+    assert log[0]["train_reprojection"] == 0 and log[0]["train_bone_length"] == 0
+    assert log[1]["train_reprojection"] > 0 and log[1]["train_bone_length"] > 0
+    with pytest.raises(ValueError, match="labeled-fraction below 1"):
+        train.main(["--data", data, "--out", run, "--semi-supervised"] + TINY)
+
+
+def test_distributed_training_with_two_processes(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    run = str(tmp_path / "ddp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                             "-m", "training.train", "--data", data, "--out", run] + TINY,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = _log(run)
+    assert len(log) == 1 and log[0]["world_size"] == 2
+    assert os.path.isfile(os.path.join(run, "model.npz"))
+
+
+def test_evaluation_cli_reports_all_metrics(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    run = str(tmp_path / "run")
+    train.main(["--data", data, "--out", run] + TINY)
+    out = tmp_path / "eval.json"
+    results = evaluate.main(["--model", os.path.join(run, "model.npz"), "--data", data, "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["clean"]["overall"] == results["clean"]["overall"]
+    for level in ("clean", "noisy"):
+        assert set(saved[level]) == {"test_actor", "test_motion", "overall"}
+        for key in ("p1", "p2", "p3", "mpjve", "root_error"):
+            assert saved[level]["overall"][key] > 0
+        assert saved[level]["overall"]["p2"] <= saved[level]["overall"]["p1"]
+    assert saved["noisy"]["overall"]["frames"] == saved["clean"]["overall"]["frames"] == 6 * 60
