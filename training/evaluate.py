@@ -15,7 +15,8 @@ import time
 from core.inference import PoseLifter
 
 from .datasets import load_clips
-from .evaluation import NOISE_LEVELS, evaluate_clips
+from .evaluation import NOISE_LEVELS, evaluate_clips, evaluate_views
+from .h36m import TEST_SUBJECTS as H36M_TEST, load_h36m
 
 TEST_SUBSETS = ("test_actor", "test_motion")
 
@@ -36,9 +37,9 @@ def evaluate(model_path: str, data_path: str, subsets: tuple[str, ...] = TEST_SU
     return results
 
 
-def print_table(results: dict) -> None:
+def print_table(results: dict, levels: tuple[str, ...] = tuple(NOISE_LEVELS)) -> None:
     print(f"{'2D input':8} {'subset':12} {'P1':>8} {'P2':>8} {'P3':>8} {'MPJVE':>8} {'root':>8} {'frames':>8}")
-    for level in NOISE_LEVELS:
+    for level in levels:
         for subset, r in results[level].items():
             print(f"{level:8} {subset:12} {r['p1']:8.1f} {r['p2']:8.1f} {r['p3']:8.1f} {r['mpjve']:8.2f} "
                   f"{r.get('root_error', float('nan')):8.1f} {r['frames']:8d}")
@@ -47,16 +48,29 @@ def print_table(results: dict) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
-    parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--data", help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--h36m-3d", help="Human3.6M data_3d_h36m.npz: evaluate on S9 and S11 instead")
+    parser.add_argument("--h36m-2d", help="Human3.6M data_2d_h36m_<detector>.npz (the 2D input)")
+    parser.add_argument("--h36m-cameras", help="Human3.6M cameras JSON (see training/h36m.py)")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     parser.add_argument("--subsets", default=",".join(TEST_SUBSETS))
     parser.add_argument("--max-clips", type=int, default=None, help="first N clips of each subset (quick runs)")
     parser.add_argument("--no-flip", action="store_true", help="no test-time flip augmentation")
     args = parser.parse_args(argv)
     started = time.time()
-    results = evaluate(args.model, args.data, tuple(args.subsets.split(",")), args.max_clips, not args.no_flip)
+    if args.h36m_3d or args.h36m_2d or args.h36m_cameras:
+        if not (args.h36m_3d and args.h36m_2d and args.h36m_cameras):
+            parser.error("Human3.6M evaluation needs --h36m-3d, --h36m-2d and --h36m-cameras")
+        views = load_h36m(args.h36m_3d, args.h36m_2d, args.h36m_cameras, H36M_TEST)
+        results = {"model": os.path.abspath(args.model), "protocol": "Human3.6M S9+S11, 2D from " + args.h36m_2d,
+                   "h36m": evaluate_views(PoseLifter.from_file(args.model), views, not args.no_flip)}
+        print_table(results, levels=("h36m",))
+    elif args.data:
+        results = evaluate(args.model, args.data, tuple(args.subsets.split(",")), args.max_clips, not args.no_flip)
+        print_table(results)
+    else:
+        parser.error("give --data or the three --h36m-* files")
     results["seconds"] = round(time.time() - started, 1)
-    print_table(results)
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as handle:

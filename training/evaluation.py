@@ -25,30 +25,66 @@ def clip_view(clip: Clip, noise: NoiseSettings):
     return make_pairs(clip.positions[None], rng, noise, augment_bones=False, allow_flip=False)
 
 
+class MetricSums:
+    """Frame-weighted accumulation of the metrics over many sequences."""
+
+    def __init__(self) -> None:
+        self.totals = {"p1": 0.0, "p2": 0.0, "p3": 0.0, "mpjve": 0.0, "root": 0.0}
+        self.frames = self.velocity_frames = 0
+        self.has_root = False
+
+    def add(self, lifter: PoseLifter, inputs_2d: np.ndarray, poses_3d: np.ndarray, roots: np.ndarray,
+            flip_augment: bool = True) -> None:
+        predicted = torch.from_numpy(lifter.lift(inputs_2d, flip_augment=flip_augment)).double()
+        target = torch.from_numpy(np.asarray(poses_3d)).double()
+        n = len(target)
+        self.totals["p1"] += mpjpe(predicted, target).item() * n
+        self.totals["p2"] += p_mpjpe(predicted, target).item() * n
+        self.totals["p3"] += n_mpjpe(predicted, target).item() * n
+        if n > 1:
+            self.totals["mpjve"] += mean_velocity_error(predicted[None], target[None]).item() * (n - 1)
+            self.velocity_frames += n - 1
+        if lifter.trajectory_model is not None:
+            root = lifter.trajectory(inputs_2d, flip_augment=flip_augment)
+            self.totals["root"] += float(np.linalg.norm(root - np.asarray(roots)[:, 0], axis=-1).mean()) * n
+            self.has_root = True
+        self.frames += n
+
+    def merge(self, other: "MetricSums") -> None:
+        for key, value in other.totals.items():
+            self.totals[key] += value
+        self.frames += other.frames
+        self.velocity_frames += other.velocity_frames
+        self.has_root = self.has_root or other.has_root
+
+    def result(self) -> dict:
+        """Millimetres."""
+        if self.frames == 0:
+            raise ValueError("no frames to evaluate")
+        out = {key: round(1000 * self.totals[key] / self.frames, 2) for key in ("p1", "p2", "p3")}
+        out["mpjve"] = round(1000 * self.totals["mpjve"] / max(self.velocity_frames, 1), 2)
+        if self.has_root:
+            out["root_error"] = round(1000 * self.totals["root"] / self.frames, 2)
+        out["frames"] = self.frames
+        return out
+
+
 def evaluate_clips(lifter: PoseLifter, clips: list[Clip], noise: NoiseSettings, flip_augment: bool = True) -> dict:
-    """Frame-weighted metrics over ``clips``; errors in millimetres."""
-    totals = {"p1": 0.0, "p2": 0.0, "p3": 0.0, "mpjve": 0.0, "root": 0.0}
-    frames = velocity_frames = 0
+    """Mocap clips through their fixed virtual cameras; errors in millimetres."""
+    sums = MetricSums()
     for clip in clips:
         pairs = clip_view(clip, noise)
-        predicted = torch.from_numpy(lifter.lift(pairs.inputs_2d[0], flip_augment=flip_augment)).double()
-        target = torch.from_numpy(pairs.poses_3d[0]).double()
-        n = len(target)
-        totals["p1"] += mpjpe(predicted, target).item() * n
-        totals["p2"] += p_mpjpe(predicted, target).item() * n
-        totals["p3"] += n_mpjpe(predicted, target).item() * n
-        if n > 1:
-            totals["mpjve"] += mean_velocity_error(predicted[None], target[None]).item() * (n - 1)
-            velocity_frames += n - 1
-        if lifter.trajectory_model is not None:
-            root = lifter.trajectory(pairs.inputs_2d[0], flip_augment=flip_augment)
-            totals["root"] += float(np.linalg.norm(root - pairs.roots[0, :, 0], axis=-1).mean()) * n
-        frames += n
-    if frames == 0:
-        raise ValueError("no frames to evaluate")
-    result = {key: 1000 * totals[key] / frames for key in ("p1", "p2", "p3")}
-    result["mpjve"] = 1000 * totals["mpjve"] / max(velocity_frames, 1)
-    if lifter.trajectory_model is not None:
-        result["root_error"] = 1000 * totals["root"] / frames
-    result["frames"] = frames
-    return {key: round(value, 2) if isinstance(value, float) else value for key, value in result.items()}
+        sums.add(lifter, pairs.inputs_2d[0], pairs.poses_3d[0], pairs.roots[0], flip_augment)
+    return sums.result()
+
+
+def evaluate_views(lifter: PoseLifter, views: list, flip_augment: bool = True) -> dict:
+    """Real camera views (Human3.6M): per action and overall, millimetres."""
+    per_action: dict[str, MetricSums] = {}
+    overall = MetricSums()
+    for view in views:
+        sums = MetricSums()
+        sums.add(lifter, view.inputs_2d, view.poses_3d, view.roots, flip_augment)
+        per_action.setdefault(view.action.split(" ")[0], MetricSums()).merge(sums)
+        overall.merge(sums)
+    return {**{action: sums.result() for action, sums in sorted(per_action.items())}, "overall": overall.result()}

@@ -31,13 +31,17 @@ from core.weights import WeightsFile, load_weights, save_weights
 from .augment import CLEAN, DETECTOR_LIKE, make_pairs, sample_windows
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
 from .datasets import load_clips
-from .evaluation import evaluate_clips
+from .evaluation import evaluate_clips, evaluate_views
+from .h36m import TEST_SUBJECTS as H36M_TEST, TRAIN_SUBJECTS as H36M_TRAIN, load_h36m, sample_view_windows
 from .plots import plot_losses
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--data", help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--h36m-3d", help="Human3.6M data_3d_h36m.npz (VideoPose3D format) instead of --data")
+    parser.add_argument("--h36m-2d", help="Human3.6M data_2d_h36m_<detector>.npz")
+    parser.add_argument("--h36m-cameras", help="Human3.6M cameras JSON (see training/h36m.py)")
     parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument("--filter-widths", type=parse_filter_widths, default=(3, 3, 3, 3, 3))
     parser.add_argument("--channels", type=int, default=512)
@@ -97,6 +101,20 @@ class Distributed:
             dist.destroy_process_group()
 
 
+class ViewBatches(torch.utils.data.IterableDataset):
+    """Endless batches from real camera views (Human3.6M): given 2D, given cameras, flip augmentation."""
+
+    def __init__(self, views: list, batch_size: int, window: int, target_frame: int, seed: list[int]):
+        self.views, self.batch_size, self.window, self.target_frame, self.seed = views, batch_size, window, target_frame, seed
+
+    def __iter__(self):
+        worker = torch.utils.data.get_worker_info()
+        rng = np.random.default_rng(self.seed + [worker.id if worker else 0])
+        while True:
+            arrays = sample_view_windows(self.views, self.batch_size, self.window, self.target_frame, rng)
+            yield tuple(torch.from_numpy(a) for a in arrays)
+
+
 class TrainingBatches(torch.utils.data.IterableDataset):
     """Endless batches of (2D input, 3D pose, root, intrinsics) built in a worker process, overlapping the training step."""
 
@@ -119,15 +137,20 @@ class TrainingBatches(torch.utils.data.IterableDataset):
                    torch.from_numpy(np.concatenate([noisy.intrinsics, clean.intrinsics])))
 
 
-def split_labeled(clips: list, fraction: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Every n-th clip by name keeps its 3D labels (n = 1/fraction); the others serve as unlabeled 2D."""
+def split_labeled(items: list, fraction: float) -> tuple[list, list]:
+    """Every n-th clip or view by name keeps its 3D labels (n = 1/fraction); the others serve as unlabeled 2D."""
     if not 0 < fraction <= 1:
         raise ValueError("--labeled-fraction must be in (0, 1]")
-    ordered = sorted(clips, key=lambda c: c.name)
+    ordered = sorted(items, key=lambda item: item.name)
     step = max(int(round(1 / fraction)), 1)
-    labeled = [c.positions for i, c in enumerate(ordered) if i % step == 0]
-    unlabeled = [c.positions for i, c in enumerate(ordered) if i % step != 0]
-    return labeled, unlabeled
+    return ([item for i, item in enumerate(ordered) if i % step == 0],
+            [item for i, item in enumerate(ordered) if i % step != 0])
+
+
+def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, target_frame: int, seed: list[int]):
+    if h36m:
+        return ViewBatches(items, args.batch_size, window, target_frame, seed)
+    return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed)
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -140,11 +163,20 @@ def train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)  # identical initial weights on every rank
     os.makedirs(args.out, exist_ok=True)
-    train_clips, unlabeled_clips = split_labeled(load_clips(args.data, tuple(args.train_subsets.split(","))),
-                                                 args.labeled_fraction)
-    validation = load_clips(args.data, ("validation",))[: args.validation_clips]
+    h36m = bool(args.h36m_3d or args.h36m_2d or args.h36m_cameras)
+    if h36m:
+        if not (args.h36m_3d and args.h36m_2d and args.h36m_cameras):
+            raise ValueError("Human3.6M training needs --h36m-3d, --h36m-2d and --h36m-cameras together")
+        train_items = load_h36m(args.h36m_3d, args.h36m_2d, args.h36m_cameras, H36M_TRAIN)
+        validation = load_h36m(args.h36m_3d, args.h36m_2d, args.h36m_cameras, H36M_TEST)[: args.validation_clips]
+    elif args.data:
+        train_items = load_clips(args.data, tuple(args.train_subsets.split(",")))
+        validation = load_clips(args.data, ("validation",))[: args.validation_clips]
+    else:
+        raise ValueError("give --data (prepared mocap) or the three --h36m-* files")
+    train_clips, unlabeled_clips = split_labeled(train_items, args.labeled_fraction)
     if not train_clips:
-        raise ValueError(f"{args.data} has no clips in subsets {args.train_subsets}")
+        raise ValueError("no training clips found")
     if args.semi_supervised and not unlabeled_clips:
         raise ValueError("--semi-supervised needs --labeled-fraction below 1 to leave unlabeled clips")
     if args.semi_supervised and args.no_trajectory:
@@ -161,14 +193,13 @@ def train(args: argparse.Namespace) -> dict:
         start_epoch, history = resume(checkpoint, lifter, trajectory, optimizer)
     lifter_ddp, trajectory_ddp = world.wrap(lifter), world.wrap(trajectory)
     target_frame = config.receptive_field - 1 if config.causal else config.receptive_field // 2
-    stream = TrainingBatches(train_clips, args.batch_size, config.receptive_field, target_frame,
-                             args.noise_fraction, [args.seed, world.rank, start_epoch])
+    stream = make_stream(h36m, train_clips, args, config.receptive_field, target_frame, [args.seed, world.rank, start_epoch])
     batches = iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
                                                prefetch_factor=4 if args.workers else None))
     unlabeled_batches = None
     if args.semi_supervised:
-        unlabeled_stream = TrainingBatches(unlabeled_clips, args.batch_size, config.receptive_field, target_frame,
-                                           args.noise_fraction, [args.seed, world.rank, start_epoch, 1])
+        unlabeled_stream = make_stream(h36m, unlabeled_clips, args, config.receptive_field, target_frame,
+                                       [args.seed, world.rank, start_epoch, 1])
         unlabeled_batches = iter(torch.utils.data.DataLoader(unlabeled_stream, batch_size=None, num_workers=args.workers,
                                                              prefetch_factor=4 if args.workers else None))
 
@@ -219,7 +250,8 @@ def train(args: argparse.Namespace) -> dict:
             weights = export(lifter, None if args.no_trajectory else trajectory, args, record)
             save_weights(os.path.join(args.out, "model.npz"), weights)
             if validation:
-                record["validation"] = evaluate_clips(pose_lifter(weights), validation, CLEAN)
+                record["validation"] = (evaluate_views(pose_lifter(weights), validation)["overall"] if h36m
+                                        else evaluate_clips(pose_lifter(weights), validation, CLEAN))
             history.append(record)
             save_checkpoint(checkpoint, weights, optimizer, epoch + 1, history)
             with open(os.path.join(args.out, "log.jsonl"), "a") as log:
