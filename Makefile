@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt
 setup: $(VENV)/.installed
 
 demo: setup
-	$(PY) -m training.demo
+	$(PY) -m training.demo_lifting
 
 test: setup
 	$(PY) -m pytest -q tests
