@@ -1,0 +1,219 @@
+"""2D keypoint tracks for the lifter's 17 joints: detector mappings, importers, gap filling.
+
+A track holds pixel positions (F, 17, 2), a confidence per joint (F, 17) in [0, 1] (0 means
+missing), and the frame size and rate. Detectors and files give other joint sets (BlazePose's
+33 landmarks, COCO's 17, OpenPose BODY_25); each is mapped here onto our joints, with the
+joints they lack (pelvis, spine, thorax, neck/nose level, head top) built from the ones they
+have, the same way the training data defines them.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .skeleton import H36M_SKELETON
+
+J = H36M_SKELETON.index
+SPINE_FRACTION = 0.55      # spine joint: this far from pelvis to thorax
+HEAD_TOP_EXTENSION = 0.6   # head top: beyond the ears by this share of the shoulders-to-ears distance
+
+
+class KeypointError(ValueError):
+    """Keypoints that cannot be used: unreadable file, wrong format, no person."""
+
+
+@dataclass
+class KeypointTrack:
+    positions: np.ndarray            # (F, 17, 2) pixels
+    confidence: np.ndarray           # (F, 17) in [0, 1]
+    width: int
+    height: int
+    fps: float
+    filled: np.ndarray = field(default=None)  # (F, 17) True where a value was interpolated
+
+    def __post_init__(self) -> None:
+        self.positions = np.asarray(self.positions, dtype=np.float32)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32)
+        if self.positions.ndim != 3 or self.positions.shape[1:] != (17, 2):
+            raise KeypointError(f"keypoints must have shape (frames, 17, 2), got {self.positions.shape}")
+        if self.confidence.shape != self.positions.shape[:2]:
+            raise KeypointError("confidence must have one value per joint and frame")
+        if self.filled is None:
+            self.filled = np.zeros(self.confidence.shape, dtype=bool)
+
+    @property
+    def num_frames(self) -> int:
+        return self.positions.shape[0]
+
+    def save(self, path: str) -> None:
+        np.savez(path, positions=self.positions, confidence=self.confidence, filled=self.filled,
+                 width=self.width, height=self.height, fps=self.fps)
+
+    @classmethod
+    def load(cls, path: str) -> "KeypointTrack":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return cls(data["positions"], data["confidence"], int(data["width"]), int(data["height"]),
+                           float(data["fps"]), data["filled"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
+
+
+def _complete_torso_and_head(out: np.ndarray, conf: np.ndarray, ears: np.ndarray, ears_conf: np.ndarray) -> None:
+    """Fill pelvis, spine, thorax, neck/nose level and head top from hips, shoulders and ears (in place)."""
+    hips = out[:, [J("left_hip"), J("right_hip")]]
+    shoulders = out[:, [J("left_shoulder"), J("right_shoulder")]]
+    out[:, J("pelvis")] = hips.mean(axis=1)
+    out[:, J("thorax")] = shoulders.mean(axis=1)
+    out[:, J("spine")] = out[:, J("pelvis")] + SPINE_FRACTION * (out[:, J("thorax")] - out[:, J("pelvis")])
+    mid_ears = ears.mean(axis=1)
+    out[:, J("neck_nose")] = mid_ears
+    out[:, J("head")] = mid_ears + HEAD_TOP_EXTENSION * (mid_ears - out[:, J("thorax")])
+    hip_conf = conf[:, [J("left_hip"), J("right_hip")]].min(axis=1)
+    shoulder_conf = conf[:, [J("left_shoulder"), J("right_shoulder")]].min(axis=1)
+    conf[:, J("pelvis")] = hip_conf
+    conf[:, J("thorax")] = shoulder_conf
+    conf[:, J("spine")] = np.minimum(hip_conf, shoulder_conf)
+    head_conf = np.minimum(ears_conf.min(axis=1), shoulder_conf)
+    conf[:, J("neck_nose")] = head_conf
+    conf[:, J("head")] = head_conf
+
+
+# Source index of each limb joint, per layout; ears last.
+LIMB_JOINTS = ("right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+               "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist")
+LAYOUTS = {
+    # BlazePose: 33 landmarks (mediapipe pose)
+    "blazepose": {"limbs": (24, 26, 28, 23, 25, 27, 11, 13, 15, 12, 14, 16), "ears": (7, 8), "count": 33},
+    # COCO 17 keypoints
+    "coco": {"limbs": (12, 14, 16, 11, 13, 15, 5, 7, 9, 6, 8, 10), "ears": (3, 4), "count": 17},
+    # OpenPose BODY_25
+    "body25": {"limbs": (9, 10, 11, 12, 13, 14, 5, 6, 7, 2, 3, 4), "ears": (18, 17), "count": 25},
+    # OpenPose COCO 18
+    "openpose18": {"limbs": (8, 9, 10, 11, 12, 13, 5, 6, 7, 2, 3, 4), "ears": (17, 16), "count": 18},
+}
+
+
+def map_to_h36m(points: np.ndarray, confidence: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
+    """Source keypoints (F, K, 2) and confidences (F, K) -> our 17 joints and their confidences."""
+    spec = LAYOUTS[layout]
+    points, confidence = np.asarray(points, np.float32), np.asarray(confidence, np.float32)
+    if points.shape[1] != spec["count"]:
+        raise KeypointError(f"{layout} keypoints have {spec['count']} joints, got {points.shape[1]}")
+    out = np.zeros((points.shape[0], 17, 2), np.float32)
+    conf = np.zeros((points.shape[0], 17), np.float32)
+    targets = [J(name) for name in LIMB_JOINTS]
+    out[:, targets] = points[:, list(spec["limbs"])]
+    conf[:, targets] = confidence[:, list(spec["limbs"])]
+    ears = list(spec["ears"])
+    _complete_torso_and_head(out, conf, points[:, ears], confidence[:, ears])
+    return out, conf
+
+
+def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrack:
+    """Interpolate joints below ``min_confidence`` linearly in time (edges hold the nearest value).
+
+    Interpolated values are flagged in ``track.filled``. A clip in which no frame has a usable
+    person is an error: there is nothing to animate.
+    """
+    good = track.confidence >= min_confidence
+    if not good.any():
+        raise KeypointError("no person was detected in any frame of this clip")
+    positions = track.positions.copy()
+    frames = np.arange(track.num_frames)
+    for joint in range(17):
+        ok = good[:, joint]
+        if ok.all():
+            continue
+        if not ok.any():
+            raise KeypointError(f"joint {H36M_SKELETON.names[joint]} was never detected with confidence "
+                                f">= {min_confidence}; cannot reconstruct it")
+        for axis in range(2):
+            positions[~ok, joint, axis] = np.interp(frames[~ok], frames[ok], positions[ok, joint, axis])
+    return KeypointTrack(positions, track.confidence, track.width, track.height, track.fps, ~good)
+
+
+def _read_json(path: str):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise KeypointError(f"cannot read keypoint JSON {path}: {exc}") from exc
+
+
+def _best_person(people: list[dict], key: str, count: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """The most confident person of a frame, as (count, 2) points and (count,) confidences."""
+    best, best_score = None, -1.0
+    for person in people:
+        flat = person.get(key)
+        if not isinstance(flat, list) or len(flat) != 3 * count:
+            raise KeypointError(f"{source}: '{key}' must hold {3 * count} numbers (x, y, confidence per joint)")
+        values = np.asarray(flat, dtype=np.float32).reshape(count, 3)
+        score = float(values[:, 2].mean())
+        if score > best_score:
+            best, best_score = values, score
+    if best is None:
+        return np.zeros((count, 2), np.float32), np.zeros(count, np.float32)
+    return best[:, :2], best[:, 2]
+
+
+def load_openpose_folder(folder: str, width: int, height: int, fps: float) -> KeypointTrack:
+    """An OpenPose ``--write_json`` folder: one ``*_keypoints.json`` per frame, BODY_25 or COCO-18 layout."""
+    paths = sorted(glob.glob(os.path.join(folder, "*.json")))
+    if not paths:
+        raise KeypointError(f"no OpenPose JSON files in {folder}")
+    frames = []
+    for path in paths:
+        data = _read_json(path)
+        if not isinstance(data, dict) or not isinstance(data.get("people"), list):
+            raise KeypointError(f"{path}: not an OpenPose keypoint file (no 'people' list)")
+        frames.append((path, data["people"]))
+    sizes = {len(p.get("pose_keypoints_2d", [])) for _, people in frames for p in people}
+    if len(sizes) > 1:
+        raise KeypointError(f"{folder}: files mix keypoint layouts ({sorted(s // 3 for s in sizes)} joints)")
+    layout = {75: "body25", 54: "openpose18"}.get(sizes.pop() if sizes else 75)
+    if layout is None:
+        raise KeypointError(f"{folder}: unknown OpenPose layout (expected BODY_25 or COCO-18)")
+    count = LAYOUTS[layout]["count"]
+    points, confidence = zip(*(_best_person(people, "pose_keypoints_2d", count, path) for path, people in frames))
+    mapped = map_to_h36m(np.stack(points), np.stack(confidence), layout)
+    return KeypointTrack(*mapped, width, height, fps)
+
+
+def load_coco_json(path: str, width: int | None = None, height: int | None = None, fps: float = 30.0) -> KeypointTrack:
+    """COCO-style keypoints, one entry per frame.
+
+    Accepts a list of frames, or ``{"frames": [...], "width": W, "height": H, "fps": f}``; each frame
+    is ``{"frame": index, "people": [{"keypoints": [x, y, score] * 17}]}`` or a COCO results list of
+    ``{"image_id": frame, "keypoints": [...], "score": s}``.
+    """
+    data = _read_json(path)
+    if isinstance(data, dict):
+        width, height = data.get("width", width), data.get("height", height)
+        fps = data.get("fps", fps)
+        data = data.get("frames")
+    if not isinstance(data, list) or not data:
+        raise KeypointError(f"{path}: expected a non-empty list of frames")
+    if width is None or height is None:
+        raise KeypointError(f"{path}: frame size unknown; give width and height")
+    by_frame: dict[int, list[dict]] = {}
+    for index, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            raise KeypointError(f"{path}: frame {index} is not an object")
+        if "people" in entry:
+            by_frame.setdefault(int(entry.get("frame", index)), []).extend(entry["people"])
+        elif "keypoints" in entry:
+            by_frame.setdefault(int(entry.get("image_id", index)), []).append(entry)
+        else:
+            raise KeypointError(f"{path}: frame {index} has neither 'people' nor 'keypoints'")
+    frames = max(by_frame) + 1
+    points = np.zeros((frames, 17, 2), np.float32)
+    confidence = np.zeros((frames, 17), np.float32)
+    for frame, people in by_frame.items():
+        points[frame], confidence[frame] = _best_person(people, "keypoints", 17, f"{path} frame {frame}")
+    mapped = map_to_h36m(points, confidence, "coco")
+    return KeypointTrack(*mapped, int(width), int(height), float(fps))
