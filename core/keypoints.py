@@ -99,12 +99,15 @@ LAYOUTS = {
 
 
 def map_to_h36m(points: np.ndarray, confidence: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray]:
-    """Source keypoints (F, K, 2) and confidences (F, K) -> our 17 joints and their confidences."""
+    """Source keypoints (F, K, D) and confidences (F, K) -> our 17 joints and their confidences.
+
+    Works for 2D pixels and for 3D points (mediapipe's world landmarks) alike.
+    """
     spec = LAYOUTS[layout]
     points, confidence = np.asarray(points, np.float32), np.asarray(confidence, np.float32)
-    if points.shape[1] != spec["count"]:
-        raise KeypointError(f"{layout} keypoints have {spec['count']} joints, got {points.shape[1]}")
-    out = np.zeros((points.shape[0], 17, 2), np.float32)
+    if points.ndim != 3 or points.shape[1] != spec["count"]:
+        raise KeypointError(f"{layout} keypoints have {spec['count']} joints, got shape {points.shape}")
+    out = np.zeros((points.shape[0], 17, points.shape[2]), np.float32)
     conf = np.zeros((points.shape[0], 17), np.float32)
     targets = [J(name) for name in LIMB_JOINTS]
     out[:, targets] = points[:, list(spec["limbs"])]

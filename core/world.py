@@ -1,0 +1,68 @@
+"""Camera space -> a world frame with Z up and the feet on the floor (Blender's convention).
+
+Up is estimated from the body itself: the ankles' lowest positions over the clip lie on the
+floor plane, fitted by least squares when the feet cover enough ground, and otherwise the mean
+pelvis-to-thorax direction (people mostly stand upright). World X follows the camera's right,
+world Y points away from the camera, the origin is under the first frame's pelvis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cleanup import ANKLE_HEIGHT
+from .skeleton import H36M_SKELETON
+
+SK = H36M_SKELETON
+
+
+@dataclass
+class WorldFrame:
+    rotation: np.ndarray   # (3, 3): world = (camera - origin) @ rotation
+    origin: np.ndarray     # (3,) camera-space point that becomes the world origin
+
+    def apply(self, points_camera: np.ndarray) -> np.ndarray:
+        return (np.asarray(points_camera) - self.origin) @ self.rotation
+
+    def camera_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        """The camera in the world: its rotation (columns = camera axes in world) and centre."""
+        return self.rotation.T, self.apply(np.zeros(3))
+
+
+def _upright_direction(poses_camera: np.ndarray) -> np.ndarray:
+    spine = poses_camera[:, SK.index("thorax")] - poses_camera[:, SK.index("pelvis")]
+    up = np.mean(spine / np.linalg.norm(spine, axis=-1, keepdims=True).clip(1e-9), axis=0)
+    return up / np.linalg.norm(up)
+
+
+def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6) -> np.ndarray:
+    """Unit up vector in camera space from the floor under the feet, or the spine when the feet barely move."""
+    body_up = _upright_direction(poses_camera)
+    ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]]
+    heights = ankles @ body_up
+    lowest = ankles[np.arange(len(ankles)), np.argmin(heights, axis=1)]
+    spread = np.ptp(lowest - np.outer(lowest @ body_up, body_up), axis=0).max() if len(lowest) else 0.0
+    if spread < min_spread:
+        return body_up
+    centred = lowest - lowest.mean(axis=0)
+    normal = np.linalg.svd(centred, full_matrices=False)[2][-1]
+    normal = normal if normal @ body_up > 0 else -normal
+    # A floor tilted far from the body's up means the fit caught noise, not the floor.
+    return normal if normal @ body_up > np.cos(np.radians(25)) else body_up
+
+
+def world_frame(poses_camera: np.ndarray) -> WorldFrame:
+    """Rotation and origin that put the clip on a Z-up floor at z = 0."""
+    up = estimate_up(poses_camera)
+    right = np.array([1.0, 0.0, 0.0]) - up[0] * up
+    if np.linalg.norm(right) < 1e-6:
+        right = np.array([0.0, 0.0, 1.0]) - up[2] * up
+    right /= np.linalg.norm(right)
+    forward = np.cross(up, right)
+    rotation = np.stack([right, forward, up], axis=1)
+    ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]] @ up
+    floor = np.percentile(ankles.min(axis=1), 5) - ANKLE_HEIGHT
+    pelvis = poses_camera[0, SK.index("pelvis")]
+    origin = pelvis - (pelvis @ up - floor) * up
+    return WorldFrame(rotation, origin)
