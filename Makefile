@@ -3,7 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench build
+DEMO_VIDEO := data/demo/demo.mp4
+
+.PHONY: setup demo demo-lifting test bench build
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +17,16 @@ $(VENV)/.installed: requirements.txt
 
 setup: $(VENV)/.installed
 
-demo: setup
+$(DEMO_VIDEO): | $(VENV)/.installed
+	$(PY) -m training.fetch_demo_video $@
+
+demo: setup $(DEMO_VIDEO)
+	$(PY) -m core.pipeline $(DEMO_VIDEO) --out output/demo
+
+demo-lifting: setup
 	$(PY) -m training.demo_lifting
 
-test: setup
+test: setup $(DEMO_VIDEO)
 	$(PY) -m pytest -q tests
 
 bench: setup

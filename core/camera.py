@@ -174,3 +174,26 @@ class CameraPose:
 
     def to_world(self, points_cam: np.ndarray) -> np.ndarray:
         return camera_to_world(points_cam, self.rotation, self.center)
+
+
+def fit_root_translation(poses: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
+                         intrinsics: CameraIntrinsics) -> np.ndarray:
+    """Camera-space root positions (T, 3) that best project root-relative poses (T, J, 3, metres)
+    onto the keypoints (T, J, 2, pixels), weighted by confidence.
+
+    For a pinhole camera, u = fx (X + tx) / (Z + tz) + cx is linear in t once multiplied out:
+    fx tx - (u - cx) tz = (u - cx) Z - fx X (and likewise for y), so each frame is a 3-unknown
+    weighted least-squares problem. Distortion is removed from the keypoints first.
+    """
+    ideal = undistort_points(keypoints, intrinsics.pixel_vector())          # (T, J, 2): x/z, y/z
+    x, y = ideal[..., 0], ideal[..., 1]
+    X, Y, Z = poses[..., 0], poses[..., 1], poses[..., 2]
+    w = np.sqrt(np.clip(confidence, 1e-3, 1.0))
+    zeros, ones = np.zeros_like(x), np.ones_like(x)
+    rows_x = np.stack([ones, zeros, -x], axis=-1) * w[..., None]            # tx - x tz = x Z - X
+    rows_y = np.stack([zeros, ones, -y], axis=-1) * w[..., None]            # ty - y tz = y Z - Y
+    a = np.concatenate([rows_x, rows_y], axis=1)                             # (T, 2J, 3)
+    b = np.concatenate([(x * Z - X) * w, (y * Z - Y) * w], axis=1)           # (T, 2J)
+    ata = np.einsum("tki,tkj->tij", a, a) + 1e-9 * np.eye(3)
+    atb = np.einsum("tki,tk->ti", a, b)
+    return np.linalg.solve(ata, atb[..., None])[..., 0]

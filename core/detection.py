@@ -67,31 +67,34 @@ class MediaPipePoseDetector:
 
 
 def detect_video(path: str, detector: Detector, progress: ProgressCallback | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> KeypointTrack:
-    """Run ``detector`` over every frame, streaming; only the keypoints are kept in memory."""
+                 should_stop: Callable[[], bool] | None = None, start: int = 0, stop: int | None = None) -> KeypointTrack:
+    """Run ``detector`` over frames ``start`` to ``stop``, streaming; only the keypoints are kept in memory."""
     info = probe(path)
+    total = max((min(stop, info.frame_count) if stop else info.frame_count) - start, 0)
     positions, confidence = [], []
     started = time.perf_counter()
-    for index, frame in enumerate(iter_frames(path)):
+    for index, frame in enumerate(iter_frames(path, start, stop)):
         if should_stop is not None and should_stop():
             raise InterruptedError("detection cancelled")
         joints, conf = detector.detect(frame)
         positions.append(joints)
         confidence.append(conf)
         if progress is not None:
-            progress(index + 1, info.frame_count, (index + 1) / max(time.perf_counter() - started, 1e-9))
+            progress(index + 1, total, (index + 1) / max(time.perf_counter() - started, 1e-9))
+    if not positions:
+        raise ValueError(f"{path}: no frames in the range {start}-{stop}")
     return KeypointTrack(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps)
 
 
-def _video_signature(info: VideoInfo, detector_name: str) -> str:
+def _video_signature(info: VideoInfo, detector_name: str, start: int, stop: int | None) -> str:
     stat = os.stat(info.path)
     return json.dumps({"video": os.path.abspath(info.path), "size": stat.st_size, "mtime": int(stat.st_mtime),
-                       "detector": detector_name})
+                       "detector": detector_name, "start": start, "stop": stop})
 
 
 def detect_video_cached(path: str, cache_path: str, detector_factory: Callable[[], Detector],
                         progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
-                        ) -> tuple[KeypointTrack, bool]:
+                        start: int = 0, stop: int | None = None) -> tuple[KeypointTrack, bool]:
     """Detections from ``cache_path`` if they belong to this video and detector, else detect and save.
 
     Returns the track and whether it came from the cache.
@@ -99,14 +102,14 @@ def detect_video_cached(path: str, cache_path: str, detector_factory: Callable[[
     info = probe(path)
     signature_path = cache_path + ".json"
     name = getattr(detector_factory, "name", None) or "detector"
-    signature = _video_signature(info, name)
+    signature = _video_signature(info, name, start, stop)
     if os.path.isfile(cache_path) and os.path.isfile(signature_path):
         with open(signature_path) as handle:
             if handle.read() == signature:
                 return KeypointTrack.load(cache_path), True
     detector = detector_factory()
     try:
-        track = detect_video(path, detector, progress, should_stop)
+        track = detect_video(path, detector, progress, should_stop, start, stop)
     finally:
         detector.close()
     track.save(cache_path)

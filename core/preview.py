@@ -1,0 +1,78 @@
+"""Preview video: each frame with its 2D skeleton, beside a drawn 3D view of the world-space result."""
+from __future__ import annotations
+
+import numpy as np
+
+from .skeleton import H36M_SKELETON
+
+SK = H36M_SKELETON
+LEFT = set(SK.joints_left)
+COLOURS = {"left": (255, 140, 0), "right": (0, 160, 255), "centre": (230, 230, 230)}  # BGR
+
+
+def _bone_colour(child: int) -> tuple[int, int, int]:
+    if child in LEFT:
+        return COLOURS["left"]
+    return COLOURS["right"] if child in SK.joints_right else COLOURS["centre"]
+
+
+class PreviewWriter:
+    """Writes frames (BGR) of ``height`` pixels: the video frame with keypoints | a 3D panel."""
+
+    def __init__(self, path: str, fps: float, frame_size: tuple[int, int], poses_world: np.ndarray,
+                 height: int = 480):
+        import cv2
+        self.cv2 = cv2
+        width, frame_height = frame_size
+        self.scale = height / frame_height
+        self.left_width = int(round(width * self.scale)) // 2 * 2
+        self.height = height
+        self.panel = height
+        self.writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (self.left_width + self.panel, height))
+        if not self.writer.isOpened():
+            raise OSError(f"cannot write preview video {path}")
+        # One fixed camera for the 3D panel: looking at the motion's centre from the front-right, above.
+        self.poses = poses_world
+        centre = poses_world[:, 0].mean(axis=0)
+        extent = max(np.ptp(poses_world[..., :2].reshape(-1, 2), axis=0).max(), 2.0)
+        self.centre, self.zoom = centre, 0.8 * self.panel / (extent + 1.0)
+        yaw, pitch = np.radians(-30), np.radians(15)
+        self.view = np.array([[np.cos(yaw), np.sin(yaw), 0],
+                              [-np.sin(yaw) * np.sin(pitch), np.cos(yaw) * np.sin(pitch), np.cos(pitch)]])
+
+    def _project(self, points: np.ndarray) -> np.ndarray:
+        flat = (points - self.centre) @ self.view.T
+        return np.column_stack([self.panel / 2 + flat[:, 0] * self.zoom, self.panel * 0.6 - flat[:, 1] * self.zoom])
+
+    def _panel(self, t: int, contacts: np.ndarray | None) -> np.ndarray:
+        cv2 = self.cv2
+        image = np.full((self.panel, self.panel, 3), 40, np.uint8)
+        grid = np.arange(-3, 3.01, 0.5)
+        for g in grid:
+            for a, b in (([g, -3, 0], [g, 3, 0]), ([-3, g, 0], [3, g, 0])):
+                p = self._project(np.array([a, b]) + np.array([self.centre[0], self.centre[1], 0]))
+                cv2.line(image, tuple(p[0].astype(int)), tuple(p[1].astype(int)), (70, 70, 70), 1, cv2.LINE_AA)
+        joints = self._project(self.poses[t])
+        for parent, child in SK.bones():
+            cv2.line(image, tuple(joints[parent].astype(int)), tuple(joints[child].astype(int)),
+                     _bone_colour(child), 3, cv2.LINE_AA)
+        if contacts is not None:
+            for foot, name in enumerate(("left_ankle", "right_ankle")):
+                if contacts[t, foot]:
+                    cv2.circle(image, tuple(joints[SK.index(name)].astype(int)), 6, (0, 255, 0), -1, cv2.LINE_AA)
+        return image
+
+    def write(self, t: int, frame_bgr: np.ndarray, keypoints: np.ndarray, filled: np.ndarray,
+              contacts: np.ndarray | None = None) -> None:
+        cv2 = self.cv2
+        frame = cv2.resize(frame_bgr, (self.left_width, self.height), interpolation=cv2.INTER_AREA)
+        points = keypoints * self.scale
+        for parent, child in SK.bones():
+            cv2.line(frame, tuple(points[parent].astype(int)), tuple(points[child].astype(int)),
+                     _bone_colour(child), 2, cv2.LINE_AA)
+        for j, point in enumerate(points):
+            cv2.circle(frame, tuple(point.astype(int)), 3, (0, 0, 255) if filled[j] else (255, 255, 255), -1)
+        self.writer.write(np.hstack([frame, self._panel(t, contacts)]))
+
+    def close(self) -> None:
+        self.writer.release()
