@@ -54,13 +54,19 @@ def enforce_bone_lengths(poses: np.ndarray, lengths: np.ndarray | None = None,
 
 
 def detect_foot_contacts(poses_world: np.ndarray, fps: float, max_height: float = ANKLE_HEIGHT + 0.07,
-                         max_speed: float = 0.5, min_frames: int = 3) -> np.ndarray:
-    """(T, 2) booleans for left and right ankles: low and nearly still (horizontal speed in m/s)."""
+                         max_speed: float = 0.5, relative_speed: float = 0.7, min_frames: int = 3) -> np.ndarray:
+    """(T, 2) booleans for left and right ankles on the floor.
+
+    A foot is planted when it is low and either nearly still (horizontal speed below ``max_speed``
+    m/s) or clearly slower than the other foot (below ``relative_speed`` times its speed): lifted
+    motion slides, so an absolute speed test alone misses the stance foot of a walk.
+    """
     sk = H36M_SKELETON
     ankles = poses_world[:, [sk.index("left_ankle"), sk.index("right_ankle")]]
     velocity = np.gradient(smooth(ankles[..., :2], 5, 2), axis=0) * fps if len(ankles) > 1 else np.zeros_like(ankles[..., :2])
     speed = np.linalg.norm(velocity, axis=-1)
-    contacts = (ankles[..., 2] < max_height) & (speed < max_speed)
+    slower = speed < relative_speed * speed[:, ::-1]
+    contacts = (ankles[..., 2] < max_height) & ((speed < max_speed) | slower)
     for foot in range(2):
         contacts[:, foot] = _drop_short_runs(contacts[:, foot], min_frames)
     return contacts

@@ -38,7 +38,8 @@ class PipelineOptions:
     keypoints_path: str | None = None        # COCO-style JSON file or OpenPose JSON folder, instead of detecting
     min_confidence: float = 0.3
     flip_augment: bool = True
-    smoothing_window: int = 9                # Savitzky-Golay window in frames; 0 turns smoothing off
+    smoothing_window: int = 9                # Savitzky-Golay window in frames for the pose; 0 turns smoothing off
+    root_smoothing_window: int = 21          # the same for the root: its depth is noisier and changes slowly
     constant_bones: bool = True
     foot_lock: bool = True
     root_from: str = "fit"                   # "fit": least squares with the intrinsics; "network": trajectory model
@@ -96,7 +97,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
         raise ValueError("root_from must be 'fit' or 'network'")
     if options.smoothing_window:
         poses = smooth(poses, options.smoothing_window, 2)
-        root = smooth(root, options.smoothing_window, 2)
+        root = smooth(root, max(options.root_smoothing_window, options.smoothing_window), 2)
     if options.constant_bones:
         poses, _ = enforce_bone_lengths(poses)
     joints_camera = poses + root[:, None]
@@ -218,10 +219,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--start", type=int, default=0, help="first frame to process")
     parser.add_argument("--end", type=int, default=None, help="frame after the last one to process")
     args = parser.parse_args(argv)
-    options = PipelineOptions(args.model, args.fov, args.focal_mm, args.sensor_mm, args.keypoints,
-                              args.min_confidence, not args.no_flip, args.smooth, not args.no_bone_lengths,
-                              not args.no_foot_lock, args.root, not args.no_preview, args.bvh_units,
-                              args.start, args.end)
+    options = PipelineOptions(
+        model_path=args.model, fov_deg=args.fov, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm,
+        keypoints_path=args.keypoints, min_confidence=args.min_confidence, flip_augment=not args.no_flip,
+        smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
+        root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
+        start_frame=args.start, end_frame=args.end)
     return args, options
 
 
