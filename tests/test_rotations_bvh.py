@@ -2,31 +2,13 @@ import numpy as np
 import pytest
 
 from core.bvh_export import write_bvh
-from core.rotations import euler_zxy, forward_kinematics, global_rotations, rest_pose, shortest_arc
+from core.rotations import euler_zxy, forward_kinematics, global_rotations, rest_pose, shortest_arc  # noqa: F401
 from core.skeleton import H36M_SKELETON
 from training.bvh import axis_rotation, forward_kinematics as bvh_fk, read_bvh
 from training.mocap import bvh_to_h36m
+from tests.helpers import LENGTHS, rigid_motion as _rigid_motion
 
 SK = H36M_SKELETON
-LENGTHS = np.array([0.12, 0.42, 0.42, 0.12, 0.42, 0.42, 0.25, 0.25, 0.12, 0.12, 0.15, 0.28, 0.25, 0.15, 0.28, 0.25])
-
-
-def _random_rotations(rng, shape, max_angle=1.2):
-    axis = rng.normal(size=shape + (3,))
-    axis /= np.linalg.norm(axis, axis=-1, keepdims=True)
-    angle = rng.uniform(-max_angle, max_angle, shape)
-    k = np.zeros(shape + (3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
-    k = k - np.swapaxes(k, -1, -2)
-    return np.eye(3) + np.sin(angle)[..., None, None] * k + (1 - np.cos(angle))[..., None, None] * (k @ k)
-
-
-def _rigid_motion(frames=40, seed=0):
-    rng = np.random.default_rng(seed)
-    rest = rest_pose(LENGTHS)
-    rotations = _random_rotations(rng, (frames, 17))
-    root = np.cumsum(rng.normal(0, 0.02, (frames, 3)), axis=0) + np.array([0, 0, 0.95])
-    return forward_kinematics(root, rotations, rest), rest
 
 
 def test_shortest_arc_maps_vectors():

@@ -1,0 +1,141 @@
+"""Bake lifted motion onto a new armature: Blender glue over ``core.rotations``.
+
+The armature is our 17 joints in a T-pose with the clip's bone lengths, standing on the floor.
+Each pose bone gets the rotation that makes its bone point along the lifted joints, expressed
+in Blender's bone-local terms (basis = R_rest^T . local rotation . R_rest); the root bone also
+gets its location. Keyframes are written in bulk with ``foreach_set``: through the action's
+channelbag on Blender 4.4+ (5.0 has no ``Action.fcurves``), through ``Action.fcurves`` on 4.2.
+"""
+from __future__ import annotations
+
+import bpy
+import numpy as np
+
+from .core.bvh_export import BVH_NAMES
+from .core.cleanup import ANKLE_HEIGHT
+from .core.rotations import FRAME_JOINTS, global_rotations, local_rotations, rest_pose
+from .core.skeleton import H36M_SKELETON
+
+SK = H36M_SKELETON
+BONE_NAMES = [BVH_NAMES[name] for name in SK.names]
+LEAF_LENGTH = 0.08  # metres: bones of end joints (feet, hands, head top) need some length in Blender
+
+
+def _bone_tail(rest: np.ndarray, joint: int) -> np.ndarray:
+    name = SK.names[joint]
+    children = SK.children(joint)
+    if name in FRAME_JOINTS:
+        return rest[SK.index(FRAME_JOINTS[name][0])]
+    if len(children) == 1:
+        return rest[children[0]]
+    direction = rest[joint] - rest[SK.parents[joint]]
+    return rest[joint] + direction / max(np.linalg.norm(direction), 1e-9) * LEAF_LENGTH
+
+
+def standing_rest_pose(bone_lengths: np.ndarray) -> np.ndarray:
+    """T-pose with the ankles ANKLE_HEIGHT above the floor (z = 0)."""
+    rest = rest_pose(bone_lengths)
+    rest[:, 2] -= rest[:, 2].min() - ANKLE_HEIGHT
+    return rest
+
+
+def create_armature(name: str, bone_lengths: np.ndarray, collection: bpy.types.Collection) -> bpy.types.Object:
+    """A new armature object of our 17 joints, linked into ``collection`` and made active."""
+    rest = standing_rest_pose(bone_lengths)
+    armature = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, armature)
+    collection.objects.link(obj)
+    view_layer = bpy.context.view_layer
+    view_layer.objects.active = obj
+    obj.select_set(True)
+    previous_mode = bpy.context.mode
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        for joint, bone_name in enumerate(BONE_NAMES):
+            bone = armature.edit_bones.new(bone_name)
+            bone.head = rest[joint].tolist()
+            bone.tail = _bone_tail(rest, joint).tolist()
+            if SK.parents[joint] >= 0:
+                bone.parent = armature.edit_bones[BONE_NAMES[SK.parents[joint]]]
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT" if previous_mode != "EDIT_ARMATURE" else "EDIT")
+    for pose_bone in obj.pose.bones:
+        pose_bone.rotation_mode = "QUATERNION"
+    return obj
+
+
+def matrices_to_quaternions(matrices: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotations -> (T, 4) unit quaternions (w, x, y, z), sign-continuous over time."""
+    m = matrices
+    trace = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    candidates = np.stack([
+        np.stack([1 + trace, m[:, 2, 1] - m[:, 1, 2], m[:, 0, 2] - m[:, 2, 0], m[:, 1, 0] - m[:, 0, 1]], -1),
+        np.stack([m[:, 2, 1] - m[:, 1, 2], 1 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], m[:, 0, 1] + m[:, 1, 0], m[:, 0, 2] + m[:, 2, 0]], -1),
+        np.stack([m[:, 0, 2] - m[:, 2, 0], m[:, 0, 1] + m[:, 1, 0], 1 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2], m[:, 1, 2] + m[:, 2, 1]], -1),
+        np.stack([m[:, 1, 0] - m[:, 0, 1], m[:, 0, 2] + m[:, 2, 0], m[:, 1, 2] + m[:, 2, 1], 1 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2]], -1),
+    ], axis=1)                                                        # (T, 4 candidates, 4)
+    best = np.argmax(np.stack([trace, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], -1), axis=1)
+    q = candidates[np.arange(len(m)), best]
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    for t in range(1, len(q)):
+        if np.dot(q[t], q[t - 1]) < 0:
+            q[t] = -q[t]
+    return q
+
+
+def _channel_fcurves(obj: bpy.types.Object, action: bpy.types.Action):
+    """A function (data_path, index, group) -> new F-curve, for layered (4.4+) or legacy actions."""
+    if hasattr(action, "fcurves"):  # Blender 4.2/4.3
+        def new(path, index, group):
+            return action.fcurves.new(path, index=index, action_group=group)
+        return new
+    from bpy_extras import anim_utils
+    slot = action.slots.new(id_type="OBJECT", name=obj.name)
+    obj.animation_data.action_slot = slot
+    channelbag = anim_utils.action_ensure_channelbag_for_slot(action, slot)
+
+    def new(path, index, group):
+        return channelbag.fcurves.new(path, index=index, group_name=group)
+    return new
+
+
+def write_keyframes(obj: bpy.types.Object, action_name: str, frame_start: int,
+                    channels: dict[tuple[str, int, str], np.ndarray]) -> bpy.types.Action:
+    """A new action on ``obj`` with one linear F-curve per (data path, index, group): values (T,)."""
+    action = bpy.data.actions.new(action_name)
+    if obj.animation_data is None:
+        obj.animation_data_create()
+    obj.animation_data.action = action
+    new_fcurve = _channel_fcurves(obj, action)
+    for (path, index, group), values in channels.items():
+        frames = frame_start + np.arange(len(values), dtype=np.float64)
+        fcurve = new_fcurve(path, index, group)
+        fcurve.keyframe_points.add(len(values))
+        fcurve.keyframe_points.foreach_set("co", np.column_stack([frames, values]).ravel().astype(np.float32))
+        fcurve.keyframe_points.foreach_set("interpolation", np.full(len(values), 1, np.int32))  # LINEAR
+        fcurve.update()
+    return action
+
+
+def bake_motion(obj: bpy.types.Object, joints_world: np.ndarray, frame_start: int = 1,
+                action_name: str = "VideoPoseMotion") -> bpy.types.Action:
+    """Keyframe the armature made by :func:`create_armature` so its joints follow ``joints_world`` (T, 17, 3)."""
+    inverse_world = np.linalg.inv(np.array(obj.matrix_world))
+    joints = np.asarray(joints_world, dtype=np.float64) @ inverse_world[:3, :3].T + inverse_world[:3, 3]
+    bones = obj.data.bones
+    rest_heads = np.array([bones[name].head_local for name in BONE_NAMES])
+    rest_rotations = np.array([np.array(bones[name].matrix_local)[:3, :3] for name in BONE_NAMES])
+    local = local_rotations(global_rotations(joints, rest_heads))
+    channels: dict[tuple[str, int, str], np.ndarray] = {}
+    for joint, name in enumerate(BONE_NAMES):
+        r = rest_rotations[joint]
+        basis = r.T @ local[:, joint] @ r
+        quaternions = matrices_to_quaternions(basis)
+        path = f'pose.bones["{name}"].rotation_quaternion'
+        for index in range(4):
+            channels[(path, index, name)] = quaternions[:, index]
+    root = BONE_NAMES[0]
+    location = (joints[:, 0] - rest_heads[0]) @ rest_rotations[0]
+    for index in range(3):
+        channels[(f'pose.bones["{root}"].location', index, root)] = location[:, index]
+    return write_keyframes(obj, action_name, frame_start, channels)
