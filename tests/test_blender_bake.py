@@ -64,3 +64,48 @@ def test_bake_of_10000_frames_is_fast(addon, scene):
     seconds = time.perf_counter() - started
     assert seconds < 10  # the benchmark reports the real figure; this only catches a per-key Python loop
     np.testing.assert_allclose(_bone_heads(obj, addon, 7_777), positions[7_776], atol=1e-4)
+
+
+@pytest.fixture
+def exporter(addon):
+    return importlib.import_module("videopose_mocap.export")
+
+
+def _imported_armature(before):
+    new = [o for o in bpy.context.scene.objects if o.type == "ARMATURE" and o.name not in before]
+    assert len(new) == 1
+    return new[0]
+
+
+def _heads_by_name(obj, names, frame):
+    bpy.context.scene.frame_set(frame)
+    return np.array([obj.matrix_world @ obj.pose.bones[name].head for name in names])
+
+
+@pytest.mark.parametrize("fmt", ["bvh", "fbx"])
+def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt):
+    positions, _ = rigid_motion(frames=20, seed=7)
+    scene.render.fps = 30
+    obj = addon.create_armature("Mocap", LENGTHS, scene.collection)
+    addon.bake_motion(obj, positions, frame_start=1)
+    path = str(tmp_path / f"motion.{fmt}")
+    (exporter.export_bvh if fmt == "bvh" else exporter.export_fbx)(obj, path)
+    before = {o.name for o in scene.objects}
+    if fmt == "bvh":
+        # Blender's BVH exporter writes its own Z-up space; its importer assumes Y-up unless told.
+        bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False,
+                                axis_forward="Y", axis_up="Z")
+    else:
+        bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)  # the importer shifts by one frame by default
+    imported = _imported_armature(before)
+    for frame in (1, 10, 20):
+        original = _heads_by_name(obj, addon.BONE_NAMES, frame)
+        again = _heads_by_name(imported, addon.BONE_NAMES, frame)
+        np.testing.assert_allclose(again, original, atol=1e-3)  # within 1 mm
+
+
+def test_exporting_without_animation_is_a_clear_error(addon, exporter, scene, tmp_path):
+    obj = addon.create_armature("Still", LENGTHS, scene.collection)
+    with pytest.raises(ValueError, match="no animation"):
+        exporter.export_bvh(obj, str(tmp_path / "x.bvh"))
+    assert not (tmp_path / "x.bvh").exists()
