@@ -1,13 +1,19 @@
 """VideoPose Mocap add-on: a thin Blender layer over the vendored ``core`` engine.
 
 ``build.py`` copies ``core/`` into this package as ``core`` so that the add-on imports it
-relatively (``from .core import inference``) and needs nothing but the numpy Blender ships.
+relatively and needs nothing from outside but the numpy Blender ships (plus the bundled
+mediapipe and OpenCV wheels for detection).
 """
+from . import operators, panel, preferences, properties
+
+_modules = (preferences, properties, operators, panel)
 
 
 def register() -> None:
-    pass
+    for module in _modules:
+        module.register()
 
 
 def unregister() -> None:
-    pass
+    for module in reversed(_modules):
+        module.unregister()

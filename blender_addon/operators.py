@@ -1,0 +1,309 @@
+"""Operators: Detect 2D, Lift to 3D, Bake, Export BVH/FBX, and Video to animation (all steps).
+
+Detection and lifting run in a worker thread under a modal operator with a timer, so Blender
+stays responsive; progress shows in the status bar and Esc cancels, leaving the scene as it
+was. In background mode (and when called as ``bpy.ops...()`` without invoking) the same work
+runs synchronously. Blender data is only touched on the main thread, after the work is done.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import bpy
+import numpy as np
+from bpy_extras.io_utils import ExportHelper
+
+from . import bake, export
+from .core.detection import MediaPipePoseDetector, detect_video_cached
+from .core.inference import PoseLifter
+from .core.pipeline import PipelineOptions, lift_track
+from .core.skeleton import H36M_SKELETON
+from .core.video import probe
+from .jobs import Cancelled, Job
+from .preferences import model_path, preferences, user_cache_folder
+
+RESULTS: dict[str, dict] = {}  # per scene name: "video", "track", "motion"
+
+
+class UserError(Exception):
+    """Something the user can fix; reported as is."""
+
+
+def settings(context):
+    return context.scene.videopose
+
+
+def video_path(context) -> str:
+    s = settings(context)
+    path = bpy.path.abspath(s.clip.filepath) if s.clip else bpy.path.abspath(s.video_path)
+    if not path:
+        raise UserError("Choose a movie clip or a video file first")
+    if not os.path.isfile(path):
+        raise UserError(f"Video file not found: {path}")
+    return path
+
+
+def pipeline_options(context) -> PipelineOptions:
+    s = settings(context)
+    prefs = preferences(context)
+    fov = s.fov if s.camera_mode == "FOV" else (prefs.default_fov if prefs else 60.0)
+    return PipelineOptions(
+        model_path=model_path(context), fov_deg=None if s.camera_mode == "FOCAL" else fov,
+        focal_mm=s.focal_mm if s.camera_mode == "FOCAL" else None, sensor_mm=s.sensor_mm,
+        min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
+        constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
+        start_frame=s.frame_start, end_frame=s.frame_end or None)
+
+
+def _cache_path(video: str) -> str:
+    key = hashlib.sha1(os.path.abspath(video).encode()).hexdigest()[:12]
+    return os.path.join(user_cache_folder(), f"{os.path.splitext(os.path.basename(video))[0]}-{key}.npz")
+
+
+def detect_work(video: str, options: PipelineOptions):
+    cache = _cache_path(video)
+
+    def work(job: Job):
+        probe(video)
+        track, _ = detect_video_cached(video, cache, MediaPipePoseDetector,
+                                       progress=lambda done, total, fps: job.progress(done, total),
+                                       should_stop=lambda: job.cancelled,
+                                       start=options.start_frame, stop=options.end_frame)
+        return track
+    return work
+
+
+def lift_work(track, options: PipelineOptions):
+    def work(job: Job):
+        if not os.path.isfile(options.model_path):
+            raise UserError(f"Model file not found: {options.model_path} (check the add-on preferences)")
+        job.progress(0, track.num_frames)
+        motion = lift_track(track, PoseLifter.from_file(options.model_path), options)
+        job.progress(track.num_frames, track.num_frames)
+        return motion
+    return work
+
+
+def require_object_mode(context) -> None:
+    if context.mode != "OBJECT":
+        raise UserError("Switch to Object Mode first")
+
+
+def bake_new_armature(context, motion) -> bpy.types.Object:
+    """A new armature following the motion, with the scene's rate and range set to the clip's."""
+    scene = context.scene
+    lengths = np.median(H36M_SKELETON.bone_lengths(motion.joints_world), axis=0)
+    obj = bake.create_armature("VideoPose", lengths, scene.collection)
+    bake.bake_motion(obj, motion.joints_world, frame_start=scene.frame_start)
+    scene.render.fps, scene.render.fps_base = max(int(round(motion.fps)), 1), max(int(round(motion.fps)), 1) / motion.fps
+    scene.frame_end = scene.frame_start + len(motion.joints_world) - 1
+    return obj
+
+
+class _JobOperator:
+    """Shared modal/synchronous driver. Subclasses define ``prepare`` (main thread: inputs and
+    the work function) and ``apply`` (main thread: store or bake the result)."""
+
+    label = "Working"
+    _job: Job | None = None
+    _timer = None
+
+    def prepare(self, context):
+        raise NotImplementedError
+
+    def apply(self, context, result) -> None:
+        raise NotImplementedError
+
+    def _report_failure(self, error: BaseException) -> set[str]:
+        if isinstance(error, Cancelled) or isinstance(error, InterruptedError):
+            self.report({"WARNING"}, f"{self.label} cancelled; nothing was changed")
+            return {"CANCELLED"}
+        self.report({"ERROR"}, str(error))
+        return {"CANCELLED"}
+
+    def execute(self, context):
+        try:
+            work = self.prepare(context)
+            result = Job(self.label, work).run_here()
+            self.apply(context, result)
+        except Exception as exc:  # reported to the user; the scene is left as it was
+            return self._report_failure(exc)
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if bpy.app.background:
+            return self.execute(context)
+        try:
+            work = self.prepare(context)
+        except Exception as exc:
+            return self._report_failure(exc)
+        self._job = Job(self.label, work).start()
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.1, window=context.window)
+        wm.modal_handler_add(self)
+        wm.progress_begin(0, 1000)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context) -> None:
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        context.workspace.status_text_set(self._job.status())
+        context.window_manager.progress_update(int(1000 * self._job.fraction))
+        if not self._job.finished:
+            return {"RUNNING_MODAL"}
+        self._end(context)
+        if self._job.error is not None:
+            return self._report_failure(self._job.error)
+        try:
+            self.apply(context, self._job.result)
+        except Exception as exc:
+            return self._report_failure(exc)
+        return {"FINISHED"}
+
+
+class VIDEOPOSE_OT_detect(_JobOperator, bpy.types.Operator):
+    """Detect the person's 2D joints on every frame of the clip (cached for re-lifting)"""
+    bl_idname = "videopose.detect"
+    bl_label = "Detect 2D"
+    label = "Detecting 2D"
+
+    def prepare(self, context):
+        self._video = video_path(context)
+        return detect_work(self._video, pipeline_options(context))
+
+    def apply(self, context, track) -> None:
+        RESULTS[context.scene.name] = {"video": self._video, "track": track}
+        settings(context).status = f"Detected {track.num_frames} frames"
+        self.report({"INFO"}, settings(context).status)
+
+
+class VIDEOPOSE_OT_lift(_JobOperator, bpy.types.Operator):
+    """Lift the detected 2D joints to 3D motion with root trajectory"""
+    bl_idname = "videopose.lift"
+    bl_label = "Lift to 3D"
+    label = "Lifting"
+
+    def prepare(self, context):
+        stored = RESULTS.get(context.scene.name, {})
+        if "track" not in stored:
+            raise UserError("Detect 2D first")
+        return lift_work(stored["track"], pipeline_options(context))
+
+    def apply(self, context, motion) -> None:
+        RESULTS[context.scene.name]["motion"] = motion
+        settings(context).status = f"Lifted {len(motion.joints_world)} frames"
+        self.report({"INFO"}, settings(context).status)
+
+
+class VIDEOPOSE_OT_bake(bpy.types.Operator):
+    """Create an armature that follows the lifted motion"""
+    bl_idname = "videopose.bake"
+    bl_label = "Bake"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        try:
+            require_object_mode(context)
+            motion = RESULTS.get(context.scene.name, {}).get("motion")
+            if motion is None:
+                raise UserError("Lift to 3D first")
+            obj = bake_new_armature(context, motion)
+        except UserError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Baked {len(motion.joints_world)} frames onto {obj.name}")
+        return {"FINISHED"}
+
+
+class VIDEOPOSE_OT_video_to_animation(_JobOperator, bpy.types.Operator):
+    """Detect, lift and bake in one go"""
+    bl_idname = "videopose.video_to_animation"
+    bl_label = "Video to Animation"
+    bl_options = {"REGISTER", "UNDO"}
+    label = "Video to animation"
+
+    def prepare(self, context):
+        require_object_mode(context)
+        video, options = video_path(context), pipeline_options(context)
+        detect = detect_work(video, options)
+        self._video = video
+
+        def work(job: Job):
+            track = detect(job)
+            return track, lift_work(track, options)(job)
+        return work
+
+    def apply(self, context, result) -> None:
+        require_object_mode(context)
+        track, motion = result
+        RESULTS[context.scene.name] = {"video": self._video, "track": track, "motion": motion}
+        obj = bake_new_armature(context, motion)
+        settings(context).status = f"{len(motion.joints_world)} frames baked onto {obj.name}"
+        self.report({"INFO"}, settings(context).status)
+
+
+def _animated_armature(context) -> bpy.types.Object:
+    require_object_mode(context)
+    obj = context.active_object
+    if obj is None or obj.type != "ARMATURE":
+        raise UserError("Select the baked armature first")
+    if obj.animation_data is None or obj.animation_data.action is None:
+        raise UserError(f"{obj.name} has no animation; bake first")
+    return obj
+
+
+class VIDEOPOSE_OT_export_bvh(bpy.types.Operator, ExportHelper):
+    """Export the active armature's motion as BVH"""
+    bl_idname = "videopose.export_bvh"
+    bl_label = "Export BVH"
+    filename_ext = ".bvh"
+    filter_glob: bpy.props.StringProperty(default="*.bvh", options={"HIDDEN"})
+
+    def execute(self, context):
+        try:
+            export.export_bvh(_animated_armature(context), self.filepath)
+        except (UserError, ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {self.filepath}")
+        return {"FINISHED"}
+
+
+class VIDEOPOSE_OT_export_fbx(bpy.types.Operator, ExportHelper):
+    """Export the active armature's motion as FBX"""
+    bl_idname = "videopose.export_fbx"
+    bl_label = "Export FBX"
+    filename_ext = ".fbx"
+    filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
+
+    def execute(self, context):
+        try:
+            export.export_fbx(_animated_armature(context), self.filepath)
+        except (UserError, ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {self.filepath}")
+        return {"FINISHED"}
+
+
+CLASSES = (VIDEOPOSE_OT_detect, VIDEOPOSE_OT_lift, VIDEOPOSE_OT_bake, VIDEOPOSE_OT_video_to_animation,
+           VIDEOPOSE_OT_export_bvh, VIDEOPOSE_OT_export_fbx)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

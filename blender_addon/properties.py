@@ -1,0 +1,37 @@
+"""Per-scene settings shown in the panel."""
+from __future__ import annotations
+
+import bpy
+
+
+
+class VideoPoseSettings(bpy.types.PropertyGroup):
+    clip: bpy.props.PointerProperty(name="Movie clip", type=bpy.types.MovieClip,
+                                    description="A loaded movie clip (or give a file below)")
+    video_path: bpy.props.StringProperty(name="Video file", subtype="FILE_PATH")
+    camera_mode: bpy.props.EnumProperty(name="Camera", items=[
+        ("DEFAULT", "Unknown", "Use the default field of view from the preferences"),
+        ("FOV", "Field of view", "Horizontal field of view in degrees"),
+        ("FOCAL", "Focal length", "Lens focal length and sensor width in millimetres")], default="DEFAULT")
+    fov: bpy.props.FloatProperty(name="Field of view", default=60.0, min=10.0, max=150.0)
+    focal_mm: bpy.props.FloatProperty(name="Focal length (mm)", default=26.0, min=1.0, max=1000.0)
+    sensor_mm: bpy.props.FloatProperty(name="Sensor width (mm)", default=36.0, min=1.0, max=100.0)
+    min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.0, max=1.0)
+    smoothing: bpy.props.IntProperty(name="Smoothing window", default=9, min=0, max=61,
+                                     description="Savitzky-Golay window in frames (0 turns smoothing off)")
+    constant_bones: bpy.props.BoolProperty(name="Constant bone lengths", default=True)
+    foot_lock: bpy.props.BoolProperty(name="Lock feet on contact", default=True)
+    flip_augment: bpy.props.BoolProperty(name="Flip test-time augmentation", default=True)
+    frame_start: bpy.props.IntProperty(name="First frame", default=0, min=0, description="Of the video, from 0")
+    frame_end: bpy.props.IntProperty(name="Last frame", default=0, min=0, description="0 means the end of the video")
+    status: bpy.props.StringProperty(name="Status", default="")
+
+
+def register() -> None:
+    bpy.utils.register_class(VideoPoseSettings)
+    bpy.types.Scene.videopose = bpy.props.PointerProperty(type=VideoPoseSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.videopose
+    bpy.utils.unregister_class(VideoPoseSettings)

@@ -1,0 +1,138 @@
+"""The add-on as users get it: the built extension zip installed by Blender, driven through its operators."""
+import os
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import build  # noqa: E402
+from core import pipeline  # noqa: E402
+from core.skeleton import H36M_SKELETON  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
+SK = H36M_SKELETON
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    archive = build.build(tmp_path_factory.mktemp("dist"))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    result = bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default",
+                                                      enable_on_install=True)
+    assert result == {"FINISHED"}
+    assert hasattr(bpy.ops.videopose, "video_to_animation")
+    return archive
+
+
+@pytest.fixture
+def scene(installed):
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    for action in list(bpy.data.actions):
+        bpy.data.actions.remove(action)
+    scene = bpy.context.scene
+    scene.videopose.video_path = ""
+    scene.videopose.clip = None
+    return scene
+
+
+def _objects():
+    return sorted(o.name for o in bpy.data.objects)
+
+
+def test_operators_are_registered(installed):
+    for name in ("detect", "lift", "bake", "video_to_animation", "export_bvh", "export_fbx"):
+        assert hasattr(bpy.ops.videopose, name)
+    assert bpy.context.scene.videopose.smoothing == 9
+
+
+def test_no_clip_chosen_is_reported(scene):
+    with pytest.raises(RuntimeError, match="Choose a movie clip or a video file"):
+        bpy.ops.videopose.detect()
+    assert _objects() == []
+
+
+def test_missing_clip_file_is_reported_and_changes_nothing(scene, tmp_path):
+    scene.videopose.video_path = str(tmp_path / "missing.mp4")
+    with pytest.raises(RuntimeError, match="Video file not found"):
+        bpy.ops.videopose.video_to_animation()
+    assert _objects() == [] and len(bpy.data.actions) == 0
+
+
+def test_lift_before_detect_is_reported(scene):
+    for module_name, module in list(__import__("sys").modules.items()):
+        if module_name.endswith("videopose_mocap.operators"):
+            module.RESULTS.clear()
+    with pytest.raises(RuntimeError, match="Detect 2D first"):
+        bpy.ops.videopose.lift()
+
+
+def test_bake_in_edit_mode_is_reported(scene):
+    armature = bpy.data.armatures.new("Rig")
+    obj = bpy.data.objects.new("Rig", armature)
+    scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        with pytest.raises(RuntimeError, match="Switch to Object Mode"):
+            bpy.ops.videopose.bake()
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+    assert _objects() == ["Rig"]
+
+
+def test_export_without_armature_is_reported(scene, tmp_path):
+    path = tmp_path / "out.bvh"
+    with pytest.raises(RuntimeError, match="Select the baked armature first"):
+        bpy.ops.videopose.export_bvh(filepath=str(path))
+    assert not path.exists()
+
+
+@pytest.mark.skipif(not os.path.isfile(DEMO) or not os.path.isfile(pipeline.DEFAULT_MODEL),
+                    reason="demo clip or shipped model missing")
+def test_whole_flow_on_the_demo_clip(scene, tmp_path):
+    s = scene.videopose
+    s.video_path, s.frame_start, s.frame_end = DEMO, 0, 60
+    assert bpy.ops.videopose.video_to_animation() == {"FINISHED"}
+    rigs = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    assert len(rigs) == 1
+    rig = rigs[0]
+    action = rig.animation_data.action
+    assert tuple(action.frame_range) == (scene.frame_start, scene.frame_start + 59)
+    assert scene.render.fps == 30
+    from sys import modules
+    operators = next(m for n, m in modules.items() if n.endswith("videopose_mocap.operators"))
+    motion = operators.RESULTS[scene.name]["motion"]
+    names = operators.bake.BONE_NAMES
+
+    def heads(obj, frame):
+        scene.frame_set(frame)
+        return np.array([obj.matrix_world @ obj.pose.bones[n].head for n in names])
+
+    first, last = heads(rig, scene.frame_start), heads(rig, scene.frame_start + 59)
+    assert np.linalg.norm(last[0] - first[0]) > 0.05  # the root moves
+    # A limb points along the lifted joints: the left forearm's direction.
+    frame = 30
+    posed = heads(rig, scene.frame_start + frame)
+    elbow, wrist = SK.index("left_elbow"), SK.index("left_wrist")
+    baked = posed[wrist] - posed[elbow]
+    lifted = motion.joints_world[frame, wrist] - motion.joints_world[frame, elbow]
+    cosine = baked @ lifted / np.linalg.norm(baked) / np.linalg.norm(lifted)
+    assert cosine > 0.999
+    # Export through the add-on and read both files back with Blender's importers.
+    bpy.context.view_layer.objects.active = rig
+    for fmt in ("bvh", "fbx"):
+        path = str(tmp_path / f"demo.{fmt}")
+        getattr(bpy.ops.videopose, f"export_{fmt}")(filepath=path)
+        before = {o.name for o in bpy.data.objects}
+        if fmt == "bvh":
+            bpy.ops.import_anim.bvh(filepath=path, axis_forward="Y", axis_up="Z", update_scene_fps=False,
+                                    update_scene_duration=False, frame_start=scene.frame_start)
+        else:
+            bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)
+        imported = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name not in before)
+        for f in (scene.frame_start, scene.frame_start + 33):
+            np.testing.assert_allclose(heads(imported, f), heads(rig, f), atol=1e-3)
+        bpy.context.view_layer.objects.active = rig
