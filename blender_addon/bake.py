@@ -139,3 +139,47 @@ def bake_motion(obj: bpy.types.Object, joints_world: np.ndarray, frame_start: in
     for index in range(3):
         channels[(f'pose.bones["{root}"].location', index, root)] = location[:, index]
     return write_keyframes(obj, action_name, frame_start, channels)
+
+
+def target_bones(obj: bpy.types.Object) -> list:
+    """The rig's bones in parent-first order, as ``core.retarget.TargetBone`` (armature space)."""
+    from .core.retarget import TargetBone
+
+    ordered, seen = [], set()
+
+    def visit(bone):
+        ordered.append(bone)
+        seen.add(bone.name)
+        for child in bone.children:
+            visit(child)
+
+    for bone in obj.data.bones:
+        if bone.parent is None:
+            visit(bone)
+    index = {bone.name: i for i, bone in enumerate(ordered)}
+    return [TargetBone(bone.name, index[bone.parent.name] if bone.parent else -1,
+                       np.array(bone.matrix_local)[:3, :3], np.array(bone.head_local), np.array(bone.tail_local))
+            for bone in ordered]
+
+
+def bake_onto_rig(obj: bpy.types.Object, joints_world: np.ndarray, mapping: dict[str, str], frame_start: int = 1,
+                  action_name: str = "VideoPoseMotion") -> bpy.types.Action:
+    """Keyframe the mapped bones of an existing rig (see ``core.retarget``); raises MappingError before changing anything."""
+    from .core.retarget import resolve_mapping, solve
+
+    bones = target_bones(obj)
+    resolved = resolve_mapping(mapping, [b.name for b in bones])
+    inverse_world = np.linalg.inv(np.array(obj.matrix_world))
+    joints = np.asarray(joints_world, dtype=np.float64) @ inverse_world[:3, :3].T + inverse_world[:3, 3]
+    basis, root, location = solve(joints, bones, resolved)
+    channels: dict[tuple[str, int, str], np.ndarray] = {}
+    for b in resolved:
+        name = bones[b].name
+        quaternions = matrices_to_quaternions(basis[:, b])
+        path = f'pose.bones["{name}"].rotation_quaternion'
+        for index in range(4):
+            channels[(path, index, name)] = quaternions[:, index]
+        obj.pose.bones[name].rotation_mode = "QUATERNION"
+    for index in range(3):
+        channels[(f'pose.bones["{bones[root].name}"].location', index, bones[root].name)] = location[:, index]
+    return write_keyframes(obj, action_name, frame_start, channels)

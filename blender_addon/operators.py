@@ -8,6 +8,7 @@ runs synchronously. Blender data is only touched on the main thread, after the w
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 
 import bpy
@@ -18,6 +19,7 @@ from . import bake, export
 from .core.detection import MediaPipePoseDetector, detect_video_cached
 from .core.inference import PoseLifter
 from .core.pipeline import PipelineOptions, lift_track
+from .core.retarget import PRESETS, MappingError, parse_mapping
 from .core.skeleton import H36M_SKELETON
 from .core.video import probe
 from .jobs import Cancelled, Job
@@ -90,12 +92,30 @@ def require_object_mode(context) -> None:
         raise UserError("Switch to Object Mode first")
 
 
+def chosen_mapping(context) -> dict[str, str]:
+    s = settings(context)
+    if s.mapping == "CUSTOM":
+        if s.custom_mapping is None:
+            raise UserError("Choose the text holding the custom mapping (Write Mapping Template makes one)")
+        return parse_mapping(s.custom_mapping.as_string())
+    return dict(PRESETS[s.mapping])
+
+
 def bake_new_armature(context, motion) -> bpy.types.Object:
-    """A new armature following the motion, with the scene's rate and range set to the clip's."""
+    """Bake onto the target rig (through its mapping) or a new armature; set the scene's rate and range."""
     scene = context.scene
-    lengths = np.median(H36M_SKELETON.bone_lengths(motion.joints_world), axis=0)
-    obj = bake.create_armature("VideoPose", lengths, scene.collection)
-    bake.bake_motion(obj, motion.joints_world, frame_start=scene.frame_start)
+    target = settings(context).target
+    if target is not None:
+        mapping = chosen_mapping(context)
+        try:
+            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=scene.frame_start)
+        except MappingError as exc:
+            raise UserError(str(exc)) from exc
+        obj = target
+    else:
+        lengths = np.median(H36M_SKELETON.bone_lengths(motion.joints_world), axis=0)
+        obj = bake.create_armature("VideoPose", lengths, scene.collection)
+        bake.bake_motion(obj, motion.joints_world, frame_start=scene.frame_start)
     scene.render.fps, scene.render.fps_base = max(int(round(motion.fps)), 1), max(int(round(motion.fps)), 1) / motion.fps
     scene.frame_end = scene.frame_start + len(motion.joints_world) - 1
     return obj
@@ -217,7 +237,7 @@ class VIDEOPOSE_OT_bake(bpy.types.Operator):
             if motion is None:
                 raise UserError("Lift to 3D first")
             obj = bake_new_armature(context, motion)
-        except UserError as exc:
+        except (UserError, MappingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
         self.report({"INFO"}, f"Baked {len(motion.joints_world)} frames onto {obj.name}")
@@ -295,7 +315,22 @@ class VIDEOPOSE_OT_export_fbx(bpy.types.Operator, ExportHelper):
         return {"FINISHED"}
 
 
-CLASSES = (VIDEOPOSE_OT_detect, VIDEOPOSE_OT_lift, VIDEOPOSE_OT_bake, VIDEOPOSE_OT_video_to_animation,
+class VIDEOPOSE_OT_mapping_template(bpy.types.Operator):
+    """Write the chosen preset mapping into a new text to edit as a custom mapping"""
+    bl_idname = "videopose.mapping_template"
+    bl_label = "Write Mapping Template"
+
+    def execute(self, context):
+        s = settings(context)
+        preset = PRESETS["RIGIFY_METARIG" if s.mapping == "CUSTOM" else s.mapping]
+        text = bpy.data.texts.new("videopose_mapping.json")
+        text.from_string(json.dumps(preset, indent=2))
+        s.custom_mapping, s.mapping = text, "CUSTOM"
+        self.report({"INFO"}, f"Edit {text.name} in the Text Editor")
+        return {"FINISHED"}
+
+
+CLASSES = (VIDEOPOSE_OT_mapping_template, VIDEOPOSE_OT_detect, VIDEOPOSE_OT_lift, VIDEOPOSE_OT_bake, VIDEOPOSE_OT_video_to_animation,
            VIDEOPOSE_OT_export_bvh, VIDEOPOSE_OT_export_fbx)
 
 

@@ -36,6 +36,14 @@ class VIDEOPOSE_PT_main(bpy.types.Panel):
         box.prop(s, "smoothing")
         box.prop(s, "constant_bones")
         box.prop(s, "foot_lock")
+        box = layout.box()
+        box.label(text="Target")
+        box.prop(s, "target")
+        if s.target is not None:
+            box.prop(s, "mapping")
+            if s.mapping == "CUSTOM":
+                box.prop(s, "custom_mapping")
+            box.operator("videopose.mapping_template")
         layout.operator("videopose.video_to_animation", icon="PLAY")
         row = layout.row(align=True)
         row.operator("videopose.detect")

@@ -5,6 +5,10 @@ import bpy
 
 
 
+def _is_armature(self, obj) -> bool:
+    return obj.type == "ARMATURE"
+
+
 class VideoPoseSettings(bpy.types.PropertyGroup):
     clip: bpy.props.PointerProperty(name="Movie clip", type=bpy.types.MovieClip,
                                     description="A loaded movie clip (or give a file below)")
@@ -24,6 +28,14 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
     flip_augment: bpy.props.BoolProperty(name="Flip test-time augmentation", default=True)
     frame_start: bpy.props.IntProperty(name="First frame", default=0, min=0, description="Of the video, from 0")
     frame_end: bpy.props.IntProperty(name="Last frame", default=0, min=0, description="0 means the end of the video")
+    target: bpy.props.PointerProperty(name="Target rig", type=bpy.types.Object, poll=_is_armature,
+                                      description="Existing armature to drive; empty creates a new armature")
+    mapping: bpy.props.EnumProperty(name="Bone mapping", items=[
+        ("RIGIFY_METARIG", "Rigify / Human meta-rig", "Blender's Human meta-rig bone names"),
+        ("MIXAMO", "Mixamo", "Mixamo bone names (with or without the mixamorig: prefix)"),
+        ("CUSTOM", "Custom", "A JSON text you edit: {\"bone\": \"joint>joint\" | \"pelvis_frame\"}")],
+        default="RIGIFY_METARIG")
+    custom_mapping: bpy.props.PointerProperty(name="Mapping text", type=bpy.types.Text)
     status: bpy.props.StringProperty(name="Status", default="")
 
 

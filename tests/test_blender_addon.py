@@ -136,3 +136,25 @@ def test_whole_flow_on_the_demo_clip(scene, tmp_path):
         for f in (scene.frame_start, scene.frame_start + 33):
             np.testing.assert_allclose(heads(imported, f), heads(rig, f), atol=1e-3)
         bpy.context.view_layer.objects.active = rig
+
+
+def test_custom_mapping_with_missing_bones_is_reported_and_changes_nothing(scene):
+    import sys
+    operators = next(m for n, m in sys.modules.items() if n.endswith("videopose_mocap.operators"))
+    armature = bpy.data.armatures.new("Rig")
+    rig = bpy.data.objects.new("Rig", armature)
+    scene.collection.objects.link(rig)
+    bpy.context.view_layer.objects.active = rig
+    bpy.ops.object.mode_set(mode="EDIT")
+    armature.edit_bones.new("root").tail = (0, 0, 1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    assert bpy.ops.videopose.mapping_template() == {"FINISHED"}
+    assert scene.videopose.mapping == "CUSTOM" and '"spine": "pelvis_frame"' in scene.videopose.custom_mapping.as_string()
+    scene.videopose.target = rig
+    fake_motion = type("Motion", (), {"joints_world": np.zeros((3, 17, 3)) + np.arange(17)[None, :, None] * 0.1,
+                                      "fps": 30.0})()
+    operators.RESULTS[scene.name] = {"motion": fake_motion}
+    with pytest.raises(RuntimeError, match="lacks: spine"):
+        bpy.ops.videopose.bake()
+    assert rig.animation_data is None and len(bpy.data.actions) == 0
+    scene.videopose.target = None

@@ -109,3 +109,76 @@ def test_exporting_without_animation_is_a_clear_error(addon, exporter, scene, tm
     with pytest.raises(ValueError, match="no animation"):
         exporter.export_bvh(obj, str(tmp_path / "x.bvh"))
     assert not (tmp_path / "x.bvh").exists()
+
+
+def _metarig():
+    import addon_utils
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_human_metarig_add()
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return bpy.context.object
+
+
+def _mixamo_rig(addon):
+    """An armature named like Mixamo's (with its namespace), bones along our rest pose."""
+    from core.rotations import rest_pose
+    rest = rest_pose(LENGTHS) + np.array([0, 0, 1.0])
+    joint = {n: rest[i] for i, n in enumerate(addon.SK.names)}
+    bones = [("Hips", "pelvis", "spine", None), ("Spine", "pelvis", "spine", "Hips"),
+             ("Spine1", "spine", "thorax", "Spine"), ("Neck", "thorax", "neck_nose", "Spine1"),
+             ("Head", "neck_nose", "head", "Neck")]
+    for side, s in (("Left", "left"), ("Right", "right")):
+        bones += [(f"{side}UpLeg", f"{s}_hip", f"{s}_knee", "Hips"), (f"{side}Leg", f"{s}_knee", f"{s}_ankle", f"{side}UpLeg"),
+                  (f"{side}Shoulder", "thorax", f"{s}_shoulder", "Spine1"),
+                  (f"{side}Arm", f"{s}_shoulder", f"{s}_elbow", f"{side}Shoulder"),
+                  (f"{side}ForeArm", f"{s}_elbow", f"{s}_wrist", f"{side}Arm")]
+    armature = bpy.data.armatures.new("mixamo")
+    obj = bpy.data.objects.new("mixamo", armature)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for name, head, tail, parent in bones:
+        eb = armature.edit_bones.new(f"mixamorig:{name}")
+        eb.head, eb.tail = joint[head].tolist(), (joint[tail] + (0 if name != "Hips" else 0)).tolist()
+        if name == "Hips":
+            eb.tail = (joint["pelvis"] + np.array([0, 0, 0.1])).tolist()
+        if parent:
+            eb.parent = armature.edit_bones[f"mixamorig:{parent}"]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+@pytest.mark.parametrize("rig_kind", ["RIGIFY_METARIG", "MIXAMO"])
+def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rig_kind):
+    from core.retarget import PRESETS
+    positions, _ = rigid_motion(frames=15, seed=8)
+    obj = _metarig() if rig_kind == "RIGIFY_METARIG" else _mixamo_rig(addon)
+    addon.bake_onto_rig(obj, positions, PRESETS[rig_kind], frame_start=1)
+    sk = addon.SK
+    for frame in (1, 9):
+        scene.frame_set(frame)
+        for bone, rule in PRESETS[rig_kind].items():
+            if ">" not in rule:
+                continue
+            name = bone if bone in obj.pose.bones else f"mixamorig:{bone}"
+            pose_bone = obj.pose.bones[name]
+            direction = np.array(obj.matrix_world @ pose_bone.tail) - np.array(obj.matrix_world @ pose_bone.head)
+            a, b = (sk.index(n) for n in rule.split(">"))
+            wanted = positions[frame - 1, b] - positions[frame - 1, a]
+            cosine = direction @ wanted / np.linalg.norm(direction) / np.linalg.norm(wanted)
+            assert cosine > 0.9999, (bone, cosine)
+    # The hips move with the clip's pelvis (scaled to the rig's legs).
+    scene.frame_set(1)
+    start = np.array(obj.pose.bones[0].head)
+    scene.frame_set(15)
+    assert np.linalg.norm(np.array(obj.pose.bones[0].head) - start) > 0.01
+
+
+def test_mapping_with_missing_bones_changes_nothing(addon, scene):
+    from core.retarget import MIXAMO
+    obj = _metarig()
+    positions, _ = rigid_motion(frames=5, seed=9)
+    actions_before = len(bpy.data.actions)
+    with pytest.raises(ValueError, match="lacks: .*Hips"):  # the vendored MappingError
+        addon.bake_onto_rig(obj, positions, MIXAMO)
+    assert len(bpy.data.actions) == actions_before and obj.animation_data is None
