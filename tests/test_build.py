@@ -3,6 +3,8 @@ import sys
 import textwrap
 import zipfile
 
+import pytest
+
 import build
 
 
@@ -37,3 +39,15 @@ def test_extension_zip_vendors_core_and_lifts_without_torch(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_blender_validator_accepts_the_extension_zip(tmp_path):
+    bpy = pytest.importorskip("bpy")
+    import glob
+    import os
+    scripts = os.path.dirname(bpy.__file__)
+    validators = glob.glob(os.path.join(scripts, "*", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py"))
+    assert validators, "Blender's extension tool not found in the bpy module"
+    archive = build.build(tmp_path / "dist")
+    result = subprocess.run([sys.executable, validators[0], "validate", str(archive)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
