@@ -45,8 +45,8 @@ def test_blender_validator_accepts_the_extension_zip(tmp_path):
     bpy = pytest.importorskip("bpy")
     import glob
     import os
-    scripts = os.path.dirname(bpy.__file__)
-    validators = glob.glob(os.path.join(scripts, "*", "scripts", "addons_core", "bl_pkg", "cli", "blender_ext.py"))
+    scripts = bpy.utils.system_resource("SCRIPTS")
+    validators = glob.glob(os.path.join(scripts, "addons_core", "bl_pkg", "cli", "blender_ext.py"))
     assert validators, "Blender's extension tool not found in the bpy module"
     archive = build.build(tmp_path / "dist")
     result = subprocess.run([sys.executable, validators[0], "validate", str(archive)], capture_output=True, text=True)
