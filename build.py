@@ -23,7 +23,8 @@ def _files(folder: Path):
             yield path
 
 
-def build(out_dir: Path) -> Path:
+def build(out_dir: Path | str) -> Path:
+    out_dir = Path(out_dir)
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{manifest['id']}-{manifest['version']}.zip"

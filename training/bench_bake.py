@@ -1,0 +1,91 @@
+"""Blender-side speed: baking 10,000 frames, and the whole Video to Animation flow on the demo clip.
+
+    python -m training.bench_bake --data runs/data/mocap.npz
+
+Runs in the bpy module with the built extension installed into a throwaway user folder:
+bakes 10,000 frames of held-out mocap onto a new armature and onto Blender's Human (Rigify)
+meta-rig, then runs the add-on's Video to Animation operator on the demo clip (detection not
+cached). Prints seconds for each.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="videopose_bench_user_"))
+
+import numpy as np  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
+
+
+def ten_thousand_frames(data: str, frames: int) -> np.ndarray:
+    from training.datasets import load_clips
+    clips = load_clips(data, ("test_actor",))
+    joined = np.concatenate([c.positions for c in clips])
+    if len(joined) < frames:
+        joined = np.concatenate([joined] * (frames // len(joined) + 1))
+    return joined[:frames].astype(np.float64)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--frames", type=int, default=10_000)
+    parser.add_argument("--flow-frames", type=int, default=0, help="demo frames for the flow (0: all)")
+    args = parser.parse_args(argv)
+
+    import bpy  # first: it makes Blender's own modules (addon_utils) importable
+    import addon_utils
+
+    import build
+    from core.retarget import RIGIFY_METARIG
+    from core.skeleton import H36M_SKELETON
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    archive = build.build(tempfile.mkdtemp(prefix="videopose_dist_"))
+    bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default", enable_on_install=True)
+    package = next(name for name in sys.modules if name.endswith("videopose_mocap.bake"))
+    bake = sys.modules[package]
+
+    motion = ten_thousand_frames(args.data, args.frames)
+    scene = bpy.context.scene
+    report = {"frames": args.frames}
+    started = time.perf_counter()
+    lengths = np.median(H36M_SKELETON.bone_lengths(motion), axis=0)
+    obj = bake.create_armature("Bench", lengths, scene.collection)
+    bake.bake_motion(obj, motion)
+    report["bake_new_armature_s"] = round(time.perf_counter() - started, 3)
+
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_human_metarig_add()
+    bpy.ops.object.mode_set(mode="OBJECT")
+    metarig = bpy.context.object
+    started = time.perf_counter()
+    bake.bake_onto_rig(metarig, motion, RIGIFY_METARIG)
+    report["bake_rigify_metarig_s"] = round(time.perf_counter() - started, 3)
+
+    if os.path.isfile(DEMO):
+        for o in list(bpy.data.objects):
+            bpy.data.objects.remove(o)
+        settings = scene.videopose
+        settings.video_path = DEMO
+        settings.frame_start, settings.frame_end = 0, args.flow_frames
+        started = time.perf_counter()
+        result = bpy.ops.videopose.video_to_animation()
+        report["video_to_animation_s"] = round(time.perf_counter() - started, 2)
+        report["video_to_animation_result"] = sorted(result)
+        action = next(o for o in bpy.data.objects if o.type == "ARMATURE").animation_data.action
+        report["demo_frames_baked"] = int(action.frame_range[1] - action.frame_range[0] + 1)
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
