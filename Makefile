@@ -33,4 +33,4 @@ bench: setup
 	$(PY) -m training.bench_inference
 
 build: setup
-	$(PY) build.py
+	$(PY) build.py --all-platforms

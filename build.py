@@ -1,13 +1,21 @@
-"""Build the Blender extension zip: vendor ``core/`` into the add-on and pack it with the manifest.
+"""Build the Blender extension: vendor ``core/`` into the add-on and pack it with the manifest.
 
-    python build.py [--out dist]
+    python build.py                              # one zip without bundled wheels (uses what Blender has)
+    python build.py --platform linux-x64         # one zip for that platform with the detector's wheels
+    python build.py --all-platforms              # one zip per platform, each with its wheels
 
-The zip holds the manifest at its root, the add-on package files, and ``core/`` (engine and
-shipped weights) as a subpackage; the engine uses relative imports only, so it works vendored.
+The engine uses relative imports only, so it works vendored as ``<extension>.core``. Detection
+needs mediapipe and OpenCV, which Blender does not ship: they travel as wheels inside the zip
+(Blender installs an extension's wheels itself; nothing is fetched at run time). numpy is not
+bundled: Blender ships it. Wheels are for Python 3.11, the Python of Blender 4.2 to 5.0.
 """
 from __future__ import annotations
 
 import argparse
+import re
+import subprocess
+import sys
+import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -15,6 +23,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 SKIP_PARTS = {"__pycache__"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
+PYTHON_VERSION = "3.11"
+# mediapipe's pose solution and what it imports at run time (its own pins clash with Blender's numpy).
+RUNTIME_WHEELS = [
+    "mediapipe==0.10.21", "opencv-python-headless==4.11.0.86", "protobuf==4.25.9", "attrs==26.1.0",
+    "absl-py==2.5.1", "flatbuffers==25.12.19", "matplotlib==3.11.2", "contourpy==1.3.3", "cycler==0.12.1",
+    "fonttools==4.68.0", "kiwisolver==1.5.1", "packaging==26.3", "pillow==13.0.0", "pyparsing==3.3.3",
+    "python-dateutil==4.0.0", "six==1.17.0",
+]
+PLATFORMS = {  # Blender platform name -> pip platform tags, most specific first
+    "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+                  "manylinux1_x86_64"],
+    "windows-x64": ["win_amd64"],
+    "macos-arm64": [f"macosx_{v}_arm64" for v in ("11_0", "12_0", "13_0", "14_0")]
+    + [f"macosx_{v}_universal2" for v in ("10_9", "10_13", "11_0")],
+    "macos-x64": [f"macosx_{v}_x86_64" for v in ("10_9", "10_13", "10_15", "11_0", "12_0", "13_0")]
+    + [f"macosx_{v}_universal2" for v in ("10_9", "10_13", "11_0")],
+}
 
 
 def _files(folder: Path):
@@ -23,24 +48,56 @@ def _files(folder: Path):
             yield path
 
 
-def build(out_dir: Path | str) -> Path:
+def download_wheels(platform: str, folder: Path) -> list[Path]:
+    """The runtime wheels for one platform, through pip (binary only, no dependency resolution)."""
+    tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
+    for requirement in RUNTIME_WHEELS:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
+                        "--python-version", PYTHON_VERSION, "--implementation", "cp", *tags,
+                        "-d", str(folder), requirement], check=True)
+    return sorted(folder.glob("*.whl"))
+
+
+def manifest_text(wheels: list[str], platform: str | None) -> str:
+    """The manifest, with ``platforms`` and ``wheels`` filled in for a platform build."""
+    text = (ROOT / "blender_manifest.toml").read_text()
+    if platform is None:
+        return text
+    extra = f'\nplatforms = ["{platform}"]\nwheels = [\n' + "".join(f'  "./wheels/{w}",\n' for w in wheels) + "]\n"
+    # Top-level keys must come before the first [table].
+    first_table = re.search(r"^\[", text, flags=re.MULTILINE)
+    cut = first_table.start() if first_table else len(text)
+    return text[:cut].rstrip("\n") + "\n" + extra + "\n" + text[cut:]
+
+
+def build(out_dir: Path | str, platform: str | None = None) -> Path:
     out_dir = Path(out_dir)
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{manifest['id']}-{manifest['version']}.zip"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.write(ROOT / "blender_manifest.toml", "blender_manifest.toml")
-        for path in _files(ROOT / "blender_addon"):
-            archive.write(path, path.relative_to(ROOT / "blender_addon").as_posix())
-        for path in _files(ROOT / "core"):
-            archive.write(path, ("core" / path.relative_to(ROOT / "core")).as_posix())
+    suffix = f"-{platform}" if platform else ""
+    target = out_dir / f"{manifest['id']}-{manifest['version']}{suffix}.zip"
+    with tempfile.TemporaryDirectory() as scratch:
+        wheels = download_wheels(platform, Path(scratch)) if platform else []
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("blender_manifest.toml", manifest_text([w.name for w in wheels], platform))
+            for path in _files(ROOT / "blender_addon"):
+                archive.write(path, path.relative_to(ROOT / "blender_addon").as_posix())
+            for path in _files(ROOT / "core"):
+                archive.write(path, ("core" / path.relative_to(ROOT / "core")).as_posix())
+            for wheel in wheels:
+                archive.write(wheel, f"wheels/{wheel.name}")
     return target
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "dist")
-    print(build(parser.parse_args().out))
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--platform", choices=sorted(PLATFORMS))
+    group.add_argument("--all-platforms", action="store_true")
+    args = parser.parse_args()
+    for platform in (sorted(PLATFORMS) if args.all_platforms else [args.platform]):
+        print(build(args.out, platform))
 
 
 if __name__ == "__main__":

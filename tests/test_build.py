@@ -51,3 +51,22 @@ def test_blender_validator_accepts_the_extension_zip(tmp_path):
     archive = build.build(tmp_path / "dist")
     result = subprocess.run([sys.executable, validators[0], "validate", str(archive)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_platform_build_bundles_the_detector_wheels(tmp_path):
+    bpy = pytest.importorskip("bpy")
+    import glob
+    import os
+    import tomllib
+    archive = build.build(tmp_path / "dist", platform="linux-x64")
+    with zipfile.ZipFile(archive) as zf:
+        manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
+        names = set(zf.namelist())
+    assert manifest["platforms"] == ["linux-x64"]
+    assert any("mediapipe-0.10.21" in w for w in manifest["wheels"])
+    assert any("opencv_python_headless" in w for w in manifest["wheels"])
+    assert not any("numpy" in w for w in manifest["wheels"])  # Blender ships numpy
+    assert all(w.removeprefix("./") in names for w in manifest["wheels"])
+    validator = glob.glob(os.path.join(bpy.utils.system_resource("SCRIPTS"), "addons_core", "bl_pkg", "cli", "blender_ext.py"))[0]
+    result = subprocess.run([sys.executable, validator, "validate", str(archive)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
