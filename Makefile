@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 
 DEMO_VIDEO := data/demo/demo.mp4
+BLENDER42 := .venv-blender42
+BLENDER_TESTS := tests/test_blender_bake.py tests/test_blender_addon.py tests/test_build.py
 
 .PHONY: setup demo demo-lifting test bench build
 
@@ -13,6 +15,14 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	# mediapipe's own pins clash with bpy's numpy<2; its runtime needs are in requirements.txt.
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
+	touch $@
+
+# Blender 4.2 LTS as a module, for running the Blender-side tests a second time.
+$(BLENDER42)/.installed: requirements-blender42.txt
+	$(PYTHON) -m venv $(BLENDER42)
+	$(BLENDER42)/bin/python -m pip install -q --upgrade pip
+	$(BLENDER42)/bin/python -m pip install -q -r requirements-blender42.txt
+	$(BLENDER42)/bin/python -m pip install -q --no-deps mediapipe==0.10.21
 	touch $@
 
 setup: $(VENV)/.installed
@@ -26,8 +36,9 @@ demo: setup $(DEMO_VIDEO)
 demo-lifting: setup
 	$(PY) -m training.demo_lifting
 
-test: setup $(DEMO_VIDEO)
+test: setup $(BLENDER42)/.installed $(DEMO_VIDEO)
 	$(PY) -m pytest -q tests
+	$(BLENDER42)/bin/python -m pytest -q $(BLENDER_TESTS)
 
 bench: setup
 	$(PY) -m training.bench_inference

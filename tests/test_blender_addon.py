@@ -38,6 +38,12 @@ def scene(installed):
     return scene
 
 
+def _operators_module():
+    """The installed add-on's operators module, found through a registered operator class."""
+    import sys
+    return sys.modules[bpy.types.VIDEOPOSE_OT_bake.__module__]
+
+
 def _objects():
     return sorted(o.name for o in bpy.data.objects)
 
@@ -62,9 +68,7 @@ def test_missing_clip_file_is_reported_and_changes_nothing(scene, tmp_path):
 
 
 def test_lift_before_detect_is_reported(scene):
-    for module_name, module in list(__import__("sys").modules.items()):
-        if module_name.endswith("videopose_mocap.operators"):
-            module.RESULTS.clear()
+    _operators_module().RESULTS.clear()
     with pytest.raises(RuntimeError, match="Detect 2D first"):
         bpy.ops.videopose.lift()
 
@@ -102,8 +106,7 @@ def test_whole_flow_on_the_demo_clip(scene, tmp_path):
     action = rig.animation_data.action
     assert tuple(action.frame_range) == (scene.frame_start, scene.frame_start + 59)
     assert scene.render.fps == 30
-    from sys import modules
-    operators = next(m for n, m in modules.items() if n.endswith("videopose_mocap.operators"))
+    operators = _operators_module()
     motion = operators.RESULTS[scene.name]["motion"]
     names = operators.bake.BONE_NAMES
 
@@ -139,8 +142,7 @@ def test_whole_flow_on_the_demo_clip(scene, tmp_path):
 
 
 def test_custom_mapping_with_missing_bones_is_reported_and_changes_nothing(scene):
-    import sys
-    operators = next(m for n, m in sys.modules.items() if n.endswith("videopose_mocap.operators"))
+    operators = _operators_module()
     armature = bpy.data.armatures.new("Rig")
     rig = bpy.data.objects.new("Rig", armature)
     scene.collection.objects.link(rig)

@@ -10,7 +10,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import build  # noqa: E402
-from tests.helpers import LENGTHS, rigid_motion  # noqa: E402
+from tests.motion_helpers import LENGTHS, rigid_motion  # noqa: E402
 
 
 @pytest.fixture(scope="module")

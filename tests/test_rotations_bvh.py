@@ -6,7 +6,7 @@ from core.rotations import euler_zxy, forward_kinematics, global_rotations, rest
 from core.skeleton import H36M_SKELETON
 from training.bvh import axis_rotation, forward_kinematics as bvh_fk, read_bvh
 from training.mocap import bvh_to_h36m
-from tests.helpers import LENGTHS, rigid_motion as _rigid_motion
+from tests.motion_helpers import LENGTHS, rigid_motion as _rigid_motion
 
 SK = H36M_SKELETON
 
