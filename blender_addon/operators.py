@@ -281,38 +281,37 @@ def _animated_armature(context) -> bpy.types.Object:
     return obj
 
 
-class VIDEOPOSE_OT_export_bvh(bpy.types.Operator, ExportHelper):
+class _ExportOperator(ExportHelper):
+    """Export the active baked armature with one of ``blender_addon.export``'s functions."""
+
+    exporter = None
+
+    def execute(self, context):
+        try:
+            type(self).exporter(_animated_armature(context), self.filepath)
+        except (UserError, ValueError, RuntimeError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"Exported {self.filepath}")
+        return {"FINISHED"}
+
+
+class VIDEOPOSE_OT_export_bvh(_ExportOperator, bpy.types.Operator):
     """Export the active armature's motion as BVH"""
     bl_idname = "videopose.export_bvh"
     bl_label = "Export BVH"
     filename_ext = ".bvh"
     filter_glob: bpy.props.StringProperty(default="*.bvh", options={"HIDDEN"})
-
-    def execute(self, context):
-        try:
-            export.export_bvh(_animated_armature(context), self.filepath)
-        except (UserError, ValueError, RuntimeError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Exported {self.filepath}")
-        return {"FINISHED"}
+    exporter = staticmethod(export.export_bvh)
 
 
-class VIDEOPOSE_OT_export_fbx(bpy.types.Operator, ExportHelper):
+class VIDEOPOSE_OT_export_fbx(_ExportOperator, bpy.types.Operator):
     """Export the active armature's motion as FBX"""
     bl_idname = "videopose.export_fbx"
     bl_label = "Export FBX"
     filename_ext = ".fbx"
     filter_glob: bpy.props.StringProperty(default="*.fbx", options={"HIDDEN"})
-
-    def execute(self, context):
-        try:
-            export.export_fbx(_animated_armature(context), self.filepath)
-        except (UserError, ValueError, RuntimeError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Exported {self.filepath}")
-        return {"FINISHED"}
+    exporter = staticmethod(export.export_fbx)
 
 
 class VIDEOPOSE_OT_mapping_template(bpy.types.Operator):
