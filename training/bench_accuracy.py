@@ -6,7 +6,8 @@ Held-out mocap clips are rendered on a mannequin (training/render_mocap.py) from
 placements and focal lengths; each video goes through the full pipeline (mediapipe 2D, our
 lifter, root fit with the known intrinsics, clean-up). Compared with the truth on the same
 frames: P1 and P2 of the root-relative pose (mm), MPJVE, root position error (mm) and foot
-sliding (mean horizontal ankle speed while the true foot is planted, mm/frame); and the same
+sliding (mean horizontal ankle speed while the true foot is planted, mm/frame), with the root from
+the default least-squares fit and, for comparison, from the trajectory network; and the same
 pose metrics for mediapipe's own 3D world landmarks (hip-centred, metres, camera-aligned axes).
 ``--quick`` renders 2 clips x 2 cameras x 90 frames.
 """
@@ -55,6 +56,8 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
         detector.close()
     options = PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False)
     result = lift_track(track, lifter, options)
+    network = lift_track(track, lifter, PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False,
+                                                        root_from="network"))
     true_camera = truth["joints_camera"]
     true_relative = true_camera - true_camera[:, :1]
     ours = result.joints_camera - result.joints_camera[:, :1]
@@ -67,6 +70,7 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
         "frames_mediapipe_found_person": int(seen.sum()),
         "ours": {**pose_metrics(ours, true_relative),
                  "root_error_mm": round(1000 * float(np.linalg.norm(result.joints_camera[:, 0] - true_camera[:, 0], axis=-1).mean()), 1),
+                 "root_error_trajectory_network_mm": round(1000 * float(np.linalg.norm(network.joints_camera[:, 0] - true_camera[:, 0], axis=-1).mean()), 1),
                  "foot_sliding_mm_per_frame": round(foot_sliding(result.joints_world, contacts), 2)},
         "ours_same_frames_as_mediapipe": pose_metrics(ours[seen], true_relative[seen]),
         "mediapipe_world_landmarks": pose_metrics(mediapipe[seen], true_relative[seen]),
