@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -48,20 +50,45 @@ def probe(path: str) -> VideoInfo:
     return VideoInfo(path, width, height, fps if 1 <= fps <= 1000 else 30.0, count)
 
 
-def iter_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True) -> Iterator[np.ndarray]:
-    """Frames ``start`` to ``stop`` (exclusive) as (H, W, 3) uint8 arrays, streamed."""
+def iter_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True,
+                prefetch: int = 4) -> Iterator[np.ndarray]:
+    """Frames ``start`` to ``stop`` (exclusive) as (H, W, 3) uint8 arrays, streamed.
+
+    A background thread decodes up to ``prefetch`` frames ahead (OpenCV releases the GIL while
+    decoding), so decoding overlaps whatever the caller does with each frame; memory stays bounded.
+    """
     probe(path)
     cv2 = _cv2()
-    capture = cv2.VideoCapture(path)
+    frames: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
+    stopping = threading.Event()
+    done = object()
+
+    def decode() -> None:
+        capture = cv2.VideoCapture(path)
+        try:
+            if start:
+                capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+            index = start
+            while not stopping.is_set() and (stop is None or index < stop):
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                frames.put(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame)
+                index += 1
+        finally:
+            capture.release()
+            frames.put(done)
+
+    worker = threading.Thread(target=decode, name="video-decode", daemon=True)
+    worker.start()
     try:
-        if start:
-            capture.set(cv2.CAP_PROP_POS_FRAMES, start)
-        index = start
-        while stop is None or index < stop:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
-            index += 1
+        while (frame := frames.get()) is not done:
+            yield frame
     finally:
-        capture.release()
+        stopping.set()
+        while worker.is_alive():  # unblock a decoder waiting on a full queue
+            try:
+                frames.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()

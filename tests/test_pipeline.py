@@ -173,3 +173,16 @@ def test_real_clip_gives_an_upright_person_on_the_floor(tmp_path):
     projected = project_to_2d(result.joints_camera, result.intrinsics.pixel_vector())
     error = np.linalg.norm(projected - result.keypoints.positions, axis=-1)
     assert np.median(error) < 0.1 * result.keypoints.width
+
+
+def test_frames_stream_in_order_and_stop_early(tmp_path):
+    from core.video import iter_frames
+    video = _video(tmp_path / "clip.mp4", frames=12)
+    means = [int(round(f.mean() / 20)) for f in iter_frames(video, prefetch=2)]
+    assert means == [i % 10 for i in range(12)]
+    assert len(list(iter_frames(video, start=3, stop=7))) == 4
+    stream = iter_frames(video, prefetch=2)
+    next(stream)
+    stream.close()  # the decoding thread stops and the file is released
+    import threading
+    assert not any(t.name == "video-decode" and t.is_alive() for t in threading.enumerate())
