@@ -111,9 +111,16 @@ def test_exporting_without_animation_is_a_clear_error(addon, exporter, scene, tm
     assert not (tmp_path / "x.bvh").exists()
 
 
-def _metarig():
+@pytest.fixture
+def rigify():
+    """Rigify enabled for one test; left enabled, Blender 4.2's bpy module crashes at interpreter exit."""
     import addon_utils
     addon_utils.enable("rigify", default_set=True)
+    yield
+    addon_utils.disable("rigify", default_set=True)
+
+
+def _metarig():
     bpy.ops.object.armature_human_metarig_add()
     bpy.ops.object.mode_set(mode="OBJECT")
     return bpy.context.object
@@ -149,7 +156,7 @@ def _mixamo_rig(addon):
 
 
 @pytest.mark.parametrize("rig_kind", ["RIGIFY_METARIG", "MIXAMO"])
-def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rig_kind):
+def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rigify, rig_kind):
     from core.retarget import PRESETS
     positions, _ = rigid_motion(frames=15, seed=8)
     obj = _metarig() if rig_kind == "RIGIFY_METARIG" else _mixamo_rig(addon)
@@ -174,7 +181,7 @@ def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rig_
     assert np.linalg.norm(np.array(obj.pose.bones[0].head) - start) > 0.01
 
 
-def test_mapping_with_missing_bones_changes_nothing(addon, scene):
+def test_mapping_with_missing_bones_changes_nothing(addon, scene, rigify):
     from core.retarget import MIXAMO
     obj = _metarig()
     positions, _ = rigid_motion(frames=5, seed=9)
