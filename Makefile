@@ -37,10 +37,7 @@ demo-lifting: setup
 
 test: setup $(BLENDER42)/.installed $(DEMO_VIDEO)
 	$(PY) -m pytest -q tests
-	# Separate processes: bpy 4.2 crashes at interpreter exit after some module combinations
-	# (all tests pass first); each process must still exit cleanly.
-	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_bake.py
-	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_addon.py tests/test_build.py
+	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_bake.py tests/test_blender_addon.py tests/test_build.py
 
 bench: setup
 	$(PY) -m training.bench_inference
