@@ -69,7 +69,7 @@ def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> Came
     return CameraIntrinsics.from_fov(width, height, options.fov_deg or DEFAULT_FOV)
 
 
-def load_keypoints(video: str | None, options: PipelineOptions, width: int, height: int, fps: float) -> KeypointTrack:
+def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float) -> KeypointTrack:
     path = options.keypoints_path
     if os.path.isdir(path):
         return load_openpose_folder(path, width, height, fps)
@@ -172,7 +172,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False)
     os.makedirs(out_dir, exist_ok=True)
     detect_started = time.perf_counter()
     if options.keypoints_path:
-        track, cached = load_keypoints(video, options, info.width, info.height, info.fps), False
+        track, cached = load_keypoints(options, info.width, info.height, info.fps), False
     else:
         progress = None if quiet else _Progress("detecting 2D", info.frame_count)
         try:

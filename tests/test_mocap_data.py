@@ -6,7 +6,7 @@ import pytest
 from core.skeleton import H36M_SKELETON
 from training.bvh import BVHError, forward_kinematics, parse_bvh
 from training.datasets import bandai_subset, load_clips, read_bandai, save_clips, Clip
-from training.mocap import SkeletonMappingError, bvh_to_h36m, find_source_joints, resample
+from training.mocap import SkeletonMappingError, find_source_joints, resample
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 

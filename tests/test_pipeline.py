@@ -6,7 +6,7 @@ import pytest
 
 from core import pipeline
 from core.detection import detect_video_cached
-from core.keypoints import KeypointError, KeypointTrack
+from core.keypoints import KeypointError
 from core.models import TrajectoryModel, network_weights
 from core.rotations import rest_pose
 from core.skeleton import H36M_SKELETON

@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> dict:
     root = lifter.trajectory(inputs_2d) if lifter.trajectory_model is not None else None
     seconds = time.perf_counter() - started
     metrics = MetricSums()
-    metrics.add(lifter, inputs_2d, truth, view.roots[0])
+    metrics.add_predictions(predicted, root, truth, view.roots[0])
     result = {"clip": clip.name, **metrics.result(), "lift_frames_per_s": round(len(inputs_2d) / seconds, 1)}
 
     os.makedirs(args.out, exist_ok=True)

@@ -35,8 +35,16 @@ class MetricSums:
 
     def add(self, lifter: PoseLifter, inputs_2d: np.ndarray, poses_3d: np.ndarray, roots: np.ndarray,
             flip_augment: bool = True) -> None:
-        predicted = torch.from_numpy(lifter.lift(inputs_2d, flip_augment=flip_augment)).double()
-        target = torch.from_numpy(np.asarray(poses_3d)).double()
+        """Lift ``inputs_2d`` and accumulate its errors against the true poses and roots."""
+        predicted = lifter.lift(inputs_2d, flip_augment=flip_augment)
+        root = lifter.trajectory(inputs_2d, flip_augment=flip_augment) if lifter.trajectory_model is not None else None
+        self.add_predictions(predicted, root, poses_3d, roots)
+
+    def add_predictions(self, predicted_poses: np.ndarray, predicted_roots: np.ndarray | None,
+                        poses_3d: np.ndarray, roots: np.ndarray) -> None:
+        """Accumulate errors of poses (T, 17, 3) and, if given, roots (T, 3) already predicted."""
+        predicted = torch.from_numpy(np.asarray(predicted_poses, dtype=np.float64))
+        target = torch.from_numpy(np.asarray(poses_3d, dtype=np.float64))
         n = len(target)
         self.totals["p1"] += mpjpe(predicted, target).item() * n
         self.totals["p2"] += p_mpjpe(predicted, target).item() * n
@@ -44,9 +52,8 @@ class MetricSums:
         if n > 1:
             self.totals["mpjve"] += mean_velocity_error(predicted[None], target[None]).item() * (n - 1)
             self.velocity_frames += n - 1
-        if lifter.trajectory_model is not None:
-            root = lifter.trajectory(inputs_2d, flip_augment=flip_augment)
-            self.totals["root"] += float(np.linalg.norm(root - np.asarray(roots)[:, 0], axis=-1).mean()) * n
+        if predicted_roots is not None:
+            self.totals["root"] += float(np.linalg.norm(predicted_roots - np.asarray(roots)[:, 0], axis=-1).mean()) * n
             self.has_root = True
         self.frames += n
 

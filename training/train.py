@@ -238,10 +238,9 @@ def train(args: argparse.Namespace) -> dict:
             for key, value in losses.items():
                 sums[key] += value.item()
             bar.set_postfix(mpjpe_mm=f"{1000 * losses['pose'].item():.1f}")
-        pose_sum, root_sum = sums["pose"], sums["root"]
         record = {"epoch": epoch + 1, "lr": lr, "seconds": round(time.time() - started, 1),
-                  "train_mpjpe_mm": round(1000 * world.mean(pose_sum / args.steps_per_epoch), 2),
-                  "train_trajectory_wmpjpe": round(world.mean(root_sum / args.steps_per_epoch), 5),
+                  "train_mpjpe_mm": round(1000 * world.mean(sums["pose"] / args.steps_per_epoch), 2),
+                  "train_trajectory_wmpjpe": round(world.mean(sums["root"] / args.steps_per_epoch), 5),
                   "train_reprojection": round(world.mean(sums["reprojection"] / args.steps_per_epoch), 5),
                   "train_bone_length": round(world.mean(sums["bones"] / args.steps_per_epoch), 5),
                   "world_size": world.world_size,
