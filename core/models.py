@@ -47,7 +47,13 @@ class TemporalModel(nn.Module):
                 module.momentum = momentum
 
     def _activate(self, x: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
-        return self.drop(F.relu(bn(x)))
+        x = F.relu(bn(x))
+        if not self.training or self.drop.p == 0:
+            return x
+        # Inverted dropout with a mask from rand_like: the same as nn.Dropout, but torch's CPU
+        # bernoulli_ is about 3x slower and took a third of each training step.
+        keep = 1.0 - self.drop.p
+        return x * (torch.rand_like(x) < keep).to(x.dtype).mul_(1.0 / keep)
 
     def forward(self, x: torch.Tensor, strided: bool = False) -> torch.Tensor:
         cfg = self.config

@@ -65,6 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="processes generating training batches (0: inline)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per process (0: torch default)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    parser.add_argument("--init-from", help="start from this weights file (fine-tuning); with --no-trajectory its "
+                                            "trajectory network is carried over unchanged into the run's weights")
     return parser.parse_args(argv)
 
 
@@ -189,8 +191,11 @@ def train(args: argparse.Namespace) -> dict:
     optimizer = torch.optim.Adam(parameters, lr=args.lr, amsgrad=True)
     start_epoch, history = 0, []
     checkpoint = os.path.join(args.out, "checkpoint.npz")
+    if args.init_from and not args.resume:
+        initialise_from(args.init_from, lifter, trajectory, config)
     if args.resume:
         start_epoch, history = resume(checkpoint, lifter, trajectory, optimizer)
+    exported_trajectory = None if args.no_trajectory and not args.init_from else trajectory
     lifter_ddp, trajectory_ddp = world.wrap(lifter), world.wrap(trajectory)
     target_frame = config.receptive_field - 1 if config.causal else config.receptive_field // 2
     stream = make_stream(h36m, train_clips, args, config.receptive_field, target_frame, [args.seed, world.rank, start_epoch])
@@ -246,7 +251,7 @@ def train(args: argparse.Namespace) -> dict:
                   "world_size": world.world_size,
                   "windows_per_s": round(args.steps_per_epoch * args.batch_size * world.world_size / (time.time() - started), 1)}
         if world.main:
-            weights = export(lifter, None if args.no_trajectory else trajectory, args, record)
+            weights = export(lifter, exported_trajectory, args, record)
             save_weights(os.path.join(args.out, "model.npz"), weights)
             if validation:
                 record["validation"] = (evaluate_views(pose_lifter(weights), validation)["overall"] if h36m
@@ -282,6 +287,20 @@ def save_checkpoint(path: str, weights: WeightsFile, optimizer: torch.optim.Opti
     weights.metadata = {**weights.metadata, "epoch": epoch, "history": history}
     save_weights(path, weights)
     np.savez(path.replace(".npz", "_optimizer.npz"), **optimizer_state_arrays(optimizer))
+
+
+def initialise_from(path: str, lifter: TemporalModel, trajectory: TemporalModel, config: TemporalModelConfig) -> None:
+    """Load both networks from a weights file whose shape matches the run's (fine-tuning a shipped model)."""
+    weights = load_weights(path)
+    lifter_weights = weights.networks["lifter"]
+    if (lifter_weights.config.filter_widths, lifter_weights.config.channels, lifter_weights.config.causal) != (
+            config.filter_widths, config.channels, config.causal):
+        raise ValueError(f"--init-from {path} has filter widths {lifter_weights.config.filter_widths}, "
+                         f"{lifter_weights.config.channels} channels, causal={lifter_weights.config.causal}; "
+                         "give the same --filter-widths, --channels and --causal")
+    lifter.load_state_dict(model_from_weights(lifter_weights).state_dict())
+    if "trajectory" in weights.networks:
+        trajectory.load_state_dict(model_from_weights(weights.networks["trajectory"]).state_dict())
 
 
 def resume(path: str, lifter: TemporalModel, trajectory: TemporalModel, optimizer: torch.optim.Optimizer):
