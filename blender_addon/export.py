@@ -1,6 +1,8 @@
 """Export a baked armature through Blender's own BVH and FBX exporters with settings that keep the motion exact."""
 from __future__ import annotations
 
+import math
+
 import bpy
 
 
@@ -19,14 +21,41 @@ def _frame_range(obj: bpy.types.Object) -> tuple[int, int]:
     return int(round(start)), int(round(end))
 
 
-def export_bvh(obj: bpy.types.Object, path: str) -> str:
-    """All baked frames, native rotation orders, every bone (not only the root)."""
+def _y_up_copy(obj: bpy.types.Object) -> bpy.types.Object:
+    """A temporary copy of the armature turned from Blender's Z-up into BVH's usual Y-up (X -90 degrees,
+    applied to its bones). Pose keys are relative to the bones' rest, so the same action drives it."""
+    from mathutils import Matrix
+
+    copy = obj.copy()
+    copy.data = obj.data.copy()
+    bpy.context.scene.collection.objects.link(copy)
+    copy.matrix_world = Matrix.Rotation(-math.pi / 2, 4, "X") @ obj.matrix_world
+    _select_only(copy)
+    bpy.ops.object.transform_apply(location=False, rotation=True, scale=False)
+    return copy
+
+
+def export_bvh(obj: bpy.types.Object, path: str, y_up: bool = True) -> str:
+    """All baked frames, native rotation orders, every bone (not only the root).
+
+    Blender's BVH exporter writes the armature's own space, Z-up. BVH readers (and Blender's own
+    importer, by default) expect Y-up, so by default a temporary Y-up copy is exported instead.
+    """
     if obj.type != "ARMATURE":
         raise ValueError(f"{obj.name} is not an armature")
     start, end = _frame_range(obj)
-    _select_only(obj)
-    result = bpy.ops.export_anim.bvh(filepath=path, check_existing=False, frame_start=start, frame_end=end,
-                                     rotate_mode="NATIVE", root_transform_only=False)
+    exported = _y_up_copy(obj) if y_up else obj
+    try:
+        _select_only(exported)
+        result = bpy.ops.export_anim.bvh(filepath=path, check_existing=False, frame_start=start, frame_end=end,
+                                         rotate_mode="NATIVE", root_transform_only=False)
+    finally:
+        if exported is not obj:
+            armature = exported.data
+            bpy.data.objects.remove(exported)
+            bpy.data.armatures.remove(armature)
+            obj.select_set(True)
+            bpy.context.view_layer.objects.active = obj
     if "FINISHED" not in result:
         raise RuntimeError(f"BVH export failed: {result}")
     return path

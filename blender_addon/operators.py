@@ -19,7 +19,7 @@ from . import bake, export
 from .core.detection import MediaPipePoseDetector, detect_video_cached
 from .core.inference import PoseLifter
 from .core.pipeline import PipelineOptions, lift_track
-from .core.retarget import PRESETS, MappingError, parse_mapping
+from .core.retarget import PRESET_SWITCHES, PRESETS, MappingError, parse_mapping
 from .core.skeleton import H36M_SKELETON
 from .core.video import probe
 from .jobs import Cancelled, Job
@@ -37,8 +37,10 @@ def settings(context):
 
 
 def video_path(context) -> str:
+    """The chosen movie clip's file, else (in the Movie Clip editor) the editor's clip, else the chosen file."""
     s = settings(context)
-    path = bpy.path.abspath(s.clip.filepath) if s.clip else bpy.path.abspath(s.video_path)
+    clip = s.clip or getattr(getattr(context, "space_data", None), "clip", None)
+    path = bpy.path.abspath(clip.filepath) if clip else bpy.path.abspath(s.video_path)
     if not path:
         raise UserError("Choose a movie clip or a video file first")
     if not os.path.isfile(path):
@@ -107,8 +109,9 @@ def bake_new_armature(context, motion) -> bpy.types.Object:
     target = settings(context).target
     if target is not None:
         mapping = chosen_mapping(context)
+        switches = PRESET_SWITCHES.get(settings(context).mapping)
         try:
-            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=scene.frame_start)
+            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=scene.frame_start, switches=switches)
         except MappingError as exc:
             raise UserError(str(exc)) from exc
         obj = target

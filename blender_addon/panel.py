@@ -1,12 +1,11 @@
-"""Sidebar panel in the 3D viewport (N panel, "Mocap" tab)."""
+"""Sidebar panels ("Mocap" tab) in the 3D viewport and in the Movie Clip editor, which share one layout."""
 from __future__ import annotations
 
 import bpy
 
 
-class VIDEOPOSE_PT_main(bpy.types.Panel):
+class _MocapPanel:
     bl_label = "VideoPose Mocap"
-    bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Mocap"
 
@@ -16,7 +15,10 @@ class VIDEOPOSE_PT_main(bpy.types.Panel):
         box = layout.box()
         box.label(text="Clip")
         box.prop(s, "clip")
-        if s.clip is None:
+        editor_clip = getattr(context.space_data, "clip", None)
+        if s.clip is None and editor_clip is not None:
+            box.label(text=f"Using this editor's clip: {editor_clip.name}", icon="SEQUENCE")
+        elif s.clip is None:
             box.prop(s, "video_path")
         row = box.row(align=True)
         row.prop(s, "frame_start")
@@ -56,9 +58,22 @@ class VIDEOPOSE_PT_main(bpy.types.Panel):
             layout.label(text=s.status, icon="INFO")
 
 
+class VIDEOPOSE_PT_main(_MocapPanel, bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
+
+
+class VIDEOPOSE_PT_clip_editor(_MocapPanel, bpy.types.Panel):
+    bl_space_type = "CLIP_EDITOR"
+
+
+CLASSES = (VIDEOPOSE_PT_main, VIDEOPOSE_PT_clip_editor)
+
+
 def register() -> None:
-    bpy.utils.register_class(VIDEOPOSE_PT_main)
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
 
 
 def unregister() -> None:
-    bpy.utils.unregister_class(VIDEOPOSE_PT_main)
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -32,6 +32,8 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
                                       description="Existing armature to drive; empty creates a new armature")
     mapping: bpy.props.EnumProperty(name="Bone mapping", items=[
         ("RIGIFY_METARIG", "Rigify / Human meta-rig", "Blender's Human meta-rig bone names"),
+        ("RIGIFY_GENERATED", "Rigify generated rig", "The FK controls of a rig Rigify generated from the Human "
+                                                     "meta-rig (limbs are switched to FK and isolated from the torso)"),
         ("MIXAMO", "Mixamo", "Mixamo bone names (with or without the mixamorig: prefix)"),
         ("CUSTOM", "Custom", "A JSON text you edit: {\"bone\": \"joint>joint\" | \"pelvis_frame\"}")],
         default="RIGIFY_METARIG")

@@ -6,7 +6,10 @@ A mapping names, for target bones, what they follow:
 - ``"pelvis_frame"`` / ``"thorax_frame"``: the bone takes the full orientation of our pelvis (spine
   up, hips across) or thorax (neck up, shoulders across); the pelvis-frame bone also carries root
   motion, scaled by the ratio of the rig's leg length to the clip's.
-Bones not in the mapping keep their rest pose relative to their parent.
+Bones not in the mapping keep their rest pose relative to their parent. Rigs whose controls sit
+under constraint-driven helper bones (a generated Rigify rig) are handled through ``ParentFollow``:
+the add-on measures, for each such helper, which mapped bone it follows (or that it stays put),
+and :func:`solve` uses that instead of the plain hierarchy.
 """
 from __future__ import annotations
 
@@ -38,7 +41,22 @@ RIGIFY_METARIG = {  # Blender's "Human" meta-rig (Rigify)
     "upper_arm.L": "left_shoulder>left_elbow", "forearm.L": "left_elbow>left_wrist",
     "upper_arm.R": "right_shoulder>right_elbow", "forearm.R": "right_elbow>right_wrist",
 }
-PRESETS = {"MIXAMO": MIXAMO, "RIGIFY_METARIG": RIGIFY_METARIG}
+RIGIFY_GENERATED = {  # the rig Rigify generates from the Human meta-rig: its FK controls
+    "torso": "pelvis_frame", "chest": "thorax_frame", "neck": "thorax>neck_nose", "head": "neck_nose>head",
+    "thigh_fk.L": "left_hip>left_knee", "shin_fk.L": "left_knee>left_ankle",
+    "thigh_fk.R": "right_hip>right_knee", "shin_fk.R": "right_knee>right_ankle",
+    "upper_arm_fk.L": "left_shoulder>left_elbow", "forearm_fk.L": "left_elbow>left_wrist",
+    "upper_arm_fk.R": "right_shoulder>right_elbow", "forearm_fk.R": "right_elbow>right_wrist",
+}
+# Rig switches a preset needs (pose bone -> custom property -> value): the generated Rigify limbs
+# switched to FK (IK_FK 1) with their rotation isolated from the torso (FK_limb_follow 1), and the
+# neck following the chest and the head following the neck fully.
+RIGIFY_GENERATED_SWITCHES = {
+    **{f"{limb}_parent.{side}": {"IK_FK": 1.0, "FK_limb_follow": 1.0} for limb in ("thigh", "upper_arm") for side in "LR"},
+    "torso": {"neck_follow": 1.0, "head_follow": 1.0},
+}
+PRESETS = {"MIXAMO": MIXAMO, "RIGIFY_METARIG": RIGIFY_METARIG, "RIGIFY_GENERATED": RIGIFY_GENERATED}
+PRESET_SWITCHES = {"RIGIFY_GENERATED": RIGIFY_GENERATED_SWITCHES}
 
 
 class MappingError(ValueError):
@@ -52,6 +70,15 @@ class TargetBone:
     rest_rotation: np.ndarray  # (3, 3) bone axes in armature space
     head: np.ndarray           # (3,) armature space
     tail: np.ndarray
+
+
+@dataclass
+class ParentFollow:
+    """How an unmapped, constraint-driven parent of a mapped bone moves: it turns exactly as the
+    mapped bone ``follows`` does (-1: it does not turn at all), times a constant ``offset``
+    (its measured rotation over its rest rotation, armature space)."""
+    follows: int
+    offset: np.ndarray  # (3, 3)
 
 
 def parse_mapping(text: str) -> dict[str, str]:
@@ -97,40 +124,57 @@ def _leg_length(bones: list[TargetBone], resolved: dict[int, str]) -> float | No
     return float(sum(lengths)) if len(lengths) == 2 else None
 
 
-def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str]) -> tuple[np.ndarray, int, np.ndarray]:
-    """Per-bone basis rotations (T, B, 3, 3) in bone space, the root-motion bone and its location basis (T, 3).
+def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
+          parent_follow: dict[int, ParentFollow] | None = None) -> tuple[dict[int, np.ndarray], int, np.ndarray]:
+    """Basis rotations (T, 3, 3) in bone space of each mapped bone, the root-motion bone and its location basis (T, 3).
 
-    ``joints`` (T, 17, 3) are in the target's armature space.
+    ``joints`` (T, 17, 3) are in the target's armature space. ``parent_follow`` overrides the
+    hierarchy for measured constraint-driven bones (see :class:`ParentFollow`).
     """
     frames = len(joints)
     idx = SK.index
+    parent_follow = parent_follow or {}
+    identity = np.broadcast_to(np.eye(3), (frames, 3, 3))
     root = next(i for i, rule in resolved.items() if rule == "pelvis_frame")
-    if bones[root].parent >= 0:
-        raise MappingError(f"the hips bone {bones[root].name!r} must be a root bone of the armature to carry root motion")
-    global_rotation = np.zeros((frames, len(bones), 3, 3))
-    basis = np.zeros_like(global_rotation)
+    root_parent = bones[root].parent
+    if root_parent >= 0 and not (root_parent in parent_follow and parent_follow[root_parent].follows < 0
+                                 and np.allclose(parent_follow[root_parent].offset, np.eye(3), atol=1e-4)):
+        raise MappingError(f"the hips bone {bones[root].name!r} must be a root bone of the armature (or under "
+                           "a still helper bone) to carry root motion")
     # Rest directions across the hips and shoulders, from the mapped limb bones' heads.
     rest_heads = {rule.split(">")[0]: bones[i].head for i, rule in resolved.items() if ">" in rule}
-    for b, bone in enumerate(bones):
-        parent_rotation = global_rotation[:, bone.parent] if bone.parent >= 0 else np.broadcast_to(np.eye(3), (frames, 3, 3))
-        rule = resolved.get(b)
+    rotations: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) posed rotation over rest, armature space
+
+    def rotation(b: int) -> np.ndarray:
+        if b < 0:
+            return identity
+        if b in rotations:
+            return rotations[b]
+        if b in parent_follow and b not in resolved:
+            follow = parent_follow[b]
+            rotations[b] = rotation(follow.follows) @ follow.offset
+            return rotations[b]
+        bone, rule = bones[b], resolved.get(b)
+        parent_rotation = rotation(bone.parent)
         if rule in FRAMES:
             origin, up, left, right = FRAMES[rule]
             current = _frame(joints[:, idx(up)] - joints[:, idx(origin)], joints[:, idx(left)] - joints[:, idx(right)])
-            rest_up = bone.tail - bone.head
-            if left in rest_heads and right in rest_heads:
-                rest_left = rest_heads[left] - rest_heads[right]
-            else:
-                rest_left = bone.rest_rotation[:, 0]
-            global_rotation[:, b] = current @ _frame(rest_up, rest_left).T
+            rest_left = (rest_heads[left] - rest_heads[right] if left in rest_heads and right in rest_heads
+                         else bone.rest_rotation[:, 0])
+            rotations[b] = current @ _frame(bone.tail - bone.head, rest_left).T
         elif rule is not None:
             start, end = (idx(n) for n in rule.split(">"))
             carried = np.einsum("tij,j->ti", parent_rotation, bone.tail - bone.head)
-            global_rotation[:, b] = shortest_arc(carried, joints[:, end] - joints[:, start]) @ parent_rotation
+            rotations[b] = shortest_arc(carried, joints[:, end] - joints[:, start]) @ parent_rotation
         else:
-            global_rotation[:, b] = parent_rotation
-        local = np.swapaxes(parent_rotation, -1, -2) @ global_rotation[:, b]
-        basis[:, b] = bone.rest_rotation.T @ local @ bone.rest_rotation
+            rotations[b] = parent_rotation
+        return rotations[b]
+
+    basis = {}
+    for b in sorted(resolved):
+        bone = bones[b]
+        local = np.swapaxes(rotation(bone.parent), -1, -2) @ rotation(b)
+        basis[b] = bone.rest_rotation.T @ local @ bone.rest_rotation
     ours = np.median(np.linalg.norm(joints[:, idx("left_knee")] - joints[:, idx("left_hip")], axis=-1)
                      + np.linalg.norm(joints[:, idx("left_ankle")] - joints[:, idx("left_knee")], axis=-1))
     theirs = _leg_length(bones, resolved)

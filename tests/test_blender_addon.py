@@ -67,6 +67,25 @@ def test_missing_clip_file_is_reported_and_changes_nothing(scene, tmp_path):
     assert _objects() == [] and len(bpy.data.actions) == 0
 
 
+@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing")
+def test_clip_comes_from_the_setting_or_the_movie_clip_editor(scene, tmp_path):
+    from types import SimpleNamespace
+    operators = _operators_module()
+    assert bpy.types.VIDEOPOSE_PT_clip_editor.bl_space_type == "CLIP_EDITOR"
+    clip = bpy.data.movieclips.load(DEMO)
+    try:
+        in_clip_editor = SimpleNamespace(scene=scene, space_data=SimpleNamespace(type="CLIP_EDITOR", clip=clip))
+        assert os.path.samefile(operators.video_path(in_clip_editor), DEMO)
+        in_viewport = SimpleNamespace(scene=scene, space_data=SimpleNamespace(type="VIEW_3D"))
+        with pytest.raises(operators.UserError, match="Choose a movie clip"):
+            operators.video_path(in_viewport)
+        scene.videopose.clip = clip
+        assert os.path.samefile(operators.video_path(in_viewport), DEMO)
+    finally:
+        scene.videopose.clip = None
+        bpy.data.movieclips.remove(clip)
+
+
 def test_lift_before_detect_is_reported(scene):
     _operators_module().RESULTS.clear()
     with pytest.raises(RuntimeError, match="Detect 2D first"):
@@ -85,6 +104,23 @@ def test_bake_in_edit_mode_is_reported(scene):
     finally:
         bpy.ops.object.mode_set(mode="OBJECT")
     assert _objects() == ["Rig"]
+
+
+def test_bake_is_one_undo_step(scene):
+    """Undo removes the baked armature and its action; redo brings them back."""
+    from types import SimpleNamespace
+
+    from tests.motion_helpers import rigid_motion
+    positions, _ = rigid_motion(frames=20, seed=12)
+    _operators_module().RESULTS[scene.name] = {"motion": SimpleNamespace(joints_world=positions, fps=30.0)}
+    bpy.ops.ed.undo_push(message="before bake")
+    assert bpy.ops.videopose.bake("EXEC_DEFAULT", True) == {"FINISHED"}  # True: push an undo step, as the UI does
+    assert _objects() == ["VideoPose"] and len(bpy.data.actions) == 1
+    bpy.ops.ed.undo()
+    assert _objects() == [] and len(bpy.data.actions) == 0
+    bpy.ops.ed.redo()
+    assert _objects() == ["VideoPose"]
+    assert bpy.data.objects["VideoPose"].animation_data.action is not None
 
 
 def test_export_without_armature_is_reported(scene, tmp_path):
@@ -131,8 +167,8 @@ def test_whole_flow_on_the_demo_clip(scene, tmp_path):
         getattr(bpy.ops.videopose, f"export_{fmt}")(filepath=path)
         before = {o.name for o in bpy.data.objects}
         if fmt == "bvh":
-            bpy.ops.import_anim.bvh(filepath=path, axis_forward="Y", axis_up="Z", update_scene_fps=False,
-                                    update_scene_duration=False, frame_start=scene.frame_start)
+            bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False,
+                                    frame_start=scene.frame_start)
         else:
             bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)
         imported = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name not in before)

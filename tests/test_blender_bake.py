@@ -92,9 +92,8 @@ def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt):
     (exporter.export_bvh if fmt == "bvh" else exporter.export_fbx)(obj, path)
     before = {o.name for o in scene.objects}
     if fmt == "bvh":
-        # Blender's BVH exporter writes its own Z-up space; its importer assumes Y-up unless told.
-        bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False,
-                                axis_forward="Y", axis_up="Z")
+        # Written Y-up, so Blender's importer reads it back with its default axes.
+        bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False)
     else:
         bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)  # the importer shifts by one frame by default
     imported = _imported_armature(before)
@@ -102,6 +101,19 @@ def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt):
         original = _heads_by_name(obj, addon.BONE_NAMES, frame)
         again = _heads_by_name(imported, addon.BONE_NAMES, frame)
         np.testing.assert_allclose(again, original, atol=1e-3)  # within 1 mm
+
+
+def test_bvh_is_written_y_up(addon, exporter, scene, tmp_path):
+    """BVH readers expect Y up: the rest pose's head is above the hips along +Y in the file."""
+    obj = addon.create_armature("Mocap", LENGTHS, scene.collection)
+    addon.bake_motion(obj, rigid_motion(frames=3, seed=7)[0], frame_start=1)
+    path = tmp_path / "motion.bvh"
+    exporter.export_bvh(obj, str(path))
+    lines = [line.split() for line in path.read_text().splitlines()]
+    spine_line = next(i for i, words in enumerate(lines) if words[:2] == ["JOINT", "Spine1"])
+    spine = np.array(lines[spine_line + 2][1:], float)  # its OFFSET: straight up from the hips in the rest pose
+    assert spine[1] > 0.05 and abs(spine[0]) < 1e-4 and abs(spine[2]) < 1e-4, spine
+    assert [o.name for o in scene.objects] == ["Mocap"] and len(bpy.data.armatures) == 1  # no copy left behind
 
 
 def test_exporting_without_animation_is_a_clear_error(addon, exporter, scene, tmp_path):
@@ -179,6 +191,50 @@ def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rigi
     start = np.array(obj.pose.bones[0].head)
     scene.frame_set(15)
     assert np.linalg.norm(np.array(obj.pose.bones[0].head) - start) > 0.01
+
+
+def test_bake_onto_generated_rigify_rig_moves_its_deforming_bones_along_the_joints(addon, scene, rigify):
+    """The generated rig's FK controls hang under constraint-driven helpers; what must follow the
+    joints is what Blender evaluates for the bones the mesh deforms with (ORG-/DEF- chains)."""
+    from core.retarget import PRESET_SWITCHES, RIGIFY_GENERATED
+    _metarig()
+    bpy.ops.pose.rigify_generate()
+    rig = bpy.context.object
+    positions, _ = rigid_motion(frames=12, seed=10)
+    # Without the switches the neck follows the chest only half way: refused, nothing changed.
+    with pytest.raises(ValueError, match="turns only in part"):
+        addon.bake_onto_rig(rig, positions, RIGIFY_GENERATED)
+    assert rig.animation_data is None or rig.animation_data.action is None
+    assert rig.pose.bones["thigh_parent.L"]["IK_FK"] == 0.0
+    addon.bake_onto_rig(rig, positions, RIGIFY_GENERATED, frame_start=1, switches=PRESET_SWITCHES["RIGIFY_GENERATED"])
+    assert rig.pose.bones["thigh_parent.L"]["IK_FK"] == 1.0
+    sk = addon.SK
+    deforming = {"ORG-thigh.L": "left_hip>left_knee", "ORG-shin.R": "right_knee>right_ankle",
+                 "ORG-upper_arm.L": "left_shoulder>left_elbow", "ORG-forearm.R": "right_elbow>right_wrist",
+                 "DEF-thigh.R": "right_hip>right_knee", "DEF-upper_arm.R": "right_shoulder>right_elbow",
+                 "neck": "thorax>neck_nose", "head": "neck_nose>head"}
+    for frame in (1, 7, 12):
+        scene.frame_set(frame)
+        for bone, rule in deforming.items():
+            pose_bone = rig.pose.bones[bone]
+            direction = np.array(rig.matrix_world @ pose_bone.tail) - np.array(rig.matrix_world @ pose_bone.head)
+            a, b = (sk.index(n) for n in rule.split(">"))
+            wanted = positions[frame - 1, b] - positions[frame - 1, a]
+            cosine = direction @ wanted / np.linalg.norm(direction) / np.linalg.norm(wanted)
+            assert cosine > 0.999, (frame, bone, cosine)
+    scene.frame_set(1)
+    start = np.array(rig.pose.bones["ORG-spine"].head)
+    scene.frame_set(12)
+    assert np.linalg.norm(np.array(rig.pose.bones["ORG-spine"].head) - start) > 0.01
+
+
+def test_generated_rigify_mapping_on_a_plain_rig_changes_nothing(addon, scene, rigify):
+    from core.retarget import PRESET_SWITCHES, RIGIFY_GENERATED
+    obj = _metarig()
+    positions, _ = rigid_motion(frames=5, seed=11)
+    with pytest.raises(ValueError, match="lacks"):
+        addon.bake_onto_rig(obj, positions, RIGIFY_GENERATED, switches=PRESET_SWITCHES["RIGIFY_GENERATED"])
+    assert obj.animation_data is None
 
 
 def test_mapping_with_missing_bones_changes_nothing(addon, scene, rigify):

@@ -3,8 +3,8 @@
     python -m training.bench_bake --data runs/data/mocap.npz
 
 Runs in the bpy module with the built extension installed into a throwaway user folder:
-bakes 10,000 frames of held-out mocap onto a new armature and onto Blender's Human (Rigify)
-meta-rig, then runs the add-on's Video to Animation operator on the demo clip (detection not
+bakes 10,000 frames of held-out mocap onto a new armature, onto Blender's Human (Rigify)
+meta-rig and onto the rig Rigify generates from it, then runs the add-on's Video to Animation operator on the demo clip (detection not
 cached). Prints seconds for each.
 """
 from __future__ import annotations
@@ -39,13 +39,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--flow-frames", type=int, default=0, help="demo frames for the flow (0: all)")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
 
     import bpy  # first: it makes Blender's own modules (addon_utils) importable
     import addon_utils
 
     import build
-    from core.retarget import RIGIFY_METARIG
+    from core.retarget import PRESET_SWITCHES, RIGIFY_GENERATED, RIGIFY_METARIG
     from core.skeleton import H36M_SKELETON
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -71,6 +72,12 @@ def main(argv: list[str] | None = None) -> dict:
     bake.bake_onto_rig(metarig, motion, RIGIFY_METARIG)
     report["bake_rigify_metarig_s"] = round(time.perf_counter() - started, 3)
 
+    bpy.ops.pose.rigify_generate()
+    generated = bpy.context.object
+    started = time.perf_counter()
+    bake.bake_onto_rig(generated, motion, RIGIFY_GENERATED, switches=PRESET_SWITCHES["RIGIFY_GENERATED"])
+    report["bake_rigify_generated_s"] = round(time.perf_counter() - started, 3)
+
     if os.path.isfile(DEMO):
         for o in list(bpy.data.objects):
             bpy.data.objects.remove(o)
@@ -84,6 +91,9 @@ def main(argv: list[str] | None = None) -> dict:
         action = next(o for o in bpy.data.objects if o.type == "ARMATURE").animation_data.action
         report["demo_frames_baked"] = int(action.frame_range[1] - action.frame_range[0] + 1)
     print(json.dumps(report, indent=2))
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
     return report
 
 
