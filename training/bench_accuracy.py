@@ -85,6 +85,41 @@ def average(reports: list[dict], key: str) -> dict:
     return {k: round(float(np.sum([r[key][k] for r in reports] * frames) / frames.sum()), 2) for k in keys}
 
 
+def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, frames: int = 180,
+                   renders: str = os.path.join(ROOT, "data", "bench", "renders")) -> dict:
+    """Render (or reuse) the held-out clips from every camera, run the pipeline, average the metrics."""
+    frames = 90 if quick else frames
+    contents = CLIP_CONTENTS[:2] if quick else CLIP_CONTENTS
+    cameras = CAMERAS[:2] if quick else CAMERAS
+    clips = load_clips(data, ("test_actor",))
+    lifter = PoseLifter.from_file(model)
+    started = time.time()
+    reports = []
+    for content in contents:
+        clip = next((c for c in clips if c.labels.get("content") == content and len(c.positions) >= 60), None)
+        if clip is None:
+            continue
+        for distance, height, yaw, focal in cameras:
+            name = f"{clip.name}_d{distance:g}_h{height:g}_y{yaw:g}_f{focal:g}_{frames}"
+            folder = os.path.join(renders, name)
+            if not os.path.isfile(os.path.join(folder, "truth.npz")):
+                render_clip(clip.positions[:frames], 30.0, folder, distance, height, yaw, focal)
+            report = evaluate_render(os.path.join(folder, "video.mp4"), os.path.join(folder, "truth.npz"), lifter, focal)
+            report["render"] = name
+            report["camera"] = {"distance_m": distance, "height_m": height, "yaw_deg": yaw, "focal_mm": focal}
+            reports.append(report)
+            print(json.dumps(report), flush=True)
+    if not reports:
+        raise SystemExit("no held-out clips found to render")
+    return {"model": os.path.relpath(os.path.abspath(model), ROOT), "renders": len(reports),
+            "seconds": round(time.time() - started, 1),
+            "ours": average(reports, "ours"),
+            "ours_same_frames_as_mediapipe": average(reports, "ours_same_frames_as_mediapipe"),
+            "mediapipe_world_landmarks": average(reports, "mediapipe_world_landmarks"),
+            "truth_foot_sliding_mm_per_frame": round(float(np.mean([r["truth_foot_sliding_mm_per_frame"] for r in reports])), 2),
+            "per_render": reports}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
@@ -94,34 +129,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--renders", default=os.path.join(ROOT, "data", "bench", "renders"))
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    frames = 90 if args.quick else args.frames
-    contents = CLIP_CONTENTS[:2] if args.quick else CLIP_CONTENTS
-    cameras = CAMERAS[:2] if args.quick else CAMERAS
-    clips = load_clips(args.data, ("test_actor",))
-    lifter = PoseLifter.from_file(args.model)
-    started = time.time()
-    reports = []
-    for content in contents:
-        clip = next((c for c in clips if c.labels.get("content") == content and len(c.positions) >= 60), None)
-        if clip is None:
-            continue
-        for distance, height, yaw, focal in cameras:
-            name = f"{clip.name}_d{distance:g}_h{height:g}_y{yaw:g}_f{focal:g}_{frames}"
-            folder = os.path.join(args.renders, name)
-            if not os.path.isfile(os.path.join(folder, "truth.npz")):
-                render_clip(clip.positions[:frames], 30.0, folder, distance, height, yaw, focal)
-            report = evaluate_render(os.path.join(folder, "video.mp4"), os.path.join(folder, "truth.npz"), lifter, focal)
-            report["render"] = name
-            reports.append(report)
-            print(json.dumps(report), flush=True)
-    if not reports:
-        raise SystemExit("no held-out clips found to render")
-    summary = {"model": os.path.relpath(os.path.abspath(args.model), ROOT), "renders": len(reports),
-               "seconds": round(time.time() - started, 1),
-               "ours": average(reports, "ours"),
-               "ours_same_frames_as_mediapipe": average(reports, "ours_same_frames_as_mediapipe"),
-               "mediapipe_world_landmarks": average(reports, "mediapipe_world_landmarks"),
-               "per_render": reports}
+    summary = run_end_to_end(args.data, args.model, args.quick, args.frames, args.renders)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_render"}, indent=2))
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

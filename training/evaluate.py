@@ -21,10 +21,17 @@ from .h36m import TEST_SUBJECTS as H36M_TEST, load_h36m
 TEST_SUBSETS = ("test_actor", "test_motion")
 
 
+def spread(clips: list, count: int | None) -> list:
+    """``count`` clips spread evenly over the subset (all of them for None): quick runs stay representative."""
+    if count is None or count >= len(clips):
+        return clips
+    return [clips[round(i * len(clips) / count)] for i in range(count)]
+
+
 def evaluate(model_path: str, data_path: str, subsets: tuple[str, ...] = TEST_SUBSETS,
              max_clips: int | None = None, flip_augment: bool = True) -> dict:
     lifter = PoseLifter.from_file(model_path)
-    clips_by_subset = {s: load_clips(data_path, (s,))[:max_clips] for s in subsets}
+    clips_by_subset = {s: spread(load_clips(data_path, (s,)), max_clips) for s in subsets}
     results: dict = {"model": os.path.abspath(model_path), "receptive_field": lifter.receptive_field,
                      "flip_augment": flip_augment}
     for level, noise in NOISE_LEVELS.items():
@@ -54,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--h36m-cameras", help="Human3.6M cameras JSON (see training/h36m.py)")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     parser.add_argument("--subsets", default=",".join(TEST_SUBSETS))
-    parser.add_argument("--max-clips", type=int, default=None, help="first N clips of each subset (quick runs)")
+    parser.add_argument("--max-clips", type=int, default=None, help="N clips of each subset, spread evenly (quick runs)")
     parser.add_argument("--no-flip", action="store_true", help="no test-time flip augmentation")
     args = parser.parse_args(argv)
     started = time.time()

@@ -1,0 +1,61 @@
+"""The benchmark command's pieces that do not need a trained model or a render: clip selection, results page."""
+import os
+
+from training.bench import COMPARISON_MODELS, comparison_command, markdown, plot_end_to_end, plot_lifting, plot_speed
+from training.bench_pipeline import peak_memory_mb
+from training.evaluate import spread
+
+
+def test_spread_picks_clips_evenly_over_the_subset():
+    clips = list(range(100))
+    assert spread(clips, 4) == [0, 25, 50, 75]
+    assert spread(clips, None) == clips and spread(clips[:3], 10) == [0, 1, 2]
+
+
+def test_comparison_models_differ_only_in_their_architecture():
+    def schedule(command):
+        rest = list(command)
+        for flag in ("--out", "--filter-widths"):
+            at = rest.index(flag)
+            del rest[at:at + 2]
+        return [word for word in rest if word != "--causal"]
+    commands = {name: comparison_command(name, "DATA", "models") for name in COMPARISON_MODELS}
+    assert all(schedule(c) == schedule(commands["rf243"]) for c in commands.values())
+    assert "--causal" in commands["rf27_causal"] and "--causal" not in commands["rf27"]
+    assert len({c[c.index("--filter-widths") + 1] for c in commands.values()}) == 4
+
+
+def _metrics(p1):
+    return {"p1": p1, "p2": p1 * 0.8, "p3": p1 * 0.9, "mpjve": 5.0, "frames": 10}
+
+
+def test_results_page_and_plots(tmp_path):
+    camera = {"distance_m": 4.0, "height_m": 1.2, "yaw_deg": 0.0, "focal_mm": 30.0}
+    results = {
+        "command": "python -m training.bench --quick", "machine": "2 CPU cores", "quick": True, "seconds": 300,
+        "lifting": {"models": [{"name": n, "label": n, "receptive_field": rf, "causal": False, "channels": 256,
+                                "clean": _metrics(p1), "noisy": _metrics(p1 + 2)}
+                               for n, rf, p1 in (("default", 243, 50.0), ("single_frame", 1, 60.0))],
+                    "missing": {"rf81": "python -m training.train ..."}, "quick": True},
+        "end_to_end": {"renders": 1, "per_render": [{"camera": camera}],
+                       "ours": {"p1": 130.0, "p2": 85.0, "mpjve": 20.0, "foot_sliding_mm_per_frame": 30.0,
+                                "root_error_mm": 400.0, "root_error_trajectory_network_mm": 800.0},
+                       "ours_same_frames_as_mediapipe": {"p1": 120.0, "p2": 80.0, "mpjve": 21.0},
+                       "mediapipe_world_landmarks": {"p1": 150.0, "p2": 98.0, "mpjve": 45.0},
+                       "truth_foot_sliding_mm_per_frame": 10.0},
+        "speed": {"fps": {"video decoding alone": 180.0, "detection (mediapipe)": 40.0, "whole pipeline": 35.0},
+                  "ratios": {"lifting time (numpy) / detection time": 0.002},
+                  "pipeline": {"peak_rss_mb": 900.0}, "decode_only": {"peak_rss_mb": 100.0}},
+    }
+    page = markdown(results)
+    assert "| default | 243 | 50.0 |" in page and "| single_frame | 1 | 60.0 |" in page
+    assert "`rf81`" in page and "4 m away, 1.2 m high, yaw 0°, 30 mm" in page
+    assert "| lifting time (numpy) / detection time | 0.002 |" in page
+    for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
+        path = tmp_path / f"{part}.png"
+        plot(results[part], str(path))
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 5000
+
+
+def test_peak_memory_is_this_process_own():
+    assert 10 < peak_memory_mb() < 100_000

@@ -1,0 +1,272 @@
+"""All benchmarks in one run: lifting accuracy, end-to-end accuracy on rendered video, speed.
+
+    python -m training.bench --data runs/data/mocap.npz --out results/bench            # full
+    python -m training.bench --data runs/data/mocap.npz --out results/bench --quick    # < 10 min on 2 cores
+    python -m training.bench --data runs/data/mocap.npz --train-missing               # train the comparison models
+
+Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
+
+1. Lifting accuracy on the held-out test set (P1/P2/P3/MPJVE, clean and detector-like 2D) for
+   the shipped default model and the comparison models (single frame, receptive fields
+   27/81/243, causal against non-causal at 27), which share one short training schedule (``COMPARISON_TRAINING``)
+   so that only the architecture differs. They live in ``runs/bench_models/<name>/model.npz``;
+   ``--train-missing`` trains the ones not there yet (about 45 minutes on 2 cores, most of it for 243).
+2. End-to-end accuracy on rendered video with known 3D (``training/bench_accuracy.py``): our
+   whole pipeline against mediapipe's own 3D world landmarks on the same frames, with foot
+   sliding and root trajectory error.
+3. Speed, each next to a reference measured in the same run: video decoding alone (the floor
+   any pipeline pays), detection, lifting (numpy engine and torch, the default model's shape),
+   bake into Blender, the whole pipeline; peak memory of the pipeline against decoding alone.
+
+``--quick`` evaluates the first clips of each test subset, renders 2 clips x 2 cameras x 90
+frames and bakes 2,000 frames.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from core.pipeline import DEFAULT_MODEL  # noqa: E402
+from core.weights import load_weights  # noqa: E402
+
+from . import bench_inference  # noqa: E402
+from .bench_accuracy import run_end_to_end  # noqa: E402
+from .evaluate import TEST_SUBSETS, evaluate  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
+MODELS_DIR = os.path.join(ROOT, "runs", "bench_models")
+
+# One schedule for every comparison model, so that the architecture is the only difference.
+COMPARISON_TRAINING = ("--channels 256 --epochs 10 --steps-per-epoch 200 --batch-size 256 --lr 1e-3 "
+                       "--lr-decay 0.9 --no-trajectory --validation-clips 10")
+COMPARISON_MODELS = {  # name: (label, architecture arguments)
+    "single_frame": ("single frame (widths 1,1,1)", "--filter-widths 1,1,1"),
+    "rf27": ("receptive field 27", "--filter-widths 3,3,3"),
+    "rf27_causal": ("receptive field 27, causal", "--filter-widths 3,3,3 --causal"),
+    "rf81": ("receptive field 81", "--filter-widths 3,3,3,3"),
+    "rf243": ("receptive field 243", "--filter-widths 3,3,3,3,3"),
+}
+
+DECODE_ONLY = """
+import json, sys, time, cv2
+capture, frames, started = cv2.VideoCapture(sys.argv[1]), 0, time.perf_counter()
+while capture.read()[0]:
+    frames += 1
+seconds = time.perf_counter() - started
+print(json.dumps({"frames": frames, "decode_fps": round(frames / seconds, 1),
+                  "peak_rss_mb": round(int(next(line for line in open("/proc/self/status")
+                                              if line.startswith("VmHWM:")).split()[1]) / 1024, 1)}))
+"""
+
+
+def comparison_command(name: str, data: str, models_dir: str = MODELS_DIR) -> list[str]:
+    return ["--data", data, "--out", os.path.join(models_dir, name), *COMPARISON_MODELS[name][1].split(),
+            *COMPARISON_TRAINING.split()]
+
+
+def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:
+    from .train import main as train_main
+    for name in COMPARISON_MODELS:
+        if not os.path.isfile(os.path.join(models_dir, name, "model.npz")):
+            print(f"training comparison model {name}", flush=True)
+            train_main(comparison_command(name, data, models_dir))
+
+
+def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
+    """Evaluate every available model the same way; list the missing ones with their command."""
+    rows, missing = [], {}
+    candidates = [("default", "default (shipped)", DEFAULT_MODEL)] + [
+        (name, label, os.path.join(models_dir, name, "model.npz")) for name, (label, _) in COMPARISON_MODELS.items()]
+    for name, label, path in candidates:
+        if not os.path.isfile(path):
+            missing[name] = "python -m training.train " + " ".join(comparison_command(name, "DATA", models_dir))
+            continue
+        started = time.time()
+        result = evaluate(path, data, TEST_SUBSETS, max_clips=6 if quick else None)
+        config = load_weights(path).networks["lifter"].config
+        rows.append({"name": name, "label": label, "receptive_field": config.receptive_field,
+                     "causal": config.causal, "channels": config.channels,
+                     "clean": result["clean"]["overall"], "noisy": result["noisy"]["overall"],
+                     "per_subset": {level: {s: result[level][s] for s in TEST_SUBSETS if s in result[level]}
+                                    for level in ("clean", "noisy")},
+                     "seconds": round(time.time() - started, 1)})
+        print(f"lifting accuracy {name}: P1 clean {rows[-1]['clean']['p1']} noisy {rows[-1]['noisy']['p1']}", flush=True)
+    return {"models": rows, "missing": missing, "quick": quick}
+
+
+def run_json(arguments: list[str]) -> dict:
+    """Run a benchmark module in its own process (clean peak memory, its own bpy) and read its JSON."""
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        path = handle.name
+    try:
+        subprocess.run([sys.executable, "-m", *arguments, "--json", path], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+        with open(path) as handle:
+            return json.load(handle)
+    finally:
+        os.remove(path)
+
+
+def speed(data: str, quick: bool) -> dict:
+    if not os.path.isfile(DEMO):
+        raise SystemExit(f"{DEMO} not found: make data/demo/demo.mp4 fetches the demo clip")
+    decode = json.loads(subprocess.run([sys.executable, "-c", DECODE_ONLY, DEMO], check=True, capture_output=True,
+                                       text=True, cwd=ROOT).stdout)
+    pipeline = run_json(["training.bench_pipeline", "--video", DEMO])
+    config = load_weights(DEFAULT_MODEL).networks["lifter"].config
+    lifting = bench_inference.main(["--frames", "10000", "--channels", str(config.channels),
+                                    "--filter-widths", ",".join(map(str, config.filter_widths))])
+    bake_frames = 2000 if quick else 10_000
+    bake = run_json(["training.bench_bake", "--data", data, "--frames", str(bake_frames)])
+    detection_fps = pipeline["detection_fps"]
+    bake_fps = round(bake_frames / bake["bake_new_armature_s"], 1)
+    rigify_fps = round(bake_frames / bake["bake_rigify_metarig_s"], 1)
+    return {
+        "decode_only": decode, "pipeline": pipeline, "lifting": lifting, "bake": bake,
+        "fps": {"video decoding alone": decode["decode_fps"], "detection (mediapipe)": detection_fps,
+                "lifting, numpy engine": lifting["numpy_frames_per_s"], "lifting, torch": lifting["torch_fp32_frames_per_s"],
+                "bake, new armature": bake_fps, "bake, Rigify meta-rig": rigify_fps,
+                "whole pipeline": pipeline["end_to_end_fps"]},
+        "ratios": {
+            "detection time / decoding time": round(decode["decode_fps"] / detection_fps, 2),
+            "lifting time (numpy) / detection time": round(detection_fps / lifting["numpy_frames_per_s"], 4),
+            "lifting time (numpy) / lifting time (torch)": round(lifting["torch_fp32_frames_per_s"] / lifting["numpy_frames_per_s"], 2),
+            "bake time (new armature) / detection time": round(detection_fps / bake_fps, 4),
+            "whole pipeline speed / clip's real time (30 fps)": round(pipeline["end_to_end_fps"] / 30.0, 2),
+            "pipeline peak memory / decoding-alone peak memory": round(pipeline["peak_rss_mb"] / decode["peak_rss_mb"], 2),
+        },
+    }
+
+
+def grouped_bars(path: str, groups: list[str], series: dict[str, list[float]], title: str) -> None:
+    """Millimetre bars, one group per entry of ``groups``, one bar per series in each group."""
+    figure, axis = plt.subplots(figsize=(max(6, 1.3 * len(groups)), 4))
+    width = 0.8 / len(series)
+    for k, (label, values) in enumerate(series.items()):
+        axis.bar([g + (k - (len(series) - 1) / 2) * width for g in range(len(groups))], values, width=width, label=label)
+    axis.set_xticks(range(len(groups)), groups, rotation=20 if len(groups) > 3 else 0, ha="right" if len(groups) > 3 else "center",
+                    fontsize=8)
+    axis.set_ylabel("mm (lower is better)")
+    axis.set_title(title)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_lifting(lifting: dict, path: str) -> None:
+    rows = lifting["models"]
+    grouped_bars(path, [r["label"] for r in rows], {f"P1, {level} 2D": [r[level]["p1"] for r in rows]
+                                                    for level in ("clean", "noisy")},
+                 "Lifting accuracy on the held-out test set")
+
+
+def plot_end_to_end(end_to_end: dict, path: str) -> None:
+    metrics = ("p1", "p2", "mpjve")
+    grouped_bars(path, ["P1", "P2", "MPJVE"],
+                 {"ours (full pipeline)": [end_to_end["ours_same_frames_as_mediapipe"][m] for m in metrics],
+                  "mediapipe 3D world landmarks": [end_to_end["mediapipe_world_landmarks"][m] for m in metrics]},
+                 "Rendered video with known 3D, same frames")
+
+
+def plot_speed(speed_results: dict, path: str) -> None:
+    names, values = zip(*speed_results["fps"].items())
+    figure, axis = plt.subplots(figsize=(7, 4))
+    axis.barh(names, values)
+    axis.set_xscale("log")
+    axis.set_xlabel("frames per second (log scale, higher is better)")
+    axis.set_title("Speed on this machine")
+    axis.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def markdown(results: dict) -> str:
+    lines = ["# Benchmarks", "",
+             f"Produced by `{results['command']}` on {results['machine']} in {results['seconds']:.0f} s"
+             f"{' (--quick: subsets of the test clips and renders)' if results['quick'] else ''}. All errors in mm.", ""]
+    lifting = results["lifting"]
+    lines += ["## Lifting accuracy, held-out test set", "",
+              "Ground-truth 3D seen through one fixed virtual camera per clip; clean 2D, and detector-like 2D noise.", "",
+              "| model | receptive field | P1 clean | P2 clean | P3 clean | MPJVE clean | P1 noisy | P2 noisy | P3 noisy | MPJVE noisy |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in lifting["models"]:
+        c, n = r["clean"], r["noisy"]
+        lines.append(f"| {r['label']} | {r['receptive_field']}{' causal' if r['causal'] else ''} | {c['p1']:.1f} | {c['p2']:.1f} | "
+                     f"{c['p3']:.1f} | {c['mpjve']:.2f} | {n['p1']:.1f} | {n['p2']:.1f} | {n['p3']:.1f} | {n['mpjve']:.2f} |")
+    if lifting["missing"]:
+        lines += ["", "Not trained here (run `python -m training.bench --data DATA --train-missing`): "
+                  + ", ".join(f"`{name}`" for name in lifting["missing"]) + "."]
+    lines += ["", "![lifting accuracy](lifting_accuracy.png)", ""]
+    e2e = results["end_to_end"]
+    ours, same, theirs = e2e["ours"], e2e["ours_same_frames_as_mediapipe"], e2e["mediapipe_world_landmarks"]
+    cameras = sorted({json.dumps(r["camera"], sort_keys=True) for r in e2e["per_render"]})
+    lines += ["## End to end on rendered video", "",
+              f"{e2e['renders']} renders of held-out mocap on a mannequin (Blender Workbench), cameras "
+              + "; ".join(f"{c['distance_m']:g} m away, {c['height_m']:g} m high, yaw {c['yaw_deg']:g}°, {c['focal_mm']:g} mm"
+                          for c in map(json.loads, cameras)) + ".", "",
+              "| | P1 | P2 | MPJVE | foot sliding (mm/frame) | root error |", "|---|---|---|---|---|---|",
+              f"| ours, all frames | {ours['p1']:.1f} | {ours['p2']:.1f} | {ours['mpjve']:.2f} | "
+              f"{ours['foot_sliding_mm_per_frame']:.2f} | {ours['root_error_mm']:.0f} (trajectory network: "
+              f"{ours['root_error_trajectory_network_mm']:.0f}) |",
+              f"| ours, frames where mediapipe found the person | {same['p1']:.1f} | {same['p2']:.1f} | {same['mpjve']:.2f} | | |",
+              f"| mediapipe 3D world landmarks, same frames | {theirs['p1']:.1f} | {theirs['p2']:.1f} | {theirs['mpjve']:.2f} | | |",
+              f"| ground truth | | | | {e2e['truth_foot_sliding_mm_per_frame']:.2f} | |",
+              "", "![end to end](end_to_end.png)", ""]
+    s = results["speed"]
+    lines += ["## Speed", "", "| stage | frames/s |", "|---|---|"]
+    lines += [f"| {name} | {fps:,.1f} |" for name, fps in s["fps"].items()]
+    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in s["ratios"].items()]
+    lines += ["", f"Peak memory of the pipeline on the demo clip: {s['pipeline']['peak_rss_mb']:.0f} MB "
+              f"(decoding alone: {s['decode_only']['peak_rss_mb']:.0f} MB).", "", "![speed](speed.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--out", default=os.path.join(ROOT, "results", "bench"))
+    parser.add_argument("--quick", action="store_true", help="a smaller run, under 10 minutes on 2 cores")
+    parser.add_argument("--models-dir", default=MODELS_DIR, help="where the comparison models are")
+    parser.add_argument("--train-missing", action="store_true", help="train the missing comparison models and stop")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.data):
+        parser.error(f"{args.data} not found: python -m training.prepare_data --data ../shared/data --out {args.data}")
+    if args.train_missing:
+        train_missing(args.data, args.models_dir)
+        return {}
+    os.makedirs(args.out, exist_ok=True)
+    started = time.time()
+    results = {"command": "python -m training.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+               "machine": f"{os.cpu_count()} CPU cores, no GPU used", "quick": args.quick}
+    results["lifting"] = lifting_accuracy(args.data, args.models_dir, args.quick)
+    results["end_to_end"] = run_end_to_end(args.data, DEFAULT_MODEL, args.quick)
+    results["speed"] = speed(args.data, args.quick)
+    results["seconds"] = round(time.time() - started, 1)
+    plot_lifting(results["lifting"], os.path.join(args.out, "lifting_accuracy.png"))
+    plot_end_to_end(results["end_to_end"], os.path.join(args.out, "end_to_end.png"))
+    plot_speed(results["speed"], os.path.join(args.out, "speed.png"))
+    with open(os.path.join(args.out, "results.json"), "w") as handle:
+        json.dump(results, handle, indent=2)
+    with open(os.path.join(args.out, "BENCHMARKS.md"), "w") as handle:
+        handle.write(markdown(results))
+    print(f"written {args.out}/BENCHMARKS.md, results.json and 3 plots in {results['seconds']:.0f} s")
+    return results
+
+
+if __name__ == "__main__":
+    main()
