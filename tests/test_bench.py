@@ -32,7 +32,7 @@ def _metrics(p1):
 def test_results_page_and_plots(tmp_path):
     camera = {"distance_m": 4.0, "height_m": 1.2, "yaw_deg": 0.0, "focal_mm": 30.0}
     results = {
-        "command": "python -m training.bench --quick", "machine": "2 CPU cores", "quick": True, "seconds": 300,
+        "command": "python -m training.bench --quick", "out": "results/bench", "machine": "2 CPU cores", "quick": True, "seconds": 300,
         "lifting": {"models": [{"name": n, "label": n, "receptive_field": rf, "causal": False, "channels": 256,
                                 "clean": _metrics(p1), "noisy": _metrics(p1 + 2)}
                                for n, rf, p1 in (("default", 243, 50.0), ("single_frame", 1, 60.0))],
@@ -51,6 +51,7 @@ def test_results_page_and_plots(tmp_path):
     assert "| default | 243 | 50.0 |" in page and "| single_frame | 1 | 60.0 |" in page
     assert "`rf81`" in page and "4 m away, 1.2 m high, yaw 0°, 30 mm" in page
     assert "| lifting time (numpy) / detection time | 0.002 |" in page
+    assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)
     for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
         path = tmp_path / f"{part}.png"
         plot(results[part], str(path))

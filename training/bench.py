@@ -18,8 +18,9 @@ Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
    any pipeline pays), detection, lifting (numpy engine and torch, the default model's shape),
    bake into Blender, the whole pipeline; peak memory of the pipeline against decoding alone.
 
-``--quick`` evaluates the first clips of each test subset, renders 2 clips x 2 cameras x 90
-frames and bakes 2,000 frames.
+The full run evaluates every test clip and renders 4 clips x 4 cameras x 120 frames; ``--quick``
+evaluates 6 clips of each test subset, renders 2 clips x 2 cameras x 90 frames and bakes 2,000
+frames. Renders are cached in ``data/bench/renders/``.
 """
 from __future__ import annotations
 
@@ -194,7 +195,7 @@ def plot_speed(speed_results: dict, path: str) -> None:
     plt.close(figure)
 
 
-def markdown(results: dict) -> str:
+def markdown(results: dict, with_plots: bool = True) -> str:
     lines = ["# Benchmarks", "",
              f"Produced by `{results['command']}` on {results['machine']} in {results['seconds']:.0f} s"
              f"{' (--quick: subsets of the test clips and renders)' if results['quick'] else ''}. All errors in mm.", ""]
@@ -233,7 +234,10 @@ def markdown(results: dict) -> str:
     lines += [f"| {name} | {value} |" for name, value in s["ratios"].items()]
     lines += ["", f"Peak memory of the pipeline on the demo clip: {s['pipeline']['peak_rss_mb']:.0f} MB "
               f"(decoding alone: {s['decode_only']['peak_rss_mb']:.0f} MB).", "", "![speed](speed.png)", ""]
-    return "\n".join(lines)
+    if not with_plots:
+        lines = [line for line in lines if not line.startswith("![")]
+        lines += [f"Plots and the full per-render figures: `{results['out']}/` after running the command."]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -243,6 +247,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="a smaller run, under 10 minutes on 2 cores")
     parser.add_argument("--models-dir", default=MODELS_DIR, help="where the comparison models are")
     parser.add_argument("--train-missing", action="store_true", help="train the missing comparison models and stop")
+    parser.add_argument("--page", default=None, help="also write the results page, without plots, here "
+                                                     "(the repository's BENCHMARKS.md)")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.data):
         parser.error(f"{args.data} not found: python -m training.prepare_data --data ../shared/data --out {args.data}")
@@ -252,7 +258,8 @@ def main(argv: list[str] | None = None) -> dict:
     os.makedirs(args.out, exist_ok=True)
     started = time.time()
     results = {"command": "python -m training.bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-               "machine": f"{os.cpu_count()} CPU cores, no GPU used", "quick": args.quick}
+               "machine": f"{os.cpu_count()} CPU cores, no GPU used", "quick": args.quick,
+               "out": os.path.relpath(os.path.abspath(args.out), ROOT)}
     results["lifting"] = lifting_accuracy(args.data, args.models_dir, args.quick)
     results["end_to_end"] = run_end_to_end(args.data, DEFAULT_MODEL, args.quick)
     results["speed"] = speed(args.data, args.quick)
@@ -264,6 +271,9 @@ def main(argv: list[str] | None = None) -> dict:
         json.dump(results, handle, indent=2)
     with open(os.path.join(args.out, "BENCHMARKS.md"), "w") as handle:
         handle.write(markdown(results))
+    if args.page:
+        with open(args.page, "w") as handle:
+            handle.write(markdown(results, with_plots=False))
     print(f"written {args.out}/BENCHMARKS.md, results.json and 3 plots in {results['seconds']:.0f} s")
     return results
 

@@ -85,7 +85,7 @@ def average(reports: list[dict], key: str) -> dict:
     return {k: round(float(np.sum([r[key][k] for r in reports] * frames) / frames.sum()), 2) for k in keys}
 
 
-def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, frames: int = 180,
+def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, frames: int = 120,
                    renders: str = os.path.join(ROOT, "data", "bench", "renders")) -> dict:
     """Render (or reuse) the held-out clips from every camera, run the pipeline, average the metrics."""
     frames = 90 if quick else frames
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--quick", action="store_true", help="2 clips x 2 cameras x 90 frames")
-    parser.add_argument("--frames", type=int, default=180)
+    parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--renders", default=os.path.join(ROOT, "data", "bench", "renders"))
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
