@@ -38,6 +38,7 @@ def test_results_page_and_plots(tmp_path):
                                for n, rf, p1 in (("default", 243, 50.0), ("single_frame", 1, 60.0))],
                     "missing": {"rf81": "python -m training.train ..."}, "quick": True},
         "end_to_end": {"renders": 1, "per_render": [{"camera": camera}],
+                       "renders_without_person": [{"render": "walk_far_away", "camera": camera, "error": "no person"}],
                        "ours": {"p1": 130.0, "p2": 85.0, "mpjve": 20.0, "foot_sliding_mm_per_frame": 30.0,
                                 "root_error_mm": 400.0, "root_error_trajectory_network_mm": 800.0},
                        "ours_same_frames_as_mediapipe": {"p1": 120.0, "p2": 80.0, "mpjve": 21.0},
@@ -45,10 +46,14 @@ def test_results_page_and_plots(tmp_path):
                        "truth_foot_sliding_mm_per_frame": 10.0},
         "speed": {"fps": {"video decoding alone": 180.0, "detection (mediapipe)": 40.0, "whole pipeline": 35.0},
                   "ratios": {"lifting time (numpy) / detection time": 0.002},
-                  "pipeline": {"peak_rss_mb": 900.0}, "decode_only": {"peak_rss_mb": 100.0}},
+                  "pipeline": {"peak_rss_mb": 900.0}, "decode_only": {"peak_rss_mb": 100.0},
+                  "bake": {"frames": 10000, "bake_new_armature_s": 0.4, "bake_rigify_metarig_s": 0.5,
+                           "bake_rigify_generated_s": 0.6, "video_to_animation_s": 9.0, "demo_frames_baked": 230}},
     }
     page = markdown(results)
     assert "| default | 243 | 50.0 |" in page and "| single_frame | 1 | 60.0 |" in page
+    assert "0.60 s onto the generated Rigify rig" in page and "(230 frames, detection included) took 9.0 s" in page
+    assert "Mediapipe found nobody in 1 more render(s): walk_far_away" in page
     assert "`rf81`" in page and "4 m away, 1.2 m high, yaw 0°, 30 mm" in page
     assert "| lifting time (numpy) / detection time | 0.002 |" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)

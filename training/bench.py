@@ -133,11 +133,13 @@ def speed(data: str, quick: bool) -> dict:
     detection_fps = pipeline["detection_fps"]
     bake_fps = round(bake_frames / bake["bake_new_armature_s"], 1)
     rigify_fps = round(bake_frames / bake["bake_rigify_metarig_s"], 1)
+    generated_fps = round(bake_frames / bake["bake_rigify_generated_s"], 1)
     return {
         "decode_only": decode, "pipeline": pipeline, "lifting": lifting, "bake": bake,
         "fps": {"video decoding alone": decode["decode_fps"], "detection (mediapipe)": detection_fps,
                 "lifting, numpy engine": lifting["numpy_frames_per_s"], "lifting, torch": lifting["torch_fp32_frames_per_s"],
                 "bake, new armature": bake_fps, "bake, Rigify meta-rig": rigify_fps,
+                "bake, Rigify generated rig": generated_fps,
                 "whole pipeline": pipeline["end_to_end_fps"]},
         "ratios": {
             "detection time / decoding time": round(decode["decode_fps"] / detection_fps, 2),
@@ -208,6 +210,10 @@ def markdown(results: dict, with_plots: bool = True) -> str:
         c, n = r["clean"], r["noisy"]
         lines.append(f"| {r['label']} | {r['receptive_field']}{' causal' if r['causal'] else ''} | {c['p1']:.1f} | {c['p2']:.1f} | "
                      f"{c['p3']:.1f} | {c['mpjve']:.2f} | {n['p1']:.1f} | {n['p2']:.1f} | {n['p3']:.1f} | {n['mpjve']:.2f} |")
+    lines += ["", "The comparison models share one short schedule (`COMPARISON_TRAINING` in `training/bench.py`: "
+              "10 epochs of 200 steps, lifter only) so that only the architecture differs; after so few epochs their "
+              "validation P1 still moves by about 5 mm from one epoch to the next, so gaps below about 10 mm between "
+              "them are not significant. The default model is the long-trained one (`core/weights/MODEL_CARD.md`)."]
     if lifting["missing"]:
         lines += ["", "Not trained here (run `python -m training.bench --data DATA --train-missing`): "
                   + ", ".join(f"`{name}`" for name in lifting["missing"]) + "."]
@@ -219,6 +225,9 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"{e2e['renders']} renders of held-out mocap on a mannequin (Blender Workbench), cameras "
               + "; ".join(f"{c['distance_m']:g} m away, {c['height_m']:g} m high, yaw {c['yaw_deg']:g}°, {c['focal_mm']:g} mm"
                           for c in map(json.loads, cameras)) + ".", "",
+              *([f"Mediapipe found nobody in {len(e2e['renders_without_person'])} more render(s): "
+                 + ", ".join(m["render"] for m in e2e["renders_without_person"]) + " (left out of the averages).", ""]
+                if e2e.get("renders_without_person") else []),
               "| | P1 | P2 | MPJVE | foot sliding (mm/frame) | root error |", "|---|---|---|---|---|---|",
               f"| ours, all frames | {ours['p1']:.1f} | {ours['p2']:.1f} | {ours['mpjve']:.2f} | "
               f"{ours['foot_sliding_mm_per_frame']:.2f} | {ours['root_error_mm']:.0f} (trajectory network: "
@@ -232,6 +241,12 @@ def markdown(results: dict, with_plots: bool = True) -> str:
     lines += [f"| {name} | {fps:,.1f} |" for name, fps in s["fps"].items()]
     lines += ["", "| ratio | value |", "|---|---|"]
     lines += [f"| {name} | {value} |" for name, value in s["ratios"].items()]
+    bake = s["bake"]
+    lines += ["", f"Inside Blender: baking {bake['frames']:,} frames took {bake['bake_new_armature_s']:.2f} s onto a new "
+              f"armature, {bake['bake_rigify_metarig_s']:.2f} s onto the Rigify meta-rig and "
+              f"{bake['bake_rigify_generated_s']:.2f} s onto the generated Rigify rig; the add-on's Video to Animation "
+              f"on the demo clip ({bake.get('demo_frames_baked', 0)} frames, detection included) took "
+              f"{bake.get('video_to_animation_s', float('nan')):.1f} s."]
     lines += ["", f"Peak memory of the pipeline on the demo clip: {s['pipeline']['peak_rss_mb']:.0f} MB "
               f"(decoding alone: {s['decode_only']['peak_rss_mb']:.0f} MB).", "", "![speed](speed.png)", ""]
     if not with_plots:
