@@ -42,6 +42,25 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
         train.main(["--data", data, "--out", str(tmp_path / "empty"), "--resume"] + TINY)
 
 
+def test_init_from_fine_tunes_and_carries_the_trajectory_over(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    base, tuned, lifter_only = (str(tmp_path / name) for name in ("base", "tuned", "lifter_only"))
+    train.main(["--data", data, "--out", base] + TINY)
+    train.main(["--data", data, "--out", lifter_only, "--no-trajectory"] + TINY)
+    train.main(["--data", data, "--out", tuned, "--init-from", os.path.join(base, "model.npz"), "--no-trajectory"] + TINY)
+    before, after = (np.load(os.path.join(run, "model.npz")) for run in (base, tuned))
+    # The trajectory network is copied unchanged, the lifter trained on from the file's weights.
+    assert all(np.array_equal(before[k], after[k]) for k in before.files if k.startswith("trajectory::"))
+    assert not np.array_equal(before["lifter::param::shrink.bias"], after["lifter::param::shrink.bias"])
+    # A file without a trajectory network gives a run without one (not an untrained one).
+    again = str(tmp_path / "again")
+    train.main(["--data", data, "--out", again, "--init-from", os.path.join(lifter_only, "model.npz"), "--no-trajectory"] + TINY)
+    assert PoseLifter.from_file(os.path.join(again, "model.npz")).trajectory_model is None
+    with pytest.raises(ValueError, match="give the same --filter-widths"):
+        train.main(["--data", data, "--out", again, "--init-from", os.path.join(base, "model.npz")] + TINY[:-6]
+                   + ["--filter-widths", "3,3,3", "--validation-clips", "2", "--workers", "0"])
+
+
 def test_semi_supervised_adds_unlabeled_losses_after_warmup(tmp_path):
     data = synthetic_clips_file(tmp_path / "clips.npz", clips_per_subset=6)
     run = str(tmp_path / "semi")

@@ -191,11 +191,13 @@ def train(args: argparse.Namespace) -> dict:
     optimizer = torch.optim.Adam(parameters, lr=args.lr, amsgrad=True)
     start_epoch, history = 0, []
     checkpoint = os.path.join(args.out, "checkpoint.npz")
-    if args.init_from and not args.resume:
-        initialise_from(args.init_from, lifter, trajectory, config)
+    # With --no-trajectory the trajectory network is exported only when --init-from supplied one.
+    carried_trajectory = False
+    if args.init_from:
+        carried_trajectory = initialise_from(args.init_from, lifter, trajectory, config)
     if args.resume:
         start_epoch, history = resume(checkpoint, lifter, trajectory, optimizer)
-    exported_trajectory = None if args.no_trajectory and not args.init_from else trajectory
+    exported_trajectory = trajectory if not args.no_trajectory or carried_trajectory else None
     lifter_ddp, trajectory_ddp = world.wrap(lifter), world.wrap(trajectory)
     target_frame = config.receptive_field - 1 if config.causal else config.receptive_field // 2
     stream = make_stream(h36m, train_clips, args, config.receptive_field, target_frame, [args.seed, world.rank, start_epoch])
@@ -289,27 +291,33 @@ def save_checkpoint(path: str, weights: WeightsFile, optimizer: torch.optim.Opti
     np.savez(path.replace(".npz", "_optimizer.npz"), **optimizer_state_arrays(optimizer))
 
 
-def initialise_from(path: str, lifter: TemporalModel, trajectory: TemporalModel, config: TemporalModelConfig) -> None:
-    """Load both networks from a weights file whose shape matches the run's (fine-tuning a shipped model)."""
+def load_networks(weights: WeightsFile, lifter: TemporalModel, trajectory: TemporalModel) -> bool:
+    """Copy a weights file's networks into the models; True when it held a trajectory network."""
+    lifter.load_state_dict(model_from_weights(weights.networks["lifter"]).state_dict())
+    if "trajectory" not in weights.networks:
+        return False
+    trajectory.load_state_dict(model_from_weights(weights.networks["trajectory"]).state_dict())
+    return True
+
+
+def initialise_from(path: str, lifter: TemporalModel, trajectory: TemporalModel, config: TemporalModelConfig) -> bool:
+    """Load both networks from a weights file whose shape matches the run's (fine-tuning a shipped model);
+    True when the file held a trajectory network."""
     weights = load_weights(path)
-    lifter_weights = weights.networks["lifter"]
-    if (lifter_weights.config.filter_widths, lifter_weights.config.channels, lifter_weights.config.causal) != (
+    lifter_config = weights.networks["lifter"].config
+    if (lifter_config.filter_widths, lifter_config.channels, lifter_config.causal) != (
             config.filter_widths, config.channels, config.causal):
-        raise ValueError(f"--init-from {path} has filter widths {lifter_weights.config.filter_widths}, "
-                         f"{lifter_weights.config.channels} channels, causal={lifter_weights.config.causal}; "
+        raise ValueError(f"--init-from {path} has filter widths {lifter_config.filter_widths}, "
+                         f"{lifter_config.channels} channels, causal={lifter_config.causal}; "
                          "give the same --filter-widths, --channels and --causal")
-    lifter.load_state_dict(model_from_weights(lifter_weights).state_dict())
-    if "trajectory" in weights.networks:
-        trajectory.load_state_dict(model_from_weights(weights.networks["trajectory"]).state_dict())
+    return load_networks(weights, lifter, trajectory)
 
 
 def resume(path: str, lifter: TemporalModel, trajectory: TemporalModel, optimizer: torch.optim.Optimizer):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"--resume given but no checkpoint at {path}")
     weights = load_weights(path)
-    lifter.load_state_dict(model_from_weights(weights.networks["lifter"]).state_dict())
-    if "trajectory" in weights.networks:
-        trajectory.load_state_dict(model_from_weights(weights.networks["trajectory"]).state_dict())
+    load_networks(weights, lifter, trajectory)
     load_optimizer_state(optimizer, path.replace(".npz", "_optimizer.npz"))
     return int(weights.metadata["epoch"]), list(weights.metadata["history"])
 
