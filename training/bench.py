@@ -59,6 +59,8 @@ COMPARISON_MODELS = {  # name: (label, architecture arguments)
     "rf243": ("receptive field 243", "--filter-widths 3,3,3,3,3"),
 }
 
+# The reference process: decoding alone. It reads its peak memory as bench_pipeline.peak_memory_mb
+# does, written out here so that it imports nothing but OpenCV.
 DECODE_ONLY = """
 import json, sys, time, cv2
 capture, frames, started = cv2.VideoCapture(sys.argv[1]), 0, time.perf_counter()
