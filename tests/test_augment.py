@@ -2,7 +2,7 @@ import numpy as np
 
 from core.skeleton import H36M_SKELETON
 from tests.helpers import standing_person as _standing_person
-from training.augment import CLEAN, corrupt_2d, make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones
+from training.augment import CLEAN, FRAME_SIZES, corrupt_2d, make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones
 
 
 def test_bone_scaling_scales_lengths_symmetrically():
@@ -27,10 +27,24 @@ def test_clean_pairs_reproject_exactly_and_targets_are_root_relative():
     assert np.all(pairs.inputs_2d[:, :, H36M_SKELETON.index("head"), 1] < pairs.inputs_2d[:, :, 0, 1])
 
 
+def _inside_frame(pairs) -> bool:
+    """Normalized x spans [-1, 1] for every frame shape; y spans at most the tallest shape's height / width."""
+    tallest = max(h / w for w, h in FRAME_SIZES)
+    return bool(np.all(np.abs(pairs.inputs_2d[..., 0]) <= 1 + 1e-5) and np.all(np.abs(pairs.inputs_2d[..., 1]) <= tallest + 1e-5))
+
+
 def test_person_is_inside_the_frame():
     rng = np.random.default_rng(2)
     pairs = make_pairs(np.repeat(_standing_person()[None], 64, 0), rng, CLEAN)
-    assert np.all(np.abs(pairs.inputs_2d[..., 0]) < 1.2)
+    assert _inside_frame(pairs)
+
+
+def test_a_long_walk_stays_inside_the_frame_in_every_frame():
+    # 8 m along x in 300 frames: a camera placed for the mean position alone loses the walker at the ends.
+    walk = _standing_person(300)[:1] + np.linspace(-4, 4, 300)[:, None, None] * np.array([1.0, 0, 0], np.float32)
+    pairs = make_pairs(np.repeat(walk[None], 32, 0), np.random.default_rng(5), CLEAN)
+    assert _inside_frame(pairs)
+    assert np.all(pairs.roots[..., 2] > 0.5)
 
 
 def test_detector_noise_scales_with_person_size():

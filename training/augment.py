@@ -1,7 +1,8 @@
 """Turn 3D mocap windows into (2D input, 3D target) training pairs as a real video would show them.
 
 - Virtual cameras: field of view 40-80 degrees, landscape/portrait/4:3 frames, the person
-  filling 30-90 % of the frame height somewhere in the frame, camera 0.3-2.5 m high, any yaw.
+  filling 30-90 % of the frame height somewhere in the frame, camera 0.3-2.5 m high, any yaw;
+  every joint stays inside the frame in every frame (the camera stands further back for a walk).
 - Bone-length augmentation: every bone scaled (left and right alike) and the body scaled
   overall, because the Bandai skeletons all share one set of bone lengths.
 - Horizontal flip: mirror the world and swap left/right joints.
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.camera import CameraIntrinsics, look_at_rotation, project_to_2d
+from core.camera import CameraIntrinsics, look_at_rotation, project_to_2d_linear
 from core.skeleton import H36M_SKELETON, flip_horizontal
 
 FRAME_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (1440, 1080), (1000, 1000))
 PELVIS = 0
+MAX_CAMERA_ATTEMPTS = 40
 
 
 @dataclass
@@ -80,16 +82,18 @@ class VirtualCamera:
 
 
 def random_camera(rng: np.random.Generator, subject_center: np.ndarray, subject_height: float = 1.75,
-                  travel: float = 0.0) -> VirtualCamera:
+                  travel: float = 0.0, distance_scale: float = 1.0) -> VirtualCamera:
     """A camera looking roughly at ``subject_center`` (world, Z up) so the person fits the frame.
 
     ``travel`` is how far (metres, horizontally) the subject moves from that centre during the
     window; the camera stands back far enough that the subject never comes close to it.
+    ``distance_scale`` moves it further back still (``make_pairs`` uses it to keep a moving
+    person in the frame).
     """
     width, height = FRAME_SIZES[rng.integers(len(FRAME_SIZES))]
     intrinsics = CameraIntrinsics.from_fov(width, height, rng.uniform(40, 80))
     fill = rng.uniform(0.3, 0.9)  # fraction of the frame's shorter side the person spans
-    distance = max(intrinsics.focal[0] * subject_height / (fill * min(width, height)), 1.5 * travel + 1.5)
+    distance = distance_scale * max(intrinsics.focal[0] * subject_height / (fill * min(width, height)), 1.5 * travel + 1.5)
     yaw = rng.uniform(0, 2 * np.pi)
     camera_height = rng.uniform(0.3, 2.5)
     horizontal = np.sqrt(max(distance ** 2 - (camera_height - subject_center[2]) ** 2, 0.25))
@@ -146,24 +150,31 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
         windows[flip] = flip_horizontal(windows[flip], H36M_SKELETON)
     subjects = windows[:, :, PELVIS].mean(axis=1)
     travel = np.linalg.norm(windows[:, :, PELVIS, :2] - subjects[:, None, :2], axis=-1).max(axis=1)
-    rotations, centers = np.empty((batch, 3, 3)), np.empty((batch, 3))
-    pixel_intrinsics, intrinsics = np.empty((batch, 9)), np.empty((batch, 9), dtype=np.float32)
-    sizes = np.empty((batch, 2))
-    todo = np.arange(batch)
-    for _ in range(20):
-        for b in todo:
-            camera = random_camera(rng, subjects[b], travel=travel[b])
+    rotations, centers = np.empty((batch, 3, 3), np.float32), np.empty((batch, 3), np.float32)
+    pixel_intrinsics, intrinsics = np.empty((batch, 9), np.float32), np.empty((batch, 9), np.float32)
+    sizes = np.empty((batch, 2), np.float32)
+    cam_points, pixels = np.empty_like(windows), np.empty(windows.shape[:-1] + (2,), np.float32)
+    todo = slice(None)  # the whole batch first, then the redrawn ones
+    # A video only shows a person inside its frame (a detector finds nobody outside it): a view
+    # that puts a joint outside the frame in any frame, or the person too close to the camera,
+    # is drawn again, each time from further back, so a long walk is filmed from far enough.
+    for attempt in range(MAX_CAMERA_ATTEMPTS):
+        for b in np.arange(batch)[todo]:
+            camera = random_camera(rng, subjects[b], travel=travel[b], distance_scale=1.25 ** attempt)
             rotations[b], centers[b] = camera.rotation, camera.center
             pixel_intrinsics[b], intrinsics[b] = camera.intrinsics.pixel_vector(), camera.intrinsics.normalized_vector()
             sizes[b] = camera.intrinsics.width, camera.intrinsics.height
-        cam_points = np.matmul((windows - centers[:, None, None].astype(np.float32)).reshape(batch, -1, 3),
-                               rotations.astype(np.float32)).reshape(windows.shape)
-        todo = np.flatnonzero(cam_points[..., 2].min(axis=(1, 2)) <= 0.5)
+        points = windows[todo] - centers[todo, None, None]
+        cam_points[todo] = np.matmul(points.reshape(len(points), -1, 3), rotations[todo]).reshape(points.shape)
+        # Virtual cameras have no lens distortion: the linear projection is exact.
+        pixels[todo] = project_to_2d_linear(cam_points[todo], pixel_intrinsics[todo, None, None, :])
+        too_close = cam_points[todo][..., 2].min(axis=(1, 2)) <= 0.5
+        outside = ((pixels[todo] < 0) | (pixels[todo] > sizes[todo, None, None])).any(axis=(1, 2, 3))
+        todo = np.arange(batch)[todo][too_close | outside]
         if todo.size == 0:
             break
     else:
-        raise RuntimeError("could not place a camera in front of the subject")
-    pixels = project_to_2d(cam_points, pixel_intrinsics[:, None, None, :].astype(np.float32))
+        raise RuntimeError("could not place a camera that keeps the subject in front of it and inside the frame")
     heights = np.ptp(pixels[..., 1], axis=-1).mean(axis=1)
     noisy = corrupt_2d(pixels, heights, rng, noise)
     inputs = (noisy / sizes[:, None, None, 0:1] * 2 - np.stack([np.ones(batch), sizes[:, 1] / sizes[:, 0]], -1)[:, None, None])

@@ -205,7 +205,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
              f"{' (--quick: subsets of the test clips and renders)' if results['quick'] else ''}. All errors in mm.", ""]
     lifting = results["lifting"]
     lines += ["## Lifting accuracy, held-out test set", "",
-              "Ground-truth 3D seen through one fixed virtual camera per clip; clean 2D, and detector-like 2D noise.", "",
+              "Ground-truth 3D seen through one fixed virtual camera per clip that keeps the person inside the frame; "
+              "clean 2D, and detector-like 2D noise.", "",
               "| model | receptive field | P1 clean | P2 clean | P3 clean | MPJVE clean | P1 noisy | P2 noisy | P3 noisy | MPJVE noisy |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for r in lifting["models"]:

@@ -1,8 +1,9 @@
 """Held-out evaluation: P1 (MPJPE), P2 (P-MPJPE), P3 (N-MPJPE), MPJVE and root error, in millimetres.
 
 Each clip is seen through one fixed virtual camera (seeded by the clip's name, so every
-model is judged on the same views), with clean or detector-like 2D, and lifted by the numpy
-engine that ships, with flip test-time augmentation.
+model is judged on the same views) that keeps the whole person inside the frame throughout,
+with clean or detector-like 2D, and lifted by the numpy engine that ships, with flip
+test-time augmentation.
 """
 from __future__ import annotations
 
