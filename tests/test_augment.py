@@ -27,23 +27,23 @@ def test_clean_pairs_reproject_exactly_and_targets_are_root_relative():
     assert np.all(pairs.inputs_2d[:, :, H36M_SKELETON.index("head"), 1] < pairs.inputs_2d[:, :, 0, 1])
 
 
-def _inside_frame(pairs) -> bool:
+def _inside_frame(inputs_2d: np.ndarray) -> bool:
     """Normalized x spans [-1, 1] for every frame shape; y spans at most the tallest shape's height / width."""
     tallest = max(h / w for w, h in FRAME_SIZES)
-    return bool(np.all(np.abs(pairs.inputs_2d[..., 0]) <= 1 + 1e-5) and np.all(np.abs(pairs.inputs_2d[..., 1]) <= tallest + 1e-5))
+    return bool(np.all(np.abs(inputs_2d[..., 0]) <= 1 + 1e-5) and np.all(np.abs(inputs_2d[..., 1]) <= tallest + 1e-5))
 
 
 def test_person_is_inside_the_frame():
     rng = np.random.default_rng(2)
     pairs = make_pairs(np.repeat(_standing_person()[None], 64, 0), rng, CLEAN)
-    assert _inside_frame(pairs)
+    assert _inside_frame(pairs.inputs_2d)
 
 
 def test_a_long_walk_stays_inside_the_frame_in_every_frame():
     # 8 m along x in 300 frames: a camera placed for the mean position alone loses the walker at the ends.
     walk = _standing_person(300)[:1] + np.linspace(-4, 4, 300)[:, None, None] * np.array([1.0, 0, 0], np.float32)
     pairs = make_pairs(np.repeat(walk[None], 32, 0), np.random.default_rng(5), CLEAN)
-    assert _inside_frame(pairs)
+    assert _inside_frame(pairs.inputs_2d)
     assert np.all(pairs.roots[..., 2] > 0.5)
 
 
@@ -60,3 +60,12 @@ def test_windows_repeat_clip_edges():
     assert windows.shape == (50, 9, 17, 3)
     assert windows.min() == 0 and windows.max() == 4
     assert np.all(np.diff(windows[:, :, 0, 0], axis=1) >= 0)
+
+
+def test_training_may_let_a_share_of_windows_leave_the_frame():
+    walk = _standing_person(300)[:1] + np.linspace(-4, 4, 300)[:, None, None] * np.array([1.0, 0, 0], np.float32)
+    windows = np.repeat(walk[None], 64, 0)
+    free = make_pairs(windows, np.random.default_rng(6), CLEAN, may_leave_frame=1.0)
+    leaves = [not _inside_frame(window) for window in free.inputs_2d]
+    assert 0 < sum(leaves) < 64  # the first camera is kept, in frame or not
+    assert np.all(free.roots[..., 2] > 0.5)  # still never too close to the camera

@@ -36,6 +36,16 @@ def test_training_writes_weights_log_plot_and_resumes(tmp_path):
     assert log[1]["lr"] < log[0]["lr"]
 
 
+def test_stored_training_command_gives_back_the_same_arguments(tmp_path):
+    # Zero values (here no window may leave the frame) must be written too, not dropped as if unset.
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    argv = ["--data", data, "--out", str(tmp_path / "run"), "--leave-frame-fraction", "0", "--no-trajectory"] + TINY
+    train.main(argv)
+    command = PoseLifter.from_file(str(tmp_path / "run" / "model.npz")).metadata["training_command"]
+    assert command.startswith("python -m training.train ")
+    assert vars(train.parse_args(command.split()[3:])) == vars(train.parse_args(argv))
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     data = synthetic_clips_file(tmp_path / "clips.npz")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):

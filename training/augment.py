@@ -2,7 +2,8 @@
 
 - Virtual cameras: field of view 40-80 degrees, landscape/portrait/4:3 frames, the person
   filling 30-90 % of the frame height somewhere in the frame, camera 0.3-2.5 m high, any yaw;
-  every joint stays inside the frame in every frame (the camera stands further back for a walk).
+  every joint stays inside the frame in every frame (the camera stands further back for a walk),
+  except in a chosen share of training windows where the person may leave it, as in real videos.
 - Bone-length augmentation: every bone scaled (left and right alike) and the body scaled
   overall, because the Bandai skeletons all share one set of bone lengths.
 - Horizontal flip: mirror the world and swap left/right joints.
@@ -139,8 +140,13 @@ class TrainingPairs:
 
 
 def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettings = DETECTOR_LIKE,
-               augment_bones: bool = True, allow_flip: bool = True) -> TrainingPairs:
-    """From world-space windows (B, T, 17, 3) to one random camera view each (vectorised over B)."""
+               augment_bones: bool = True, allow_flip: bool = True, may_leave_frame: float = 0.0) -> TrainingPairs:
+    """From world-space windows (B, T, 17, 3) to one random camera view each (vectorised over B).
+
+    The person stays inside the frame, except in a share ``may_leave_frame`` of the windows whose
+    first camera is kept even where a limb or the whole person leaves the image: real videos cut
+    people off at the edges, and a lifter that never saw it answers such input with nonsense.
+    """
     windows = np.array(windows, dtype=np.float32)
     batch = windows.shape[0]
     if augment_bones:
@@ -154,10 +160,11 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
     pixel_intrinsics, intrinsics = np.empty((batch, 9), np.float32), np.empty((batch, 9), np.float32)
     sizes = np.empty((batch, 2), np.float32)
     cam_points, pixels = np.empty_like(windows), np.empty(windows.shape[:-1] + (2,), np.float32)
+    free = rng.random(batch) < may_leave_frame if may_leave_frame > 0 else np.zeros(batch, bool)
     todo = slice(None)  # the whole batch first, then the redrawn ones
-    # A video only shows a person inside its frame (a detector finds nobody outside it): a view
-    # that puts a joint outside the frame in any frame, or the person too close to the camera,
-    # is drawn again, each time from further back, so a long walk is filmed from far enough.
+    # A detector only sees a person inside the frame: a view that puts a joint outside it in any
+    # frame (unless the window is ``free``), or the person too close to the camera, is drawn
+    # again, each time from further back, so a long walk is filmed from far enough.
     for attempt in range(MAX_CAMERA_ATTEMPTS):
         for b in np.arange(batch)[todo]:
             camera = random_camera(rng, subjects[b], travel=travel[b], distance_scale=1.25 ** attempt)
@@ -170,7 +177,7 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
         pixels[todo] = project_to_2d_linear(cam_points[todo], pixel_intrinsics[todo, None, None, :])
         too_close = cam_points[todo][..., 2].min(axis=(1, 2)) <= 0.5
         outside = ((pixels[todo] < 0) | (pixels[todo] > sizes[todo, None, None])).any(axis=(1, 2, 3))
-        todo = np.arange(batch)[todo][too_close | outside]
+        todo = np.arange(batch)[todo][too_close | (outside & ~free[todo])]
         if todo.size == 0:
             break
     else:

@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch")
     parser.add_argument("--noise-fraction", type=float, default=0.7, help="share of windows given detector-like 2D noise")
+    parser.add_argument("--leave-frame-fraction", type=float, default=0.5,
+                        help="share of windows whose camera may let the person leave the frame (the rest keep it inside)")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
     parser.add_argument("--labeled-fraction", type=float, default=1.0,
@@ -121,9 +123,10 @@ class TrainingBatches(torch.utils.data.IterableDataset):
     """Endless batches of (2D input, 3D pose, root, intrinsics) built in a worker process, overlapping the training step."""
 
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
-                 noise_fraction: float, seed: list[int]):
+                 noise_fraction: float, seed: list[int], leave_frame_fraction: float = 0.0):
         self.clips, self.batch_size, self.window = clips, batch_size, window
         self.target_frame, self.noise_fraction, self.seed = target_frame, noise_fraction, seed
+        self.leave_frame_fraction = leave_frame_fraction
 
     def __iter__(self):
         worker = torch.utils.data.get_worker_info()
@@ -132,7 +135,8 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         frame = slice(self.target_frame, self.target_frame + 1)
         while True:
             windows = sample_windows(self.clips, self.batch_size, self.window, rng)
-            noisy, clean = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE), make_pairs(windows[n_noisy:], rng, CLEAN)
+            noisy = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE, may_leave_frame=self.leave_frame_fraction)
+            clean = make_pairs(windows[n_noisy:], rng, CLEAN, may_leave_frame=self.leave_frame_fraction)
             yield (torch.from_numpy(np.concatenate([noisy.inputs_2d, clean.inputs_2d])),
                    torch.from_numpy(np.concatenate([noisy.poses_3d[:, frame], clean.poses_3d[:, frame]])),
                    torch.from_numpy(np.concatenate([noisy.roots[:, frame], clean.roots[:, frame]])),
@@ -152,7 +156,8 @@ def split_labeled(items: list, fraction: float) -> tuple[list, list]:
 def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, target_frame: int, seed: list[int]):
     if h36m:
         return ViewBatches(items, args.batch_size, window, target_frame, seed)
-    return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed)
+    return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed,
+                           args.leave_frame_fraction)
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -275,7 +280,7 @@ def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argpar
         networks["trajectory"] = network_weights(trajectory)
     command = "python -m training.train " + " ".join(
         f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for k, v in vars(args).items() if v not in (False, None) and k != "resume")
+        for k, v in vars(args).items() if v is not None and v is not False and k != "resume")
     return WeightsFile(networks, {"training_command": command.replace(" True", ""), "last_epoch": record})
 
 
