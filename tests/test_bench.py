@@ -34,7 +34,7 @@ def test_results_page_and_plots(tmp_path):
     results = {
         "command": "python -m training.bench --quick", "out": "results/bench", "machine": "2 CPU cores", "quick": True, "seconds": 300,
         "lifting": {"models": [{"name": n, "label": n, "receptive_field": rf, "causal": False, "channels": 256,
-                                "clean": _metrics(p1), "noisy": _metrics(p1 + 2)}
+                                "clean": _metrics(p1), "noisy": _metrics(p1 + 2), "leaving": _metrics(p1 + 9)}
                                for n, rf, p1 in (("default", 243, 50.0), ("single_frame", 1, 60.0))],
                     "missing": {"rf81": "python -m training.train ..."}, "quick": True},
         "end_to_end": {"renders": 1, "per_render": [{"camera": camera}],
@@ -52,6 +52,7 @@ def test_results_page_and_plots(tmp_path):
     }
     page = markdown(results)
     assert "| default | 243 | 50.0 |" in page and "| single_frame | 1 | 60.0 |" in page
+    assert "| 5.00 | 59.0 |" in page  # the default model's P1 with people leaving the frame closes its row
     assert "0.60 s onto the generated Rigify rig" in page and "(230 frames, detection included) took 9.0 s" in page
     assert "Mediapipe found nobody in 1 more render(s): walk_far_away" in page
     assert "`rf81`" in page and "4 m away, 1.2 m high, yaw 0°, 30 mm" in page

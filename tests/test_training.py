@@ -105,7 +105,7 @@ def test_evaluation_cli_reports_all_metrics(tmp_path):
     results = evaluate.main(["--model", os.path.join(run, "model.npz"), "--data", data, "--out", str(out)])
     saved = json.loads(out.read_text())
     assert saved["clean"]["overall"] == results["clean"]["overall"]
-    for level in ("clean", "noisy"):
+    for level in ("clean", "noisy", "leaving"):
         assert set(saved[level]) == {"test_actor", "test_motion", "overall"}
         for key in ("p1", "p2", "p3", "mpjve", "root_error"):
             assert saved[level]["overall"][key] > 0

@@ -15,15 +15,14 @@ import torch
 from core.inference import PoseLifter
 from core.losses import mean_velocity_error, mpjpe, n_mpjpe, p_mpjpe
 
-from .augment import CLEAN, DETECTOR_LIKE, NoiseSettings, make_pairs
+from .augment import NoiseSettings, make_pairs
 from .datasets import Clip
 
-NOISE_LEVELS = {"clean": CLEAN, "noisy": DETECTOR_LIKE}
-
-
-def clip_view(clip: Clip, noise: NoiseSettings):
+def clip_view(clip: Clip, noise: NoiseSettings, may_leave_frame: bool = False):
+    """The clip's fixed view; with ``may_leave_frame`` the camera does not follow a person who walks out of it."""
     rng = np.random.default_rng(zlib.crc32(clip.name.encode()))
-    return make_pairs(clip.positions[None], rng, noise, augment_bones=False, allow_flip=False)
+    return make_pairs(clip.positions[None], rng, noise, augment_bones=False, allow_flip=False,
+                      may_leave_frame=1.0 if may_leave_frame else 0.0)
 
 
 class MetricSums:
@@ -77,11 +76,12 @@ class MetricSums:
         return out
 
 
-def evaluate_clips(lifter: PoseLifter, clips: list[Clip], noise: NoiseSettings, flip_augment: bool = True) -> dict:
+def evaluate_clips(lifter: PoseLifter, clips: list[Clip], noise: NoiseSettings, flip_augment: bool = True,
+                   may_leave_frame: bool = False) -> dict:
     """Mocap clips through their fixed virtual cameras; errors in millimetres."""
     sums = MetricSums()
     for clip in clips:
-        pairs = clip_view(clip, noise)
+        pairs = clip_view(clip, noise, may_leave_frame)
         sums.add(lifter, pairs.inputs_2d[0], pairs.poses_3d[0], pairs.roots[0], flip_augment)
     return sums.result()
 
