@@ -39,10 +39,14 @@ def test_person_is_inside_the_frame():
     assert _inside_frame(pairs.inputs_2d)
 
 
-def test_a_long_walk_stays_inside_the_frame_in_every_frame():
-    # 8 m along x in 300 frames: a camera placed for the mean position alone loses the walker at the ends.
+def _long_walk(windows: int) -> np.ndarray:
+    """8 m along x in 300 frames: a camera placed for the mean position alone loses the walker at the ends."""
     walk = _standing_person(300)[:1] + np.linspace(-4, 4, 300)[:, None, None] * np.array([1.0, 0, 0], np.float32)
-    pairs = make_pairs(np.repeat(walk[None], 32, 0), np.random.default_rng(5), CLEAN)
+    return np.repeat(walk[None], windows, 0)
+
+
+def test_a_long_walk_stays_inside_the_frame_in_every_frame():
+    pairs = make_pairs(_long_walk(32), np.random.default_rng(5), CLEAN)
     assert _inside_frame(pairs.inputs_2d)
     assert np.all(pairs.roots[..., 2] > 0.5)
 
@@ -63,9 +67,7 @@ def test_windows_repeat_clip_edges():
 
 
 def test_training_may_let_a_share_of_windows_leave_the_frame():
-    walk = _standing_person(300)[:1] + np.linspace(-4, 4, 300)[:, None, None] * np.array([1.0, 0, 0], np.float32)
-    windows = np.repeat(walk[None], 64, 0)
-    free = make_pairs(windows, np.random.default_rng(6), CLEAN, may_leave_frame=1.0)
+    free = make_pairs(_long_walk(64), np.random.default_rng(6), CLEAN, may_leave_frame=1.0)
     leaves = [not _inside_frame(window) for window in free.inputs_2d]
     assert 0 < sum(leaves) < 64  # the first camera is kept, in frame or not
     assert np.all(free.roots[..., 2] > 0.5)  # still never too close to the camera

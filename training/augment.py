@@ -160,24 +160,26 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
     pixel_intrinsics, intrinsics = np.empty((batch, 9), np.float32), np.empty((batch, 9), np.float32)
     sizes = np.empty((batch, 2), np.float32)
     cam_points, pixels = np.empty_like(windows), np.empty(windows.shape[:-1] + (2,), np.float32)
+    # No draw when no window may leave the frame, so such views stay those of in-frame-only code.
     free = rng.random(batch) < may_leave_frame if may_leave_frame > 0 else np.zeros(batch, bool)
-    todo = slice(None)  # the whole batch first, then the redrawn ones
+    todo = np.arange(batch)
     # A detector only sees a person inside the frame: a view that puts a joint outside it in any
     # frame (unless the window is ``free``), or the person too close to the camera, is drawn
     # again, each time from further back, so a long walk is filmed from far enough.
     for attempt in range(MAX_CAMERA_ATTEMPTS):
-        for b in np.arange(batch)[todo]:
+        for b in todo:
             camera = random_camera(rng, subjects[b], travel=travel[b], distance_scale=1.25 ** attempt)
             rotations[b], centers[b] = camera.rotation, camera.center
             pixel_intrinsics[b], intrinsics[b] = camera.intrinsics.pixel_vector(), camera.intrinsics.normalized_vector()
             sizes[b] = camera.intrinsics.width, camera.intrinsics.height
-        points = windows[todo] - centers[todo, None, None]
-        cam_points[todo] = np.matmul(points.reshape(len(points), -1, 3), rotations[todo]).reshape(points.shape)
+        shape = (len(todo),) + windows.shape[1:]
+        points = np.matmul((windows[todo] - centers[todo, None, None]).reshape(len(todo), -1, 3), rotations[todo]).reshape(shape)
         # Virtual cameras have no lens distortion: the linear projection is exact.
-        pixels[todo] = project_to_2d_linear(cam_points[todo], pixel_intrinsics[todo, None, None, :])
-        too_close = cam_points[todo][..., 2].min(axis=(1, 2)) <= 0.5
-        outside = ((pixels[todo] < 0) | (pixels[todo] > sizes[todo, None, None])).any(axis=(1, 2, 3))
-        todo = np.arange(batch)[todo][too_close | (outside & ~free[todo])]
+        projected = project_to_2d_linear(points, pixel_intrinsics[todo, None, None, :])
+        cam_points[todo], pixels[todo] = points, projected
+        too_close = points[..., 2].min(axis=(1, 2)) <= 0.5
+        outside = ((projected < 0) | (projected > sizes[todo, None, None])).any(axis=(1, 2, 3))
+        todo = todo[too_close | (outside & ~free[todo])]
         if todo.size == 0:
             break
     else:
