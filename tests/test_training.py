@@ -46,6 +46,13 @@ def test_stored_training_command_gives_back_the_same_arguments(tmp_path):
     assert vars(train.parse_args(command.split()[3:])) == vars(train.parse_args(argv))
 
 
+def test_leave_frame_fraction_outside_0_1_is_a_clear_error(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    with pytest.raises(ValueError, match="--leave-frame-fraction must be between 0 and 1"):
+        train.main(["--data", data, "--out", str(tmp_path / "run"), "--leave-frame-fraction", "1.5"] + TINY)
+    assert not os.path.exists(tmp_path / "run")  # nothing written
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     data = synthetic_clips_file(tmp_path / "clips.npz")
     with pytest.raises(FileNotFoundError, match="no checkpoint"):

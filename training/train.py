@@ -123,7 +123,7 @@ class TrainingBatches(torch.utils.data.IterableDataset):
     """Endless batches of (2D input, 3D pose, root, intrinsics) built in a worker process, overlapping the training step."""
 
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
-                 noise_fraction: float, seed: list[int], leave_frame_fraction: float = 0.0):
+                 noise_fraction: float, seed: list[int], leave_frame_fraction: float):
         self.clips, self.batch_size, self.window = clips, batch_size, window
         self.target_frame, self.noise_fraction, self.seed = target_frame, noise_fraction, seed
         self.leave_frame_fraction = leave_frame_fraction
@@ -165,6 +165,8 @@ def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001)
 
 
 def train(args: argparse.Namespace) -> dict:
+    if not 0 <= args.leave_frame_fraction <= 1:
+        raise ValueError(f"--leave-frame-fraction must be between 0 and 1, got {args.leave_frame_fraction}")
     world = Distributed()
     if args.threads:
         torch.set_num_threads(args.threads)
