@@ -7,17 +7,25 @@ keypoints produced elsewhere come in through ``core.keypoints`` importers instea
 """
 from __future__ import annotations
 
-import json
+import importlib.util
 import os
+import shutil
+import sys
+import threading
+import types
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
 import numpy as np
 
+from .detection_cache import Chunk, DetectionCache, video_signature
 from .keypoints import KeypointTrack, map_to_h36m
-from .video import VideoInfo, iter_frames, probe
+from .skeleton import H36M_SKELETON
+from .video import VideoError, VideoInfo, probe, read_frames
 
 ProgressCallback = Callable[[int, int, float], None]  # (frames done, total frames or 0, frames per second)
+J = H36M_SKELETON.index
 
 
 class Detector(Protocol):
@@ -30,16 +38,44 @@ class Detector(Protocol):
         ...
 
 
+def _without_matplotlib() -> None:
+    """Let mediapipe import where matplotlib is not installed (the light runtime, Blender).
+
+    mediapipe's package imports its drawing helpers, which import ``matplotlib.pyplot`` at the
+    top, though pose detection never draws. Where matplotlib is absent, a stand-in module takes
+    its place and says so if anything does try to draw; where it is installed, nothing changes.
+    """
+    loaded = sys.modules.get("matplotlib") is not None
+    if loaded or ("matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is not None):
+        return
+
+    class _Missing(types.ModuleType):
+        def __getattr__(self, attribute):
+            raise ImportError("matplotlib is not installed; mediapipe's drawing utilities need it")
+
+    package, pyplot = _Missing("matplotlib"), _Missing("matplotlib.pyplot")
+    package.__path__ = []
+    package.pyplot = pyplot
+    sys.modules["matplotlib"], sys.modules["matplotlib.pyplot"] = package, pyplot
+
+
+def import_mediapipe():
+    """The mediapipe module, with a clear error where it is missing."""
+    _without_matplotlib()
+    try:
+        import mediapipe as mp
+    except ImportError as exc:
+        raise RuntimeError("mediapipe is not installed; install it or import keypoints from JSON instead") from exc
+    return mp
+
+
 class MediaPipePoseDetector:
     """BlazePose through mediapipe's solutions API, tracking across frames (video mode)."""
 
     name = "mediapipe-blazepose-1"
 
     def __init__(self, min_detection_confidence: float = 0.5, keep_world_landmarks: bool = False):
-        try:
-            import mediapipe as mp
-        except ImportError as exc:
-            raise RuntimeError("mediapipe is not installed; install it or import keypoints from JSON instead") from exc
+        mp = import_mediapipe()
         self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
                                             min_detection_confidence=min_detection_confidence,
                                             min_tracking_confidence=0.5)
@@ -68,51 +104,387 @@ class MediaPipePoseDetector:
 
 def detect_video(path: str, detector: Detector, progress: ProgressCallback | None = None,
                  should_stop: Callable[[], bool] | None = None, start: int = 0, stop: int | None = None) -> KeypointTrack:
-    """Run ``detector`` over frames ``start`` to ``stop``, streaming; only the keypoints are kept in memory."""
+    """Run one ``detector`` over frames ``start`` to ``stop``, streaming, without a cache (benchmarks, tests)."""
     info = probe(path)
     total = max((min(stop, info.frame_count) if stop else info.frame_count) - start, 0)
     positions, confidence = [], []
     started = time.perf_counter()
-    for index, frame in enumerate(iter_frames(path, start, stop)):
+    for frame in read_frames(path, start, stop):
         if should_stop is not None and should_stop():
             raise InterruptedError("detection cancelled")
-        joints, conf = detector.detect(frame)
+        joints, conf = detector.detect(frame.image)
         positions.append(joints)
         confidence.append(conf)
         if progress is not None:
-            progress(index + 1, total, (index + 1) / max(time.perf_counter() - started, 1e-9))
+            progress(len(positions), total, len(positions) / max(time.perf_counter() - started, 1e-9))
     if not positions:
         raise ValueError(f"{path}: no frames in the range {start}-{stop}")
     return KeypointTrack(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps)
 
 
-def _video_signature(info: VideoInfo, detector_name: str, start: int, stop: int | None) -> str:
-    stat = os.stat(info.path)
-    return json.dumps({"video": os.path.abspath(info.path), "size": stat.st_size, "mtime": int(stat.st_mtime),
-                       "detector": detector_name, "start": start, "stop": stop})
+@dataclass
+class DetectionRun:
+    """What ``detect_video_cached`` found, and how."""
+    track: KeypointTrack
+    time_ms: np.ndarray                 # (F,) presentation time of each frame
+    start: int                          # first frame of the track in the video
+    frames_detected: int                # detector calls in this run (a piece's lead frames and redone frames too)
+    frames_from_cache: int              # taken from chunks of earlier runs
+    frames_announced: int               # frames the container announced for the range (0: unknown)
+    cache_problems: list[str] = field(default_factory=list)
+    preview_segments: list[tuple[int, int, str]] = field(default_factory=list)  # (first frame, count, file)
 
 
-def detect_video_cached(path: str, cache_path: str, detector_factory: Callable[[], Detector],
-                        progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
-                        start: int = 0, stop: int | None = None) -> tuple[KeypointTrack, bool]:
-    """Detections from ``cache_path`` if they belong to this video and detector, else detect and save.
+def split_work(ranges: list[tuple[int, int]], workers: int, min_piece: int = 60) -> list[list[tuple[int, int]]]:
+    """Cut the frame ranges into at most ``workers`` lists of contiguous pieces of nearly equal total length.
 
-    Returns the track and whether it came from the cache.
+    Each worker runs its pieces in order with one tracking detector per piece; pieces shorter
+    than ``min_piece`` are not worth a second detector's start-up.
     """
-    info = probe(path)
-    signature_path = cache_path + ".json"
+    total = sum(b - a for a, b in ranges)
+    workers = max(1, min(workers, total // max(min_piece, 1)))
+    share = -(-total // workers) if total else 0
+    plans: list[list[tuple[int, int]]] = [[] for _ in range(workers)]
+    worker, room = 0, share
+    for a, b in ranges:
+        while a < b:
+            take = min(b - a, room)
+            plans[worker].append((a, a + take))
+            a += take
+            room -= take
+            if room == 0 and worker < workers - 1:
+                worker, room = worker + 1, share
+    return [plan for plan in plans if plan]
+
+
+class _PreviewSegment:
+    """The frames one worker decoded, shrunk to the preview's height, so the preview needs no second decode."""
+
+    def __init__(self, path: str, fps: float, size: tuple[int, int], height: int):
+        import cv2
+        self.cv2, self.path = cv2, path
+        self.size = (int(round(size[0] * height / size[1])) // 2 * 2, height)
+        self.writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, self.size)
+        if not self.writer.isOpened():
+            raise OSError(f"cannot write {path}")
+        self.frames = 0
+
+    def add(self, image_rgb: np.ndarray) -> None:
+        cv2 = self.cv2
+        small = cv2.resize(image_rgb, self.size, interpolation=cv2.INTER_LINEAR)
+        self.writer.write(cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+        self.frames += 1
+
+    def close(self) -> None:
+        self.writer.release()
+
+
+class _Counter:
+    def __init__(self):
+        self.value, self._lock = 0, threading.Lock()
+
+    def add(self, n: int = 1) -> None:
+        with self._lock:
+            self.value += n
+
+
+@dataclass
+class Piece:
+    """Frames ``start``..``stop`` for one tracking detector, which first runs over ``lead`` earlier frames.
+
+    The lead frames let the detector lock on and are compared with the previous piece's
+    detections of the same frames (``_WorkerRun.seams_on_another_person``); they are not stored.
+    ``prime_boxes``, when set, hide everything but one box (x0, y0, x1, y1 pixels) in each lead
+    frame, so the detector starts on the person the previous piece was following. With a
+    ``reference``, the piece ends early once ``CONVERGED_FRAMES`` frames in a row agree with it
+    (both detectors now follow the same person), and keeps the reference for the rest.
+    """
+    start: int
+    stop: int | None
+    lead: int = 0
+    prime_boxes: list[tuple[float, float, float, float] | None] | None = None
+    reference: Chunk | None = None   # earlier detections of these frames: the piece stops once it agrees with them
+
+
+def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], cache: DetectionCache,
+                   counter: _Counter, quit_event: threading.Event, chunk_frames: int,
+                   preview: tuple[str, int] | None, segments: list, leads: dict, exact: bool,
+                   pieces: list[Piece]) -> None:
+    """One worker: each piece with a fresh tracking detector, flushing a chunk every ``chunk_frames`` frames."""
+    for piece in pieces:
+        seeked = piece.start - piece.lead > 0 and not exact
+        detector = detector_factory()
+        segment = None
+        if preview is not None:
+            folder, height = preview
+            segment = _PreviewSegment(os.path.join(folder, f"frames_{piece.start:09d}.mp4"), info.fps,
+                                      (info.width, info.height), height)
+        buffer: list[tuple[np.ndarray, np.ndarray, float]] = []
+        lead: list[tuple[np.ndarray, np.ndarray]] = []
+        buffer_start = piece.start
+
+        def flush(ended: bool) -> None:
+            nonlocal buffer, buffer_start, seeked
+            if buffer or ended:
+                joints, conf, times = zip(*buffer) if buffer else ((), (), ())
+                cache.write(Chunk(buffer_start, np.array(joints, np.float32).reshape(-1, 17, 2),
+                                  np.array(conf, np.float32).reshape(-1, 17), np.array(times, np.float64), ended,
+                                  seeked))
+                buffer_start += len(buffer)
+                buffer, seeked = [], False
+
+        next_index, agreeing, converged = piece.start - piece.lead, 0, False
+        try:
+            for frame in read_frames(info.path, next_index, piece.stop, stopping=quit_event.is_set, exact=exact):
+                image = frame.image
+                box = piece.prime_boxes[frame.index - piece.start + piece.lead] \
+                    if piece.prime_boxes and frame.index < piece.start else None
+                if box is not None:
+                    image = _only_inside(image, box)
+                joints, conf = detector.detect(image)
+                next_index += 1
+                counter.add()
+                if frame.index < piece.start:
+                    lead.append((joints, conf))
+                    continue
+                if segment is not None:
+                    segment.add(frame.image)
+                buffer.append((joints, conf, frame.time_ms))
+                reference = piece.reference
+                if reference is not None and frame.index < reference.stop:
+                    at = frame.index - reference.start
+                    agree = same_person((reference.positions[at:at + 1], reference.confidence[at:at + 1]),
+                                        (joints[None], conf[None]))
+                    agreeing = agreeing + 1 if agree else 0
+                    if agreeing >= CONVERGED_FRAMES:
+                        converged = True
+                        break
+                if len(buffer) >= chunk_frames:
+                    flush(False)
+                if quit_event.is_set():
+                    break
+            if converged:  # the rest of the earlier detections stands
+                flush(False)
+                rest = slice(next_index - piece.reference.start, None)
+                cache.write(Chunk(next_index, piece.reference.positions[rest], piece.reference.confidence[rest],
+                                  piece.reference.time_ms[rest], piece.reference.video_ended))
+                ended = piece.reference.video_ended
+            else:
+                ended = not quit_event.is_set() and (piece.stop is None or next_index < piece.stop)
+                flush(ended and next_index >= piece.start)
+        finally:
+            detector.close()
+            if segment is not None:
+                segment.close()
+                segments.append((piece.start, segment.frames, segment.path))
+        if lead:
+            leads[piece.start] = (np.array([j for j, _ in lead]), np.array([c for _, c in lead]))
+        if quit_event.is_set() or ended:  # stopped, or the video ended: later pieces have no frames
+            return
+
+
+def _only_inside(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """A copy of ``image`` that is black outside ``box``."""
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    out = np.zeros_like(image)
+    out[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = image[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)]
+    return out
+
+
+SEAM_LEAD = 10                 # frames a piece's detector runs before its first frame, to compare with the previous piece
+CONVERGED_FRAMES = 5          # frames in a row on which a redone piece agrees with the earlier detections
+PRIMED_LEAD = 20               # the same when a piece is redone on the previous piece's person (time to settle on them)
+SAME_PERSON_DISTANCE = 0.5     # mean joint distance over the lead frames, in torso lengths, below which it is one person
+
+
+def same_person(previous: tuple[np.ndarray, np.ndarray], lead: tuple[np.ndarray, np.ndarray],
+                min_confidence: float = 0.5) -> bool | None:
+    """Whether two detectors followed the same person over the same frames; None when neither shows one."""
+    (a, a_conf), (b, b_conf) = previous, lead
+    both = (a_conf > min_confidence) & (b_conf > min_confidence)
+    usable = both.sum(axis=1) >= 6
+    if not usable.any():
+        return None
+    torso = np.linalg.norm(a[:, J("thorax")] - a[:, J("pelvis")], axis=-1)
+    torso = float(np.median(torso[usable])) or 1.0
+    distance = np.array([np.linalg.norm(a[t][both[t]] - b[t][both[t]], axis=-1).mean() for t in np.flatnonzero(usable)])
+    return bool(np.median(distance) / torso < SAME_PERSON_DISTANCE)
+
+
+def person_box(joints: np.ndarray, confidence: np.ndarray, size: tuple[int, int],
+               min_confidence: float = 0.5) -> tuple[float, float, float, float] | None:
+    """The box around a detected person's confident joints, grown by half its size on each side."""
+    seen = joints[confidence > min_confidence]
+    if len(seen) < 4:
+        return None
+    (x0, y0), (x1, y1) = seen.min(axis=0), seen.max(axis=0)
+    grow = 0.5 * max(x1 - x0, y1 - y0)
+    return (max(x0 - grow, 0), max(y0 - grow, 0), min(x1 + grow, size[0]), min(y1 + grow, size[1]))
+
+
+class _WorkerRun:
+    """Threads that each detect a list of pieces, stopped together on a request, Ctrl-C or an error."""
+
+    def __init__(self, info: VideoInfo, detector_factory, cache: DetectionCache, counter: _Counter,
+                 chunk_frames: int, preview: tuple[str, int] | None, segments: list):
+        self.args = (info, detector_factory, cache, counter)
+        self.chunk_frames, self.preview, self.segments = chunk_frames, preview, segments
+        self.leads: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # piece start -> its lead detections
+        self.stops: dict[int, int | None] = {}                      # piece start -> its stop
+
+    def run(self, plans: list[list[Piece]], should_stop, report, exact: bool = False) -> None:
+        quit_event, errors = threading.Event(), []
+        for plan in plans:
+            for piece in plan:
+                self.leads.pop(piece.start, None)
+                self.stops[piece.start] = piece.stop
+                self.segments[:] = [s for s in self.segments if s[0] != piece.start]
+
+        def work(plan):
+            try:
+                _detect_pieces(*self.args, quit_event, self.chunk_frames, self.preview, self.segments, self.leads,
+                               exact, pieces=plan)
+            except BaseException as exc:  # handed to the calling thread
+                errors.append(exc)
+                quit_event.set()
+
+        threads = [threading.Thread(target=work, args=(plan,), name=f"detect-{k}", daemon=True)
+                   for k, plan in enumerate(plans)]
+        for thread in threads:
+            thread.start()
+        try:
+            while any(thread.is_alive() for thread in threads):
+                for thread in threads:
+                    thread.join(timeout=0.1)
+                if should_stop is not None and should_stop():
+                    quit_event.set()
+                report()
+        except BaseException:  # Ctrl-C or a cancelled progress callback: finished chunks are saved first
+            quit_event.set()
+            for thread in threads:
+                thread.join()
+            raise
+        if errors:
+            raise errors[0]
+        if quit_event.is_set():
+            raise InterruptedError("detection cancelled")
+
+    def forget_from(self, frame: int) -> None:
+        """Drop what pieces starting at or after ``frame`` left (their chunks are dropped by the caller)."""
+        for start in [s for s in self.leads if s >= frame]:
+            del self.leads[start]
+        self.segments[:] = [s for s in self.segments if s[0] < frame]
+
+    def follows_previous(self, cache: DetectionCache, start: int) -> bool | None:
+        """Whether the piece at ``start`` followed, over its lead frames, the person detected before it."""
+        joints, confidence = self.leads[start]
+        try:
+            previous_joints, previous_confidence, _ = cache.assemble(start - len(joints), start)
+        except RuntimeError:  # the previous frames are not there (the video ended before them)
+            return None
+        return same_person((previous_joints, previous_confidence), (joints, confidence))
+
+    def seams_on_another_person(self, cache: DetectionCache, size: tuple[int, int], first_frame: int) -> list[Piece]:
+        """Pieces whose detector started on someone else than the previous piece was following, to redo.
+
+        Each comes back primed on the previous piece's person (``Piece.prime_boxes``).
+        """
+        redo = []
+        for start in sorted(self.leads):
+            if self.follows_previous(cache, start) is False:
+                lead = len(self.leads[start][0])
+                previous_joints, previous_confidence, _ = cache.assemble(start - lead, start)
+                primed = min(PRIMED_LEAD, start - first_frame)
+                try:
+                    before, before_confidence, _ = cache.assemble(start - primed, start)
+                except RuntimeError:
+                    before, before_confidence, primed = previous_joints, previous_confidence, lead
+                boxes = [person_box(j, c, size) for j, c in zip(before, before_confidence)]
+                if any(box is not None for box in boxes):
+                    redo.append(Piece(start, self.stops.get(start), primed, boxes))
+        return redo
+
+
+def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable[[], Detector],
+                        progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
+                        start: int = 0, stop: int | None = None, workers: int = 2, info: VideoInfo | None = None,
+                        preview_height: int | None = None, chunk_frames: int = 100) -> DetectionRun:
+    """Detections of frames ``start`` to ``stop``, resuming from the chunks in ``cache_folder``.
+
+    The frames no chunk holds are split between ``workers`` threads, each with its own detector
+    and decoder, so both cores work. Each worker saves a chunk every ``chunk_frames`` frames; when
+    the run stops (``should_stop``, Ctrl-C, an error) the finished frames stay for the next run.
+    Where a piece begins, its detector first runs over the ``SEAM_LEAD`` frames before it; if it
+    follows someone else there than the previous piece did, the piece is detected again starting
+    on that person, so splitting the work never switches between people. With ``preview_height``,
+    the decoded frames are also kept, shrunk, for the preview.
+    """
+    info = info or probe(path)
     name = getattr(detector_factory, "name", None) or "detector"
-    signature = _video_signature(info, name, start, stop)
-    if os.path.isfile(cache_path) and os.path.isfile(signature_path):
-        with open(signature_path) as handle:
-            if handle.read() == signature:
-                return KeypointTrack.load(cache_path), True
-    detector = detector_factory()
-    try:
-        track = detect_video(path, detector, progress, should_stop, start, stop)
-    finally:
-        detector.close()
-    track.save(cache_path)
-    with open(signature_path, "w") as handle:
-        handle.write(signature)
-    return track, False
+    cache = DetectionCache(cache_folder, video_signature(info, name)).load()
+    announced_stop = min(stop, info.frame_count) if stop is not None and info.frame_count else (stop or info.frame_count)
+    end = announced_stop or None          # None: the container does not say how long the video is
+    if cache.video_end() is not None:
+        end = cache.video_end() if end is None else min(end, cache.video_end())
+    if end is not None:
+        end = max(end, start)
+        todo = cache.missing(start, end)
+        ranges = split_work(todo, workers)
+        total = sum(b - a for a, b in todo)
+    else:  # unknown length: what the cache holds from ``start`` on, then one worker reads to the end
+        known = start
+        while any(c.start <= known < c.stop for c in cache.chunks):
+            known = max(c.stop for c in cache.chunks if c.start <= known < c.stop)
+        ranges, total = [[(known, None)]], 0
+
+    def piece(a: int, b: int | None, prime_box=None) -> Piece:
+        return Piece(a, b, min(SEAM_LEAD, a - start), prime_box)
+
+    plans = [[piece(a, b) for a, b in plan] for plan in ranges]
+    from_cache = int(cache.covered(start, end).sum()) if end is not None else ranges[0][0][0] - start
+    preview_folder = os.path.join(cache_folder, "preview")
+    if preview_height:
+        shutil.rmtree(preview_folder, ignore_errors=True)  # frames of earlier runs are not this run's
+        os.makedirs(preview_folder)
+    counter, segments = _Counter(), []
+    preview = (preview_folder, preview_height) if preview_height else None
+    workers_run = _WorkerRun(info, detector_factory, cache, counter, chunk_frames, preview, segments)
+    started = time.perf_counter()
+
+    def report(done_total: int) -> None:
+        if progress is not None:
+            progress(counter.value, done_total, counter.value / max(time.perf_counter() - started, 1e-9))
+
+    workers_run.run(plans, should_stop, lambda: report(total))
+    exact = False
+    misplaced = cache.misplaced_seek(start)
+    if misplaced is not None:  # seeking is not frame-accurate in this file: redo from there, decoding in order
+        exact = True
+        cache.drop_from(misplaced)
+        workers_run.forget_from(misplaced)
+        cache.problems.append(f"seeking in this video lands on wrong frames (a variable frame rate?); frames from "
+                              f"{misplaced} on were detected again, decoded in order")
+        total += (end or misplaced) - misplaced
+        workers_run.run([[piece(misplaced, end)]], should_stop, lambda: report(total), exact=True)
+    for redo in workers_run.seams_on_another_person(cache, (info.width, info.height), start):
+        earlier_stop = redo.stop if redo.stop is not None else max(c.stop for c in cache.chunks)
+        positions, confidence, times = cache.assemble(redo.start, earlier_stop)
+        ended = cache.video_end() is not None and cache.video_end() <= earlier_stop
+        redo.reference = Chunk(redo.start, positions, confidence, times, ended)
+        cache.drop_range(redo.start, redo.stop)
+        total += (redo.stop or redo.start) - redo.start + redo.lead
+        workers_run.run([[redo]], should_stop, lambda: report(total), exact=exact)
+        still_other = redo.start not in workers_run.leads or not workers_run.follows_previous(cache, redo.start)
+        cache.problems.append(
+            f"the detector that started at frame {redo.start} found another person than the one followed before; "
+            + (f"frames from {redo.start} on were detected again following that one" if not still_other else
+               f"detected again, it still could not find them: the motion may switch person at frame {redo.start}"))
+    if cache.video_end() is not None:
+        end = cache.video_end() if end is None else min(end, cache.video_end())
+    if end is None or end <= start:
+        raise VideoError(f"{path}: no frames in the range {start}-{stop if stop is not None else 'end'}")
+    positions, confidence, time_ms = cache.assemble(start, end)
+    track = KeypointTrack(positions, confidence, info.width, info.height, info.fps)
+    return DetectionRun(track, time_ms, start, counter.value, min(from_cache, track.num_frames),
+                        max(announced_stop - start, 0) if announced_stop else 0, cache.problems,
+                        sorted(s for s in segments if s[1] > 0))

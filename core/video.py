@@ -5,7 +5,7 @@ import os
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -20,7 +20,15 @@ class VideoInfo:
     width: int
     height: int
     fps: float
-    frame_count: int   # as the container states it; may be approximate
+    frame_count: int       # as the container states it; may be wrong (truncated files) or 0 (unknown)
+    fps_source: str = "container"   # "container", "timestamps" (container had none) or "assumed" (30)
+
+
+@dataclass(frozen=True)
+class DecodedFrame:
+    index: int             # frame number in the video
+    image: np.ndarray      # (H, W, 3) uint8, RGB or BGR as asked
+    time_ms: float         # the decoder's presentation time; NaN when the container gives none
 
 
 def _cv2():
@@ -31,7 +39,20 @@ def _cv2():
     return cv2
 
 
+def _rate_from_timestamps(capture, cv2, first_ms: float, frames: int = 8) -> float | None:
+    """Frames per second from the first frames' presentation times, for containers that state no rate."""
+    times = [first_ms]
+    for _ in range(frames):
+        if not capture.read()[0]:
+            break
+        times.append(capture.get(cv2.CAP_PROP_POS_MSEC))
+    steps = np.diff(times)
+    steps = steps[np.isfinite(steps) & (steps > 0)]
+    return 1000.0 / float(np.median(steps)) if len(steps) else None
+
+
 def probe(path: str) -> VideoInfo:
+    """Open the video once: size, frame rate and announced frame count, and check that a frame decodes."""
     if not os.path.isfile(path):
         raise VideoError(f"video not found: {path}")
     cv2 = _cv2()
@@ -40,40 +61,52 @@ def probe(path: str) -> VideoInfo:
         if not capture.isOpened():
             raise VideoError(f"cannot open {path}: not a video OpenCV can decode, or the file is damaged")
         width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        fps = float(capture.get(cv2.CAP_PROP_FPS)) or 30.0
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+        count = max(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), 0)
         ok, _ = capture.read()
         if not ok or width <= 0 or height <= 0:
             raise VideoError(f"{path} has no readable frames (empty or damaged video)")
+        source = "container"
+        if not (np.isfinite(fps) and 1 <= fps <= 1000):
+            measured = _rate_from_timestamps(capture, cv2, capture.get(cv2.CAP_PROP_POS_MSEC))
+            fps, source = (measured, "timestamps") if measured and 1 <= measured <= 1000 else (30.0, "assumed")
     finally:
         capture.release()
-    return VideoInfo(path, width, height, fps if 1 <= fps <= 1000 else 30.0, count)
+    return VideoInfo(path, width, height, fps, count, source)
 
 
-def iter_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True,
-                prefetch: int = 4) -> Iterator[np.ndarray]:
-    """Frames ``start`` to ``stop`` (exclusive) as (H, W, 3) uint8 arrays, streamed.
+def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True, prefetch: int = 2,
+                stopping: Callable[[], bool] | None = None, exact: bool = False) -> Iterator[DecodedFrame]:
+    """Frames ``start`` to ``stop`` (exclusive) with their index and time, streamed; ends early at the video's end.
 
     A background thread decodes up to ``prefetch`` frames ahead (OpenCV releases the GIL while
     decoding), so decoding overlaps whatever the caller does with each frame; memory stays bounded.
+    OpenCV seeks to ``start`` by time, which lands on the wrong frame in some variable-rate files;
+    ``exact`` decodes from the first frame instead (slower, always right). The caller checks the
+    video first (``probe``); this does not open it twice.
     """
-    probe(path)
     cv2 = _cv2()
     frames: queue.Queue = queue.Queue(maxsize=max(prefetch, 1))
-    stopping = threading.Event()
+    quit_event = threading.Event()
     done = object()
 
     def decode() -> None:
         capture = cv2.VideoCapture(path)
         try:
-            if start:
+            if start and exact:
+                for _ in range(start):
+                    if not capture.grab():
+                        return
+            elif start:
                 capture.set(cv2.CAP_PROP_POS_FRAMES, start)
             index = start
-            while not stopping.is_set() and (stop is None or index < stop):
+            while not quit_event.is_set() and (stop is None or index < stop):
                 ok, frame = capture.read()
                 if not ok:
                     break
-                frames.put(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame)
+                time_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
+                image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
+                frames.put(DecodedFrame(index, image, float(time_ms) if time_ms >= 0 else float("nan")))
                 index += 1
         finally:
             capture.release()
@@ -82,13 +115,23 @@ def iter_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = 
     worker = threading.Thread(target=decode, name="video-decode", daemon=True)
     worker.start()
     try:
-        while (frame := frames.get()) is not done:
-            yield frame
+        while (item := frames.get()) is not done:
+            yield item
+            if stopping is not None and stopping():
+                break
     finally:
-        stopping.set()
+        quit_event.set()
         while worker.is_alive():  # unblock a decoder waiting on a full queue
             try:
                 frames.get(timeout=0.1)
             except queue.Empty:
                 pass
         worker.join()
+
+
+def iter_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True,
+                prefetch: int = 4) -> Iterator[np.ndarray]:
+    """Frames ``start`` to ``stop`` (exclusive) as (H, W, 3) uint8 arrays, streamed."""
+    probe(path)
+    for frame in read_frames(path, start, stop, rgb, prefetch):
+        yield frame.image

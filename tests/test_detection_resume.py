@@ -1,0 +1,185 @@
+"""Detection over two workers, resumable chunks, damaged caches, truncated and variable-rate videos.
+
+The videos' frames carry their own index (``tests.video_helpers``), so every test checks that
+each detection belongs to the right frame, not only that there are as many as expected.
+"""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from core.detection import SEAM_LEAD, detect_video_cached, split_work
+from core.pipeline import PipelineOptions, input_warnings
+from core.video import probe
+from tests.video_helpers import FollowingDetector, IndexDetector, index_video, two_people_video, variable_rate_mp4
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def frame_indices(run) -> list[int]:
+    return [int(round(x)) for x in run.track.positions[:, 0, 0]]
+
+
+def chunk_files(folder) -> list[str]:
+    return sorted(glob.glob(os.path.join(folder, "chunk_*.npz")))
+
+
+def test_split_work_shares_frames_evenly_and_keeps_short_work_on_one_worker():
+    plans = split_work([(0, 1000)], 2)
+    assert plans == [[(0, 500)], [(500, 1000)]]
+    plans = split_work([(0, 100), (300, 500), (900, 930)], 2)
+    assert sum(b - a for plan in plans for a, b in plan) == 330
+    assert [sum(b - a for a, b in plan) for plan in plans] == [165, 165]
+    assert split_work([(0, 80)], 2) == [[(0, 80)]]
+
+
+@pytest.mark.parametrize("fourcc, suffix", [("MJPG", ".avi"), ("mp4v", ".mp4")])
+def test_two_workers_give_every_frame_its_own_detection(tmp_path, fourcc, suffix):
+    video = index_video(tmp_path / f"clip{suffix}", frames=300, fourcc=fourcc)
+    run = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, chunk_frames=64)
+    assert frame_indices(run) == list(range(300))
+    # The second worker's detector also ran over the SEAM_LEAD frames before its half, to check
+    # that it follows the same person as the first.
+    assert run.frames_detected == 300 + SEAM_LEAD and run.frames_from_cache == 0 and run.cache_problems == []
+    np.testing.assert_allclose(np.diff(run.time_ms), 40.0)
+    starts = [int(os.path.basename(p).split("_")[1]) for p in chunk_files(tmp_path / "cache")]
+    assert starts == [0, 64, 128, 150, 214, 278]  # the second worker began half-way; a chunk every 64 frames
+    single = detect_video_cached(video, str(tmp_path / "cache1"), IndexDetector, workers=1)
+    np.testing.assert_array_equal(single.track.positions, run.track.positions)
+
+
+@pytest.fixture
+def slow_detector(monkeypatch):
+    monkeypatch.setattr(IndexDetector, "delay", 0.003)
+    return IndexDetector
+
+
+def test_a_stopped_run_resumes_where_it_stopped(tmp_path, slow_detector):
+    video = index_video(tmp_path / "clip.avi", frames=400)
+    cache = str(tmp_path / "cache")
+    seen = []
+
+    def progress(done, total, fps):
+        seen.append(done)
+
+    with pytest.raises(InterruptedError):
+        detect_video_cached(video, cache, IndexDetector, progress=progress, chunk_frames=50, workers=2,
+                            should_stop=lambda: bool(seen) and seen[-1] >= 200)
+    done_before = seen[-1]
+    assert 200 <= done_before < 400
+    resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=50, workers=2)
+    assert frame_indices(resumed) == list(range(400))
+    # Stopping flushes every frame already detected (all but the second worker's lead frames):
+    # nothing is detected twice but the lead frames of the resumed pieces.
+    assert resumed.frames_from_cache == done_before - SEAM_LEAD
+    assert 0 < resumed.frames_detected - (400 - resumed.frames_from_cache) <= 3 * SEAM_LEAD
+
+
+def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
+    video = index_video(tmp_path / "clip.avi", frames=300)
+    cache = str(tmp_path / "cache")
+    calls = []
+
+    def progress(done, total, fps):
+        calls.append(done)
+        if done >= 100:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        detect_video_cached(video, cache, IndexDetector, progress=progress, chunk_frames=40)
+    assert chunk_files(cache)
+    resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=40)
+    assert frame_indices(resumed) == list(range(300))
+    assert resumed.frames_from_cache >= 100 - SEAM_LEAD
+
+
+KILLED_RUN = """
+import sys
+sys.path.insert(0, {root!r})
+from core.detection import detect_video_cached
+from tests.video_helpers import IndexDetector
+IndexDetector.delay = 0.01
+detect_video_cached({video!r}, {cache!r}, IndexDetector, chunk_frames=25, workers=2)
+"""
+
+
+def test_a_killed_run_leaves_only_whole_chunks_and_the_rerun_redoes_little(tmp_path):
+    video = index_video(tmp_path / "clip.avi", frames=600)
+    cache = str(tmp_path / "cache")
+    child = subprocess.Popen([sys.executable, "-c", KILLED_RUN.format(root=ROOT, video=video, cache=cache)])
+    deadline = time.time() + 60
+    while len(chunk_files(cache)) < 6 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.02)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert len(chunk_files(cache)) >= 6
+    resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=25, workers=2)
+    assert frame_indices(resumed) == list(range(600))
+    assert resumed.cache_problems == []  # a killed write leaves a temporary file, never a broken chunk
+    assert resumed.frames_from_cache >= 6 * 25
+    assert not glob.glob(os.path.join(cache, ".*partial*"))  # what the kill cut short is cleared away
+
+
+def test_a_damaged_chunk_is_reported_and_detected_again(tmp_path):
+    video = index_video(tmp_path / "clip.avi", frames=200)
+    cache = str(tmp_path / "cache")
+    detect_video_cached(video, cache, IndexDetector, chunk_frames=50)
+    damaged = chunk_files(cache)[1]
+    data = open(damaged, "rb").read()
+    open(damaged, "wb").write(data[: len(data) // 3])
+    rerun = detect_video_cached(video, cache, IndexDetector, chunk_frames=50)
+    assert frame_indices(rerun) == list(range(200))
+    assert rerun.frames_detected == 50 + SEAM_LEAD
+    assert any("damaged" in problem and os.path.basename(damaged) in problem for problem in rerun.cache_problems)
+    assert detect_video_cached(video, cache, IndexDetector).frames_detected == 0  # rebuilt whole
+
+
+def test_a_truncated_video_is_detected_to_its_real_end_and_warned_about(tmp_path):
+    video = index_video(tmp_path / "clip.avi", frames=240)
+    data = open(video, "rb").read()
+    open(video, "wb").write(data[: int(len(data) * 0.4)])
+    info = probe(video)
+    assert info.frame_count == 240  # the header still announces the whole clip
+    run = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, info=info)
+    assert 60 < run.track.num_frames < 240
+    assert frame_indices(run) == list(range(run.track.num_frames))
+    assert run.frames_announced == 240
+    warnings = input_warnings(info, run, run.track, PipelineOptions())
+    assert any("announces 240 frames" in w and f"only {run.track.num_frames}" in w for w in warnings)
+    again = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, info=info)
+    assert again.frames_detected == 0 and again.track.num_frames == run.track.num_frames
+
+
+def test_variable_frame_rate_seeks_are_caught_and_the_rate_comes_from_the_frame_times(tmp_path):
+    video = variable_rate_mp4(tmp_path / "vfr.mp4", frames=400)
+    info = probe(video)
+    run = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2)
+    # OpenCV seeks by time, which lands on the wrong frame here; the frame times reveal it and the
+    # frames after the seek are detected again in decoding order.
+    assert frame_indices(run) == list(range(400))
+    assert any("seeking" in problem for problem in run.cache_problems)
+    warnings = input_warnings(info, run, run.track, PipelineOptions())
+    assert any("variable frame rate" in w for w in warnings)
+    assert run.track.fps == pytest.approx(400 / 16.0, rel=0.02)  # 400 frames over the clip's 16 s
+
+
+def test_splitting_the_work_never_switches_to_another_person(tmp_path):
+    # One worker starts on the left person (alone at first) and follows them; a second detector
+    # started half-way would pick the brighter person on the right.
+    video = two_people_video(tmp_path / "two.avi", frames=200)
+    one = detect_video_cached(video, str(tmp_path / "one"), FollowingDetector, workers=1)
+    assert np.allclose(one.track.positions[:, 0, 0], 19.5, atol=1.0)
+    two = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
+    assert any("another person" in problem for problem in two.cache_problems)
+    np.testing.assert_allclose(two.track.positions, one.track.positions, atol=1.0)
+
+
+def test_a_seam_between_pieces_on_the_same_person_is_kept(tmp_path):
+    video = two_people_video(tmp_path / "one_person.avi", frames=200, second_from=10_000)
+    run = detect_video_cached(video, str(tmp_path / "cache"), FollowingDetector, workers=2)
+    assert run.cache_problems == [] and run.frames_detected == 200 + SEAM_LEAD
