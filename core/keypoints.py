@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -197,6 +198,19 @@ def load_openpose_folder(folder: str, width: int, height: int, fps: float) -> Ke
     return KeypointTrack(*mapped, width, height, fps)
 
 
+MAX_FRAME_INDEX = 1_000_000  # over nine hours at 30 fps: anything larger is a broken file, not a video
+
+
+def _frame_index(value, path: str, entry: int) -> int:
+    """A frame number from a keypoint file: a whole number from 0 to ``MAX_FRAME_INDEX``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value != int(value):
+        raise KeypointError(f"{path}: entry {entry}: frame index must be a whole number, got {json.dumps(value)}")
+    if not 0 <= value < MAX_FRAME_INDEX:
+        raise KeypointError(f"{path}: entry {entry}: frame index {value:g} is out of range "
+                            f"(0 to {MAX_FRAME_INDEX - 1:,})")
+    return int(value)
+
+
 def load_coco_json(path: str, width: int | None = None, height: int | None = None, fps: float = 30.0) -> KeypointTrack:
     """COCO-style keypoints, one entry per frame.
 
@@ -218,9 +232,12 @@ def load_coco_json(path: str, width: int | None = None, height: int | None = Non
         if not isinstance(entry, dict):
             raise KeypointError(f"{path}: frame {index} is not an object")
         if "people" in entry:
-            by_frame.setdefault(int(entry.get("frame", index)), []).extend(entry["people"])
+            if not isinstance(entry["people"], list):
+                raise KeypointError(f"{path}: entry {index}: 'people' must be a list of people (empty when nobody "
+                                    f"is seen), got {json.dumps(entry['people'])}")
+            by_frame.setdefault(_frame_index(entry.get("frame", index), path, index), []).extend(entry["people"])
         elif "keypoints" in entry:
-            by_frame.setdefault(int(entry.get("image_id", index)), []).append(entry)
+            by_frame.setdefault(_frame_index(entry.get("image_id", index), path, index), []).append(entry)
         else:
             raise KeypointError(f"{path}: frame {index} has neither 'people' nor 'keypoints'")
     frames = max(by_frame) + 1

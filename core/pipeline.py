@@ -2,13 +2,15 @@
 
     python -m core.pipeline VIDEO --out DIR [--fov 60 | --focal-mm 26 --sensor-mm 36] [--keypoints FILE]
 
-Writes to DIR: ``detections.npz`` (2D cache, reused when re-lifting), ``motion.npz`` (3D joints in
-world and camera space, root trajectory, foot contacts, camera pose), ``motion.bvh`` and
-``preview.mp4`` (2D skeleton on the frames beside a 3D view).
+Writes to DIR: ``detections.npz`` (the 2D track), ``motion.npz`` (3D joints in world and camera
+space, root trajectory, foot contacts, camera pose), ``motion.bvh``, ``preview.mp4`` (2D skeleton
+on the frames beside a 3D view) and ``run.json`` (what made them). Detection is saved in chunks
+under ``DIR/.cache/`` as it goes: a run stopped with Ctrl-C, or killed, continues from there.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import sys
 import time
@@ -18,35 +20,21 @@ import numpy as np
 
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
 from .cleanup import detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth
-from .detection import MediaPipePoseDetector, detect_video_cached
+from .detection import DetectionRun, MediaPipePoseDetector, detect_video_cached
 from .inference import PoseLifter
 from .keypoints import KeypointTrack, fill_gaps, load_coco_json, load_openpose_folder
+from .options import (DEFAULT_FOV, DEFAULT_MODEL, OptionError, PipelineOptions, check_frame_range,  # noqa: F401
+                      check_options)
+from .outputs import OutputError, OutputFolder
+from .progress import RunProgress
 from .skeleton import H36M_SKELETON
-from .video import iter_frames, probe
+from .video import VideoInfo, probe
 from .world import world_frame
 
-DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "default.npz")
-DEFAULT_FOV = 60.0  # degrees, horizontal: a typical phone or action camera
-
-
-@dataclass
-class PipelineOptions:
-    model_path: str = DEFAULT_MODEL
-    fov_deg: float | None = None
-    focal_mm: float | None = None
-    sensor_mm: float = 36.0
-    keypoints_path: str | None = None        # COCO-style JSON file or OpenPose JSON folder, instead of detecting
-    min_confidence: float = 0.3
-    flip_augment: bool = True
-    smoothing_window: int = 9                # Savitzky-Golay window in frames for the pose; 0 turns smoothing off
-    root_smoothing_window: int = 21          # the same for the root: its depth is noisier and changes slowly
-    constant_bones: bool = True
-    foot_lock: bool = True
-    root_from: str = "fit"                   # "fit": least squares with the intrinsics; "network": trajectory model
-    preview: bool = True
-    bvh_units: str = "cm"
-    start_frame: int = 0
-    end_frame: int | None = None             # exclusive; None: to the end
+PREVIEW_HEIGHT = 480
+OUTPUT_KEYS = {"detections.npz": "detections", "motion.npz": "motion", "motion.bvh": "bvh", "preview.mp4": "preview"}
+NO_PERSON_WARNING_SHARE = 0.2     # warn when the person is missing from more than this share of frames
+VARIABLE_RATE_SPREAD = 0.2        # frame intervals spreading more than this share of their median
 
 
 @dataclass
@@ -61,12 +49,14 @@ class MotionResult:
     fps: float
     timings: dict = field(default_factory=dict)
     sliding_mm_per_frame: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    detection: DetectionRun | None = None
 
 
 def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> CameraIntrinsics:
     if options.focal_mm is not None:
         return CameraIntrinsics.from_focal_mm(width, height, options.focal_mm, options.sensor_mm)
-    return CameraIntrinsics.from_fov(width, height, options.fov_deg or DEFAULT_FOV)
+    return CameraIntrinsics.from_fov(width, height, DEFAULT_FOV if options.fov_deg is None else options.fov_deg)
 
 
 def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float) -> KeypointTrack:
@@ -114,11 +104,10 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
                         timings, sliding)
 
 
-def save_motion(result: MotionResult, out_dir: str, options: PipelineOptions) -> dict[str, str]:
+def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: PipelineOptions) -> None:
     from .bvh_export import write_bvh
 
-    paths = {"motion": os.path.join(out_dir, "motion.npz"), "bvh": os.path.join(out_dir, "motion.bvh")}
-    np.savez(paths["motion"], joints_world=result.joints_world.astype(np.float32),
+    np.savez(motion_path, joints_world=result.joints_world.astype(np.float32),
              joints_camera=result.joints_camera.astype(np.float32),
              root_world=result.joints_world[:, 0].astype(np.float32),
              root_camera=result.joints_camera[:, 0].astype(np.float32), contacts=result.contacts,
@@ -126,74 +115,123 @@ def save_motion(result: MotionResult, out_dir: str, options: PipelineOptions) ->
              intrinsics_px=result.intrinsics.pixel_vector(), fps=result.fps,
              keypoints_2d=result.keypoints.positions, keypoints_filled=result.keypoints.filled,
              joint_names=np.array(H36M_SKELETON.names))
-    write_bvh(paths["bvh"], result.joints_world, result.fps, units=options.bvh_units)
-    return paths
+    write_bvh(bvh_path, result.joints_world, result.fps, units=options.bvh_units)
 
 
-def write_preview(video: str, result: MotionResult, path: str, start_frame: int = 0) -> None:
-    from .preview import PreviewWriter
+def write_preview(video: str, result: MotionResult, path: str, start_frame: int = 0,
+                  segments: list[tuple[int, int, str]] = (), progress=None) -> None:
+    """The preview from the frames detection kept (``segments``); frames it did not keep are decoded again."""
+    from .preview import PreviewWriter, preview_frames
 
     track = result.keypoints
-    writer = PreviewWriter(path, result.fps, (track.width, track.height), result.joints_world)
+    writer = PreviewWriter(path, result.fps, (track.width, track.height), result.joints_world, height=PREVIEW_HEIGHT)
     try:
-        for t, frame in enumerate(iter_frames(video, start_frame, rgb=False)):
-            if t >= track.num_frames:
-                break
+        for t, frame in enumerate(preview_frames(video, start_frame, track.num_frames, list(segments))):
             writer.write(t, frame, track.positions[t], track.filled[t], result.contacts)
+            if progress is not None and (t % 10 == 9 or t + 1 == track.num_frames):
+                progress(t + 1)
     finally:
         writer.close()
 
 
-class _Progress:
-    """A terminal progress bar with frames per second (tqdm when available)."""
-
-    def __init__(self, label: str, total: int):
-        try:
-            from tqdm import tqdm
-            self.bar = tqdm(total=total or None, desc=label, unit="frame", file=sys.stderr)
-        except ImportError:  # pragma: no cover
-            self.bar = None
-
-    def __call__(self, done: int, total: int, fps: float) -> None:
-        if self.bar is not None:
-            self.bar.n = done
-            self.bar.set_postfix(fps=f"{fps:.1f}", refresh=False)
-            self.bar.update(0)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def frame_rate_from_times(time_ms: np.ndarray) -> tuple[float | None, float]:
+    """The mean rate the frame times give, and how far the intervals spread (share of their median)."""
+    steps = np.diff(time_ms[np.isfinite(time_ms)])
+    if len(steps) < 2 or np.median(steps) <= 0:
+        return None, 0.0
+    low, high = np.percentile(steps, [5, 95])
+    return 1000.0 * len(steps) / float(np.sum(steps)), float((high - low) / np.median(steps))
 
 
-def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False) -> tuple[MotionResult, dict]:
+def input_warnings(info: VideoInfo, detection: DetectionRun | None, track: KeypointTrack,
+                   options: PipelineOptions) -> list[str]:
+    """What the user should know about the input: truncation, frame rate, frames without the person."""
+    warnings = []
+    if detection is not None:
+        warnings += detection.cache_problems
+        if detection.frames_announced and track.num_frames < detection.frames_announced:
+            warnings.append(f"the video announces {detection.frames_announced} frames in this range but only "
+                            f"{track.num_frames} could be read: the file is truncated or damaged; the motion covers "
+                            f"the {track.num_frames} frames read")
+        if options.fps is None:
+            rate, spread = frame_rate_from_times(detection.time_ms)
+            if rate is not None and spread > VARIABLE_RATE_SPREAD:
+                warnings.append(f"variable frame rate: frame intervals vary by {100 * spread:.0f} % of their median; "
+                                f"the motion is timed by the frame times' mean rate, {rate:.2f} fps "
+                                f"(the container says {info.fps:.2f})")
+                track.fps = rate
+    if options.fps is None and info.fps_source != "container" and not options.keypoints_path:
+        warnings.append(f"the video states no frame rate; {track.fps:.2f} fps "
+                        f"{'measured from its frame times' if info.fps_source == 'timestamps' else 'assumed'}"
+                        " (set the right one with --fps)")
+    missing = track.confidence.mean(axis=1) < options.min_confidence
+    if missing.mean() > NO_PERSON_WARNING_SHARE:
+        warnings.append(f"the person was not found in {100 * missing.mean():.0f} % of the frames "
+                        f"({int(missing.sum())} of {track.num_frames}); those frames are interpolated and will "
+                        "look wrong: trim the clip with --start/--end to where the person is visible")
+    return warnings
+
+
+def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
+        should_stop=None) -> tuple[MotionResult, dict]:
+    """The whole pipeline; every option and the output folder are checked before any long work starts."""
     started = time.perf_counter()
+    check_options(options)
     info = probe(video)
+    check_frame_range(options, info)
     lifter = PoseLifter.from_file(options.model_path)
-    os.makedirs(out_dir, exist_ok=True)
-    detect_started = time.perf_counter()
-    if options.keypoints_path:
-        track, cached = load_keypoints(options, info.width, info.height, info.fps), False
-    else:
-        progress = None if quiet else _Progress("detecting 2D", info.frame_count)
+    end = options.end_frame
+    if info.frame_count:
+        end = min(end or info.frame_count, info.frame_count)
+    announced = max((end or 0) - options.start_frame, 0)   # 0: the video does not say
+    stages = (["detecting 2D"] if not options.keypoints_path else []) + ["lifting to 3D", "exporting"] + \
+        (["writing preview"] if options.preview else [])
+    progress = RunProgress(announced, stages, quiet)
+    with OutputFolder(out_dir) as folder:
         try:
-            track, cached = detect_video_cached(video, os.path.join(out_dir, "detections.npz"),
-                                                MediaPipePoseDetector, progress, None,
-                                                options.start_frame, options.end_frame)
+            detection = None
+            fps = options.fps or info.fps
+            if options.keypoints_path:
+                track = load_keypoints(options, info.width, info.height, fps)
+            else:
+                update = progress.stage("detecting 2D", announced)
+                detection = detect_video_cached(
+                    video, os.path.join(folder.cache, "detections"), MediaPipePoseDetector,
+                    lambda done, total, rate: update(done, total), should_stop, options.start_frame,
+                    options.end_frame, options.workers, info, PREVIEW_HEIGHT if options.preview else None)
+                track = detection.track
+                track.fps = fps
+            detect_seconds = time.perf_counter() - started
+            warnings = input_warnings(info, detection, track, options)
+            progress.set_frames(track.num_frames)
+            progress.stage("lifting to 3D", track.num_frames)(0)
+            result = lift_track(track, lifter, options)
+            result.warnings, result.detection = warnings, detection
+            result.timings["detect_s"] = detect_seconds
+            result.timings["frames_detected"] = detection.frames_detected if detection else 0
+            result.timings["frames_from_cache"] = detection.frames_from_cache if detection else 0
+            update = progress.stage("exporting", track.num_frames)
+            export_started = time.perf_counter()
+            if detection is not None:
+                detection.track.save(folder.staged("detections.npz"))
+            save_motion(result, folder.staged("motion.npz"), folder.staged("motion.bvh"), options)
+            update(track.num_frames)
+            result.timings["export_s"] = time.perf_counter() - export_started
+            if options.preview:
+                preview_started = time.perf_counter()
+                write_preview(video, result, folder.staged("preview.mp4"),
+                              options.start_frame if not options.keypoints_path else 0,
+                              detection.preview_segments if detection else (),
+                              progress.stage("writing preview", track.num_frames))
+                result.timings["preview_s"] = time.perf_counter() - preview_started
+            paths = folder.commit({"video": os.path.abspath(video), "frames": track.num_frames,
+                                   "start_frame": options.start_frame, "fps": result.fps, "warnings": warnings,
+                                   "frames_detected": result.timings["frames_detected"],
+                                   "frames_from_cache": result.timings["frames_from_cache"]})
         finally:
-            if progress is not None:
-                progress.close()
-    detect_seconds = time.perf_counter() - detect_started
-    result = lift_track(track, lifter, options)
-    result.timings["detect_s"] = detect_seconds
-    result.timings["detections_cached"] = cached
-    paths = save_motion(result, out_dir, options)
-    if options.preview:
-        preview_started = time.perf_counter()
-        paths["preview"] = os.path.join(out_dir, "preview.mp4")
-        write_preview(video, result, paths["preview"], options.start_frame if not options.keypoints_path else 0)
-        result.timings["preview_s"] = time.perf_counter() - preview_started
+            progress.close()
     result.timings["total_s"] = time.perf_counter() - started
-    return result, paths
+    return result, {OUTPUT_KEYS[name]: path for name, path in paths.items()}
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, PipelineOptions]:
@@ -207,9 +245,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     camera.add_argument("--focal-mm", type=float, help="lens focal length in mm (with --sensor-mm)")
     parser.add_argument("--sensor-mm", type=float, default=36.0, help="sensor width in mm (default 36, full frame)")
     parser.add_argument("--keypoints", help="COCO-style JSON file or OpenPose JSON folder instead of detecting")
-    parser.add_argument("--min-confidence", type=float, default=0.3)
+    parser.add_argument("--min-confidence", type=float, default=0.3, help="keypoints below it are filled in (0-1]")
     parser.add_argument("--no-flip", action="store_true", help="no test-time flip augmentation")
-    parser.add_argument("--smooth", type=int, default=9, help="Savitzky-Golay window in frames (0: off)")
+    parser.add_argument("--smooth", type=int, default=9, help="Savitzky-Golay window in frames: odd, 5 or more (0: off)")
     parser.add_argument("--no-bone-lengths", action="store_true", help="keep the lifted bone lengths per frame")
     parser.add_argument("--no-foot-lock", action="store_true")
     parser.add_argument("--root", choices=("fit", "network"), default="fit",
@@ -218,29 +256,52 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--bvh-units", choices=("cm", "m"), default="cm")
     parser.add_argument("--start", type=int, default=0, help="first frame to process")
     parser.add_argument("--end", type=int, default=None, help="frame after the last one to process")
+    parser.add_argument("--fps", type=float, default=None, help="the clip's frame rate, where the file's is missing or wrong")
+    parser.add_argument("--workers", type=int, default=2, help="detector threads (default 2: one per core here)")
     args = parser.parse_args(argv)
     options = PipelineOptions(
         model_path=args.model, fov_deg=args.fov, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm,
         keypoints_path=args.keypoints, min_confidence=args.min_confidence, flip_augment=not args.no_flip,
         smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
-        start_frame=args.start, end_frame=args.end)
+        start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps)
     return args, options
+
+
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas (command line only, before any thread starts).
+
+    Each detector and decoder thread otherwise gets an arena of its own that keeps freed frame
+    buffers: about 130 MB more peak memory on the demo clip, for no speed.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").mallopt(-8, arenas)  # M_ARENA_MAX
+        except (OSError, AttributeError):  # not glibc
+            pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args, options = parse_args(argv)
+    fewer_malloc_arenas()
     try:
         result, paths = run(args.video, args.out, options)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the detections finished so far are kept in {os.path.join(args.out, '.cache')}; "
+              "run the same command again to continue from there", file=sys.stderr)
+        return 130
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     frames = result.keypoints.num_frames
     t = result.timings
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     print(f"{frames} frames at {result.fps:.1f} fps, {result.keypoints.width}x{result.keypoints.height}; "
           f"{int(result.keypoints.filled.any(axis=1).sum())} frames had gaps filled")
-    print(f"detection {t['detect_s']:.1f} s{' (cached)' if t['detections_cached'] else ''}, lifting {t['lift_s']:.2f} s, "
-          f"clean-up {t['post_s']:.2f} s, preview {t.get('preview_s', 0):.1f} s; "
+    cache_note = f" ({t['frames_from_cache']} frames from the cache)" if t.get("frames_from_cache") else ""
+    print(f"detection {t['detect_s']:.1f} s{cache_note}, lifting {t['lift_s']:.2f} s, clean-up {t['post_s']:.2f} s, "
+          f"export {t['export_s']:.2f} s, preview {t.get('preview_s', 0):.1f} s; "
           f"end to end {frames / t['total_s']:.1f} frames/s")
     print(f"foot sliding during contact: {result.sliding_mm_per_frame['before_lock']:.1f} -> "
           f"{result.sliding_mm_per_frame['after_lock']:.1f} mm/frame")

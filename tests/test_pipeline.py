@@ -131,15 +131,16 @@ class _CountingDetector:
 
 def test_detections_are_cached_per_video(tmp_path):
     video = _video(tmp_path / "clip.mp4")
-    cache = str(tmp_path / "detections.npz")
-    first, cached = detect_video_cached(video, cache, _CountingDetector)
-    assert not cached and first.num_frames == 12 and first.fps == pytest.approx(25)
-    second, cached = detect_video_cached(video, cache, _CountingDetector)
-    assert cached and _CountingDetector.calls == 1
-    np.testing.assert_array_equal(second.positions, first.positions)
+    cache = str(tmp_path / "detections")
+    first = detect_video_cached(video, cache, _CountingDetector)
+    assert first.frames_detected == 12 and first.track.num_frames == 12 and first.track.fps == pytest.approx(25)
+    second = detect_video_cached(video, cache, _CountingDetector)
+    assert second.frames_detected == 0 and second.frames_from_cache == 12 and _CountingDetector.calls == 1
+    np.testing.assert_array_equal(second.track.positions, first.track.positions)
     other = _video(tmp_path / "other.mp4", frames=5)
-    third, cached = detect_video_cached(other, cache, _CountingDetector)
-    assert not cached and third.num_frames == 5
+    third = detect_video_cached(other, cache, _CountingDetector)
+    assert third.frames_detected == 5 and third.track.num_frames == 5
+    assert any("another video" in problem for problem in third.cache_problems)
 
 
 def test_root_fit_recovers_known_translation():

@@ -1,0 +1,97 @@
+"""The pipeline's options and their checks, made before any long work starts.
+
+Every check says what is wrong and what is allowed, so that a typo costs a second, not a
+detection run of several minutes followed by a traceback or, worse, a silently wrong result.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from .video import VideoInfo
+
+DEFAULT_FOV = 60.0  # degrees, horizontal: a typical phone or action camera
+DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "default.npz")
+
+
+class OptionError(ValueError):
+    """An option out of its range, or options that contradict each other or the video."""
+
+
+@dataclass
+class PipelineOptions:
+    model_path: str = DEFAULT_MODEL
+    fov_deg: float | None = None
+    focal_mm: float | None = None
+    sensor_mm: float = 36.0
+    keypoints_path: str | None = None        # COCO-style JSON file or OpenPose JSON folder, instead of detecting
+    min_confidence: float = 0.3
+    flip_augment: bool = True
+    smoothing_window: int = 9                # Savitzky-Golay window in frames for the pose; 0 turns smoothing off
+    root_smoothing_window: int = 21          # the same for the root: its depth is noisier and changes slowly
+    constant_bones: bool = True
+    foot_lock: bool = True
+    root_from: str = "fit"                   # "fit": least squares with the intrinsics; "network": trajectory model
+    preview: bool = True
+    bvh_units: str = "cm"
+    start_frame: int = 0
+    end_frame: int | None = None             # exclusive; None: to the end
+    workers: int = 2                         # detector threads (each with its own decoder)
+    fps: float | None = None                 # the clip's frame rate, where the video's own is missing or wrong
+
+
+def _number(problems: list[str], name: str, value, low: float, high: float, low_open: bool = False,
+            high_open: bool = False, unit: str = "") -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        bounds = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        problems.append(f"{name} must be a number in {bounds}{unit}, got {value!r}")
+
+
+def _window(problems: list[str], name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not (value == 0 or (value >= 5 and value % 2 == 1)):
+        problems.append(f"{name} must be 0 (off) or an odd number of frames, 5 or more; got {value!r}")
+    elif value > 301:
+        problems.append(f"{name} of {value} frames would flatten the motion; use 301 or fewer")
+
+
+def check_options(options: PipelineOptions) -> None:
+    """Raise ``OptionError`` listing every option out of range; needs no video."""
+    problems: list[str] = []
+    if options.fov_deg is not None and options.focal_mm is not None:
+        problems.append("give the field of view or the focal length, not both")
+    if options.fov_deg is not None:
+        _number(problems, "the field of view (--fov)", options.fov_deg, 1, 179, unit=" degrees")
+    if options.focal_mm is not None:
+        _number(problems, "the focal length (--focal-mm)", options.focal_mm, 0, 2000, low_open=True, unit=" mm")
+    _number(problems, "the sensor width (--sensor-mm)", options.sensor_mm, 0, 100, low_open=True, unit=" mm")
+    _number(problems, "the minimum keypoint confidence (--min-confidence)", options.min_confidence, 0, 1, low_open=True)
+    if options.fps is not None:
+        _number(problems, "the frame rate (--fps)", options.fps, 1, 1000, unit=" frames per second")
+    _window(problems, "the smoothing window (--smooth)", options.smoothing_window)
+    _window(problems, "the root smoothing window", options.root_smoothing_window)
+    if options.root_from not in ("fit", "network"):
+        problems.append(f"--root must be 'fit' or 'network', got {options.root_from!r}")
+    if options.bvh_units not in ("cm", "m"):
+        problems.append(f"--bvh-units must be 'cm' or 'm', got {options.bvh_units!r}")
+    if not isinstance(options.workers, int) or not 1 <= options.workers <= 16:
+        problems.append(f"--workers must be a whole number from 1 to 16, got {options.workers!r}")
+    if not isinstance(options.start_frame, int) or options.start_frame < 0:
+        problems.append(f"--start must be a frame number, 0 or more; got {options.start_frame!r}")
+    elif options.end_frame is not None and (not isinstance(options.end_frame, int) or options.end_frame <= options.start_frame):
+        problems.append(f"--end ({options.end_frame!r}) must be after --start ({options.start_frame})")
+    if not os.path.isfile(options.model_path):
+        problems.append(f"model file not found: {options.model_path}")
+    if options.keypoints_path and not os.path.exists(options.keypoints_path):
+        problems.append(f"keypoint file or folder not found: {options.keypoints_path}")
+    if problems:
+        raise OptionError("; ".join(problems))
+
+
+def check_frame_range(options: PipelineOptions, info: VideoInfo) -> None:
+    """The frame range against the video's announced length (when the container gives one)."""
+    if info.frame_count and options.start_frame >= info.frame_count:
+        raise OptionError(f"--start {options.start_frame} is past the end of the video ({info.frame_count} frames)")

@@ -1,0 +1,246 @@
+"""Bad input gets a clear error before any long work, and loses nothing; outputs are never mixed.
+
+Each case here was found by trying the command line as a user would (see the project's issue on
+robustness): options that were checked only after detection or silently replaced, output paths
+that gave raw OS errors, two runs sharing a folder, a failed run leaving half of its outputs.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core import pipeline
+from core.keypoints import KeypointError, load_coco_json
+from core.outputs import OutputFolder
+from core.progress import RunProgress
+from core.video import VideoInfo
+from tests.test_pipeline import _keypoints_json, _model, _video
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class _DetectionMustNotStart:
+    name = "must-not-start"
+
+    def __init__(self):
+        raise AssertionError("detection started although the options were wrong")
+
+
+class _StandingPersonDetector:
+    """A person standing still in the middle of every frame (the tests' stand-in for mediapipe)."""
+    name = "standing"
+
+    def __init__(self):
+        keypoints = json.loads(open(_STANDING_JSON).read())["frames"][0]["people"][0]["keypoints"]
+        from core.keypoints import map_to_h36m
+        coco = np.asarray(keypoints, np.float32).reshape(17, 3)
+        self.joints, self.confidence = (a[0] for a in map_to_h36m(coco[None, :, :2], coco[None, :, 2], "coco"))
+
+    def detect(self, frame):
+        return self.joints, self.confidence
+
+    def close(self):
+        pass
+
+
+_STANDING_JSON = None
+
+
+@pytest.fixture
+def standing_detector(tmp_path, monkeypatch):
+    global _STANDING_JSON
+    _STANDING_JSON = _keypoints_json(tmp_path / "standing.json", frames=1)
+    monkeypatch.setattr(pipeline, "MediaPipePoseDetector", _StandingPersonDetector)
+
+
+@pytest.fixture
+def clip(tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "MediaPipePoseDetector", _DetectionMustNotStart)
+    return _video(tmp_path / "clip.mp4", frames=12), _model(tmp_path / "m.npz")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--focal-mm", "-5"], "focal length"),
+    (["--fov", "nan"], "field of view"),
+    (["--fov", "0"], "field of view"),
+    (["--smooth", "4"], "smoothing window"),
+    (["--smooth", "2"], "smoothing window"),
+    (["--min-confidence", "0"], "minimum keypoint confidence"),
+    (["--min-confidence", "1.5"], "minimum keypoint confidence"),
+    (["--start", "-5"], "--start"),
+    (["--start", "10", "--end", "5"], "--end"),
+    (["--start", "500"], "past the end of the video"),
+    (["--sensor-mm", "0"], "sensor width"),
+    (["--fps", "0"], "frame rate"),
+    (["--workers", "0"], "--workers"),
+])
+def test_bad_options_stop_before_detection_with_a_clear_message(tmp_path, clip, capsys, arguments, message):
+    video, model = clip
+    out = tmp_path / "out"
+    assert pipeline.main([video, "--out", str(out), "--model", model, *arguments]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and message in error and "Traceback" not in error
+    assert not out.exists()  # nothing written, nothing detected
+
+
+def test_every_bad_option_is_named_at_once(tmp_path, clip, capsys):
+    video, model = clip
+    pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model, "--fov", "0", "--smooth", "4"])
+    error = capsys.readouterr().err
+    assert "field of view" in error and "smoothing window" in error
+
+
+def test_output_folder_that_is_a_file_is_a_clear_error(tmp_path, clip, capsys):
+    video, model = clip
+    blocker = tmp_path / "taken"
+    blocker.write_text("keep me")
+    for out in (blocker, blocker / "inside"):
+        assert pipeline.main([video, "--out", str(out), "--model", model]) == 2
+        error = capsys.readouterr().err
+        assert "is a file" in error and "Errno" not in error
+    assert blocker.read_text() == "keep me"
+
+
+def test_a_second_run_into_a_busy_folder_stops_with_a_clear_error(tmp_path, clip, capsys):
+    video, model = clip
+    keypoints = _keypoints_json(tmp_path / "k.json")
+    held = OutputFolder(str(tmp_path / "out")).check().lock()
+    try:
+        assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model, "--keypoints", keypoints]) == 2
+        assert "another run is writing" in capsys.readouterr().err
+    finally:
+        held.unlock()
+    assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model, "--keypoints", keypoints]) == 0
+
+
+def test_a_failed_run_leaves_the_previous_outputs_whole(tmp_path, clip):
+    video, model = clip
+    out = tmp_path / "out"
+    good = _keypoints_json(tmp_path / "good.json")
+    assert pipeline.main([video, "--out", str(out), "--model", model, "--keypoints", good]) == 0
+    before = {name: (out / name).read_bytes() for name in ("motion.npz", "motion.bvh", "preview.mp4", "run.json")}
+    other = _video(tmp_path / "other.mp4", frames=20)
+    nobody = _keypoints_json(tmp_path / "nobody.json", frames=20, missing=range(20))
+    assert pipeline.main([other, "--out", str(out), "--model", model, "--keypoints", nobody]) == 2
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert json.loads((out / "run.json").read_text())["video"] == os.path.abspath(video)
+    assert not [name for name in os.listdir(out) if "partial" in name]
+
+
+def test_a_run_with_another_video_replaces_the_whole_set(tmp_path, clip):
+    cv2 = pytest.importorskip("cv2")
+    video, model = clip
+    out = tmp_path / "out"
+    assert pipeline.main([video, "--out", str(out), "--model", model, "--keypoints",
+                          _keypoints_json(tmp_path / "a.json")]) == 0
+    other = _video(tmp_path / "other.mp4", frames=20)
+    assert pipeline.main([other, "--out", str(out), "--model", model, "--no-preview", "--keypoints",
+                          _keypoints_json(tmp_path / "b.json", frames=20)]) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["video"] == os.path.abspath(other) and manifest["frames"] == 20
+    assert not (out / "preview.mp4").exists()  # the first video's preview does not stay beside the new motion
+    assert np.load(out / "motion.npz")["joints_world"].shape[0] == 20
+    assert pipeline.main([other, "--out", str(out), "--model", model, "--keypoints",
+                          _keypoints_json(tmp_path / "b.json", frames=20)]) == 0
+    assert int(cv2.VideoCapture(str(out / "preview.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 20
+
+
+def test_ctrl_c_is_a_short_message_and_keeps_the_cache(tmp_path, clip, monkeypatch, capsys):
+    video, model = clip
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "detect_video_cached", interrupted)
+    assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model]) == 130
+    error = capsys.readouterr().err
+    assert "interrupted" in error and "run the same command again" in error and "Traceback" not in error
+
+
+def test_preview_from_kept_frames_matches_a_rerun_from_the_cache(tmp_path, standing_detector):
+    cv2 = pytest.importorskip("cv2")
+    video, model = _video(tmp_path / "clip.mp4", frames=150), _model(tmp_path / "m.npz")
+    out = tmp_path / "out"
+    first, paths = pipeline.run(video, str(out), pipeline.PipelineOptions(model_path=model), quiet=True)
+    assert first.detection.frames_from_cache == 0 and len(first.detection.preview_segments) == 2
+
+    def frames(path):
+        capture, images = cv2.VideoCapture(path), []
+        while (item := capture.read())[0]:
+            images.append(item[1].astype(float))
+        return images
+
+    kept = frames(paths["preview"])
+    second, paths = pipeline.run(video, str(out), pipeline.PipelineOptions(model_path=model), quiet=True)
+    assert second.detection.frames_from_cache == 150 and second.detection.preview_segments == []
+    decoded = frames(paths["preview"])
+    assert len(kept) == len(decoded) == 150
+    # The same picture whichever way the frames came (both are lossy re-encodings of the clip).
+    assert max(np.abs(a - b).mean() for a, b in zip(kept, decoded)) < 3.0
+
+
+def test_input_warnings_name_the_frame_rate_and_the_missing_person(tmp_path, clip):
+    video, model = clip
+    keypoints = _keypoints_json(tmp_path / "k.json", missing=range(8))
+    result, _ = pipeline.run(video, str(tmp_path / "out"),
+                             pipeline.PipelineOptions(model_path=model, keypoints_path=keypoints), quiet=True)
+    assert any("not found in 67 % of the frames (8 of 12)" in w for w in result.warnings)
+    track = result.keypoints
+    for source, words in (("assumed", "assumed"), ("timestamps", "measured from its frame times")):
+        info = VideoInfo(video, 160, 120, 30.0, 12, source)
+        assert any(words in w and "--fps" in w for w in pipeline.input_warnings(info, None, track, pipeline.PipelineOptions()))
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"frame": 0, "people": None}, "'people' must be a list"),
+    ({"frame": -5, "people": []}, "out of range"),
+    ({"frame": 1e9, "people": []}, "out of range"),
+    ({"frame": "7", "people": []}, "whole number"),
+    ({"frame": 2.5, "people": []}, "whole number"),
+    ({"image_id": -1, "keypoints": [0] * 51}, "out of range"),
+])
+def test_keypoint_json_with_impossible_frames_is_a_clear_error(tmp_path, entry, message):
+    path = tmp_path / "k.json"
+    path.write_text(json.dumps({"width": 160, "height": 120, "frames": [{"frame": 0, "people": []}, entry]}))
+    with pytest.raises(KeypointError, match=message):
+        load_coco_json(str(path))
+
+
+def test_overall_time_left_counts_every_stage(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr("core.progress.time.perf_counter", lambda: clock[0])
+    progress = RunProgress(100, ["detecting 2D", "lifting to 3D", "exporting", "writing preview"], quiet=True)
+    progress.stage("detecting 2D", 100)
+    clock[0] = 10.0
+    # Half of detection in 10 s: the other half takes 10 s more, the later stages 0.19 of detection.
+    assert progress.eta_seconds(50, 100) == pytest.approx(10.0 + 10.0 / 50 * 19, rel=1e-6)
+
+
+LIGHT_RUNTIME = """
+import sys
+for heavy in ("torch", "bpy", "scipy", "matplotlib"):
+    sys.modules[heavy] = None  # importing any of them now fails
+sys.path.insert(0, {root!r})
+from core import pipeline
+from core.detection import MediaPipePoseDetector
+import numpy as np
+detector = MediaPipePoseDetector()
+detector.detect(np.zeros((64, 64, 3), np.uint8))
+detector.close()
+sys.exit(pipeline.main([{video!r}, "--out", {out!r}, "--model", {model!r}, "--keypoints", {keypoints!r}]))
+"""
+
+
+def test_the_pipeline_runs_without_torch_bpy_scipy_or_matplotlib(tmp_path):
+    pytest.importorskip("mediapipe")
+    video, model = _video(tmp_path / "clip.mp4"), _model(tmp_path / "m.npz")
+    script = LIGHT_RUNTIME.format(root=ROOT, video=video, out=str(tmp_path / "out"), model=model,
+                                  keypoints=_keypoints_json(tmp_path / "k.json"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = open(os.path.join(ROOT, "requirements-runtime.txt")).read().lower().splitlines()
+    packages = [line.split("==")[0] for line in lines if line and not line.startswith("#")]
+    assert "numpy" in packages and not {"torch", "bpy", "scipy", "matplotlib"} & set(packages)
