@@ -18,7 +18,8 @@ from bpy_extras.io_utils import ExportHelper
 from . import bake, export
 from .core.detection import MediaPipePoseDetector, detect_video_cached
 from .core.inference import PoseLifter
-from .core.pipeline import PipelineOptions, lift_track
+from .core.options import OptionError, check_frame_range, check_options
+from .core.pipeline import PipelineOptions, input_warnings, lift_track
 from .core.retarget import PRESET_SWITCHES, PRESETS, MappingError, parse_mapping
 from .core.skeleton import H36M_SKELETON
 from .core.video import probe
@@ -49,33 +50,50 @@ def video_path(context) -> str:
 
 
 def pipeline_options(context) -> PipelineOptions:
+    """The panel's options, checked before any work starts."""
     s = settings(context)
     prefs = preferences(context)
     fov = s.fov if s.camera_mode == "FOV" else (prefs.default_fov if prefs else 60.0)
-    return PipelineOptions(
+    options = PipelineOptions(
         model_path=model_path(context), fov_deg=None if s.camera_mode == "FOCAL" else fov,
         focal_mm=s.focal_mm if s.camera_mode == "FOCAL" else None, sensor_mm=s.sensor_mm,
         min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
         constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
         start_frame=s.frame_start, end_frame=s.frame_end or None)
+    try:
+        check_options(options)
+    except OptionError as exc:
+        raise UserError(str(exc)) from exc
+    return options
 
 
-def _cache_path(video: str) -> str:
+def _cache_folder(video: str) -> str:
+    """One resumable detection cache per video file: a cancelled detection continues where it stopped."""
     key = hashlib.sha1(os.path.abspath(video).encode()).hexdigest()[:12]
-    return os.path.join(user_cache_folder(), f"{os.path.splitext(os.path.basename(video))[0]}-{key}.npz")
+    return os.path.join(user_cache_folder(), f"{os.path.splitext(os.path.basename(video))[0]}-{key}")
 
 
 def detect_work(video: str, options: PipelineOptions):
-    cache = _cache_path(video)
+    """Work returning the 2D track and the warnings about the input (truncation, frame rate, missing person)."""
+    cache = _cache_folder(video)
+    info = probe(video)
+    try:
+        check_frame_range(options, info)
+    except OptionError as exc:
+        raise UserError(str(exc)) from exc
 
     def work(job: Job):
-        probe(video)
-        track, _ = detect_video_cached(video, cache, MediaPipePoseDetector,
-                                       progress=lambda done, total, fps: job.progress(done, total),
-                                       should_stop=lambda: job.cancelled,
-                                       start=options.start_frame, stop=options.end_frame)
-        return track
+        run = detect_video_cached(video, cache, MediaPipePoseDetector,
+                                  progress=lambda done, total, fps: job.progress(done, total),
+                                  should_stop=lambda: job.cancelled, start=options.start_frame,
+                                  stop=options.end_frame, workers=options.workers, info=info)
+        return run.track, input_warnings(info, run, run.track, options)
     return work
+
+
+def report_warnings(operator, warnings: list[str]) -> None:
+    for warning in warnings:
+        operator.report({"WARNING"}, warning)
 
 
 def lift_work(track, options: PipelineOptions):
@@ -203,9 +221,12 @@ class VIDEOPOSE_OT_detect(_JobOperator, bpy.types.Operator):
         self._video = video_path(context)
         return detect_work(self._video, pipeline_options(context))
 
-    def apply(self, context, track) -> None:
-        RESULTS[context.scene.name] = {"video": self._video, "track": track}
-        settings(context).status = f"Detected {track.num_frames} frames"
+    def apply(self, context, result) -> None:
+        track, warnings = result
+        RESULTS[context.scene.name] = {"video": self._video, "track": track, "warnings": warnings}
+        report_warnings(self, warnings)
+        settings(context).status = f"Detected {track.num_frames} frames" + (
+            f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Info editor)" if warnings else "")
         self.report({"INFO"}, settings(context).status)
 
 
@@ -261,16 +282,18 @@ class VIDEOPOSE_OT_video_to_animation(_JobOperator, bpy.types.Operator):
         self._video = video
 
         def work(job: Job):
-            track = detect(job)
-            return track, lift_work(track, options)(job)
+            track, warnings = detect(job)
+            return track, warnings, lift_work(track, options)(job)
         return work
 
     def apply(self, context, result) -> None:
         require_object_mode(context)
-        track, motion = result
-        RESULTS[context.scene.name] = {"video": self._video, "track": track, "motion": motion}
+        track, warnings, motion = result
+        RESULTS[context.scene.name] = {"video": self._video, "track": track, "motion": motion, "warnings": warnings}
         obj = bake_new_armature(context, motion)
-        settings(context).status = f"{len(motion.joints_world)} frames baked onto {obj.name}"
+        report_warnings(self, warnings)
+        settings(context).status = f"{len(motion.joints_world)} frames baked onto {obj.name}" + (
+            f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Info editor)" if warnings else "")
         self.report({"INFO"}, settings(context).status)
 
 

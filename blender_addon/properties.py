@@ -20,9 +20,9 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
     fov: bpy.props.FloatProperty(name="Field of view", default=60.0, min=10.0, max=150.0)
     focal_mm: bpy.props.FloatProperty(name="Focal length (mm)", default=26.0, min=1.0, max=1000.0)
     sensor_mm: bpy.props.FloatProperty(name="Sensor width (mm)", default=36.0, min=1.0, max=100.0)
-    min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.0, max=1.0)
+    min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.01, max=1.0)
     smoothing: bpy.props.IntProperty(name="Smoothing window", default=9, min=0, max=61,
-                                     description="Savitzky-Golay window in frames (0 turns smoothing off)")
+                                     description="Savitzky-Golay window in frames: odd, 5 or more (0 turns smoothing off)")
     constant_bones: bpy.props.BoolProperty(name="Constant bone lengths", default=True)
     foot_lock: bpy.props.BoolProperty(name="Lock feet on contact", default=True)
     flip_augment: bpy.props.BoolProperty(name="Flip test-time augmentation", default=True)

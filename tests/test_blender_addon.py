@@ -86,6 +86,22 @@ def test_clip_comes_from_the_setting_or_the_movie_clip_editor(scene, tmp_path):
         bpy.data.movieclips.remove(clip)
 
 
+@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing")
+def test_bad_options_are_reported_before_any_work(scene):
+    s = scene.videopose
+    s.video_path = DEMO
+    try:
+        s.smoothing = 4  # Savitzky-Golay needs an odd window: this used to be accepted and silently ignored
+        with pytest.raises(RuntimeError, match="smoothing window"):
+            bpy.ops.videopose.video_to_animation()
+        s.smoothing, s.frame_start = 9, 100_000
+        with pytest.raises(RuntimeError, match="past the end of the video"):
+            bpy.ops.videopose.detect()
+    finally:
+        s.smoothing, s.frame_start = 9, 0
+    assert not [o for o in bpy.data.objects if o.type == "ARMATURE"]
+
+
 def test_lift_before_detect_is_reported(scene):
     _operators_module().RESULTS.clear()
     with pytest.raises(RuntimeError, match="Detect 2D first"):
