@@ -1,18 +1,35 @@
 # Two commands a newcomer needs: `make demo` and `make test`. Both set everything up first.
+# Python 3.11 (bpy 5.0 and 4.2 are built for it). `make demo` needs about 0.4 GB of disk
+# (.venv-runtime); `make test` about 2.4 GB more (.venv with torch and bpy, .venv-blender42).
 PYTHON ?= python3
+RUNTIME := .venv-runtime
 VENV := .venv
 PY := $(VENV)/bin/python
+RUN_PY := $(RUNTIME)/bin/python
+# CPU-only torch (the package index's default Linux build brings about 3 GB of CUDA libraries).
+# For CUDA: make test TORCH_INDEX=
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 
 DEMO_VIDEO := data/demo/demo.mp4
 BLENDER42 := .venv-blender42
 
-.PHONY: setup demo demo-lifting test bench build
+.PHONY: setup setup-runtime demo demo-lifting test bench build
 
-$(VENV)/.installed: requirements.txt
+# What the pipeline needs and nothing more: numpy, OpenCV, mediapipe (no torch, no bpy).
+$(RUNTIME)/.installed: requirements-runtime.txt
+	$(PYTHON) -m venv $(RUNTIME)
+	$(RUN_PY) -m pip install -q --upgrade pip
+	$(RUN_PY) -m pip install -q -r requirements-runtime.txt
+	# mediapipe's own pins clash with bpy's numpy<2; its runtime needs are in requirements-runtime.txt.
+	$(RUN_PY) -m pip install -q --no-deps mediapipe==0.10.21
+	touch $@
+
+# Everything: training, Blender as a module, tests.
+$(VENV)/.installed: requirements.txt requirements-runtime.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --retries 1 --no-deps torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q -r requirements.txt
-	# mediapipe's own pins clash with bpy's numpy<2; its runtime needs are in requirements.txt.
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
 	touch $@
 
@@ -24,13 +41,14 @@ $(BLENDER42)/.installed: requirements-blender42.txt
 	$(BLENDER42)/bin/python -m pip install -q --no-deps mediapipe==0.10.21
 	touch $@
 
+setup-runtime: $(RUNTIME)/.installed
 setup: $(VENV)/.installed
 
-$(DEMO_VIDEO): | $(VENV)/.installed
-	$(PY) -m training.fetch_demo_video $@
+$(DEMO_VIDEO): | $(RUNTIME)/.installed
+	$(RUN_PY) -m training.fetch_demo_video $@
 
-demo: setup $(DEMO_VIDEO)
-	$(PY) -m core.pipeline $(DEMO_VIDEO) --out output/demo
+demo: setup-runtime $(DEMO_VIDEO)
+	$(RUN_PY) -m core.pipeline $(DEMO_VIDEO) --out output/demo
 
 demo-lifting: setup
 	$(PY) -m training.demo_lifting

@@ -25,11 +25,10 @@ SKIP_PARTS = {"__pycache__"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
 PYTHON_VERSION = "3.11"
 # mediapipe's pose solution and what it imports at run time (its own pins clash with Blender's numpy).
+# Not matplotlib: mediapipe imports it only for drawing, and core.detection stands in for it.
 RUNTIME_WHEELS = [
     "mediapipe==0.10.21", "opencv-python-headless==4.11.0.86", "protobuf==4.25.9", "attrs==26.1.0",
-    "absl-py==2.5.1", "flatbuffers==25.12.19", "matplotlib==3.11.2", "contourpy==1.3.3", "cycler==0.12.1",
-    "fonttools==4.68.0", "kiwisolver==1.5.1", "packaging==26.3", "pillow==13.0.0", "pyparsing==3.3.3",
-    "python-dateutil==4.0.0", "six==1.17.0",
+    "absl-py==2.5.1", "flatbuffers==25.12.19",
 ]
 PLATFORMS = {  # Blender platform name -> pip platform tags, most specific first
     "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
