@@ -1,7 +1,9 @@
 """The benchmark command's pieces that do not need a trained model or a render: clip selection, results page."""
+import json
 import os
 
-from training.bench import COMPARISON_MODELS, comparison_command, markdown, plot_end_to_end, plot_lifting, plot_speed
+from training.bench import (COMPARISON_MODELS, comparison_command, markdown, plot_end_to_end, plot_lifting, plot_speed,
+                            write_benchmark_keys)
 from training.bench_pipeline import peak_memory_mb
 from training.evaluate import spread
 
@@ -25,6 +27,23 @@ def test_comparison_models_differ_only_in_their_architecture():
     assert len({c[c.index("--filter-widths") + 1] for c in commands.values()}) == 4
 
 
+RUNTIME = {
+    "demo": {"resolution": "1768x994", "frames": 230, "detection_alone_fps": 60.0, "pipeline_fps": 55.0,
+             "pipeline_over_detection": 0.917, "load_average_before": [0.1, 0.2], "pipeline_s": [4.2, 4.1]},
+    "resume": [{"signal": "SIGINT", "frames": 1800, "kept_after_stop": 900, "detected_by_rerun": 910, "redone_pct": 0.6}],
+    "memory": [{"minutes": 10.0, "frames": 18000, "peak_rss_mb": 480.0, "pipeline_fps": 50.0}],
+    "addon": {"demo_frames_baked": 230, "video_to_animation_s": 8.0, "addon_video_to_animation_fps": 28.8},
+    "environment": {"demo_env_mb": 300.0},
+}
+
+
+def test_benchmark_keys_merge_into_the_root_file(tmp_path):
+    path = tmp_path / "benchmarks.json"
+    write_benchmark_keys(str(path), {"contact_f1": 0.5, "pipeline_fps_demo": 20.0})
+    write_benchmark_keys(str(path), {"pipeline_fps_demo": 55.0, "demo_env_mb": 300.0})
+    assert json.loads(path.read_text()) == {"contact_f1": 0.5, "demo_env_mb": 300.0, "pipeline_fps_demo": 55.0}
+
+
 def _metrics(p1):
     return {"p1": p1, "p2": p1 * 0.8, "p3": p1 * 0.9, "mpjve": 5.0, "frames": 10}
 
@@ -46,7 +65,7 @@ def test_results_page_and_plots(tmp_path):
                        "truth_foot_sliding_mm_per_frame": 10.0},
         "speed": {"fps": {"video decoding alone": 180.0, "detection (mediapipe)": 40.0, "whole pipeline": 35.0},
                   "ratios": {"lifting time (numpy) / detection time": 0.002},
-                  "pipeline": {"peak_rss_mb": 900.0}, "decode_only": {"peak_rss_mb": 100.0},
+                  "runtime": RUNTIME, "decode_only": {"peak_rss_mb": 100.0},
                   "bake": {"frames": 10000, "bake_new_armature_s": 0.4, "bake_rigify_metarig_s": 0.5,
                            "bake_rigify_generated_s": 0.6, "video_to_animation_s": 9.0, "demo_frames_baked": 230}},
     }
@@ -57,6 +76,9 @@ def test_results_page_and_plots(tmp_path):
     assert "Mediapipe found nobody in 1 more render(s): walk_far_away" in page
     assert "`rf81`" in page and "4 m away, 1.2 m high, yaw 0°, 30 mm" in page
     assert "| lifting time (numpy) / detection time | 0.002 |" in page
+    assert "| demo (two people), 1768x994 | 230 | 60.0 | 55.0 | 0.917 | 0.10, 0.20 |" in page
+    assert "| SIGINT | 1800 | 900 | 910 | 0.6 % |" in page and "| 10 min | 18000 | 480 | 50.0 |" in page
+    assert "230 frames in 8.0 s (28.8 frames/s" in page and "300 MB" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)
     for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
         path = tmp_path / f"{part}.png"

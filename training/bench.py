@@ -15,8 +15,13 @@ Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
    whole pipeline against mediapipe's own 3D world landmarks on the same frames, with foot
    sliding and root trajectory error.
 3. Speed, each next to a reference measured in the same run: video decoding alone (the floor
-   any pipeline pays), detection, lifting (numpy engine and torch, the default model's shape),
-   bake into Blender, the whole pipeline; peak memory of the pipeline against decoding alone.
+   any pipeline pays), lifting (numpy engine and torch, the default model's shape), bake into
+   Blender; and (``training/bench_runtime.py``) the whole pipeline against mediapipe's detection
+   alone on the same clips, resuming after Ctrl-C and after a kill, peak memory on 1-, 3- and
+   10-minute clips, the add-on's Video to Animation, and the size of the runtime install.
+
+A full run writes ``BENCHMARKS.md`` (without plots) and ``benchmarks.json`` (the issues' named
+figures, one flat object, merged into the keys already there) at the repository root.
 
 The full run evaluates every test clip and renders 4 clips x 4 cameras x 120 frames; ``--quick``
 evaluates 6 clips of each test subset, renders 2 clips x 2 cameras x 90 frames and bakes 2,000
@@ -109,13 +114,13 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
     return {"models": rows, "missing": missing, "quick": quick}
 
 
-def run_json(arguments: list[str]) -> dict:
+def run_json(arguments: list[str], env: dict | None = None) -> dict:
     """Run a benchmark module in its own process (clean peak memory, its own bpy) and read its JSON."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         path = handle.name
     try:
         subprocess.run([sys.executable, "-m", *arguments, "--json", path], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, env=env)
         with open(path) as handle:
             return json.load(handle)
     finally:
@@ -127,30 +132,39 @@ def speed(data: str, quick: bool) -> dict:
         raise SystemExit(f"{DEMO} not found: make data/demo/demo.mp4 fetches the demo clip")
     decode = json.loads(subprocess.run([sys.executable, "-c", DECODE_ONLY, DEMO], check=True, capture_output=True,
                                        text=True, cwd=ROOT).stdout)
-    pipeline = run_json(["training.bench_pipeline", "--video", DEMO])
+    runtime = run_json(["training.bench_runtime", "--data", data, *(["--quick"] if quick else [])])
     config = load_weights(DEFAULT_MODEL).networks["lifter"].config
     lifting = bench_inference.main(["--frames", "10000", "--channels", str(config.channels),
                                     "--filter-widths", ",".join(map(str, config.filter_widths))])
     bake_frames = 2000 if quick else 10_000
-    bake = run_json(["training.bench_bake", "--data", data, "--frames", str(bake_frames)])
-    detection_fps = pipeline["detection_fps"]
+    with tempfile.TemporaryDirectory(prefix="bench_blender_user_") as user:  # no detections cached from earlier runs
+        bake = run_json(["training.bench_bake", "--data", data, "--frames", str(bake_frames)],
+                        env={**os.environ, "BLENDER_USER_RESOURCES": user})
+    demo = runtime["demo"]
+    detection_fps = demo["detection_alone_fps"]
     bake_fps = round(bake_frames / bake["bake_new_armature_s"], 1)
     rigify_fps = round(bake_frames / bake["bake_rigify_metarig_s"], 1)
     generated_fps = round(bake_frames / bake["bake_rigify_generated_s"], 1)
+    fps = {"video decoding alone": decode["decode_fps"], "detection alone (mediapipe, demo clip)": detection_fps,
+           "lifting, numpy engine": lifting["numpy_frames_per_s"], "lifting, torch": lifting["torch_fp32_frames_per_s"],
+           "bake, new armature": bake_fps, "bake, Rigify meta-rig": rigify_fps,
+           "bake, Rigify generated rig": generated_fps,
+           "whole pipeline (demo clip)": demo["pipeline_fps"]}
+    if "single_person_1080p" in runtime:
+        fps["detection alone (mediapipe, 1080p single person)"] = runtime["single_person_1080p"]["detection_alone_fps"]
+        fps["whole pipeline (1080p single person)"] = runtime["single_person_1080p"]["pipeline_fps"]
+    longest = max(runtime["memory"], key=lambda row: row["minutes"])
     return {
-        "decode_only": decode, "pipeline": pipeline, "lifting": lifting, "bake": bake,
-        "fps": {"video decoding alone": decode["decode_fps"], "detection (mediapipe)": detection_fps,
-                "lifting, numpy engine": lifting["numpy_frames_per_s"], "lifting, torch": lifting["torch_fp32_frames_per_s"],
-                "bake, new armature": bake_fps, "bake, Rigify meta-rig": rigify_fps,
-                "bake, Rigify generated rig": generated_fps,
-                "whole pipeline": pipeline["end_to_end_fps"]},
+        "decode_only": decode, "runtime": runtime, "lifting": lifting, "bake": bake, "fps": fps,
         "ratios": {
             "detection time / decoding time": round(decode["decode_fps"] / detection_fps, 2),
             "lifting time (numpy) / detection time": round(detection_fps / lifting["numpy_frames_per_s"], 4),
             "lifting time (numpy) / lifting time (torch)": round(lifting["torch_fp32_frames_per_s"] / lifting["numpy_frames_per_s"], 2),
             "bake time (new armature) / detection time": round(detection_fps / bake_fps, 4),
-            "whole pipeline speed / clip's real time (30 fps)": round(pipeline["end_to_end_fps"] / 30.0, 2),
-            "pipeline peak memory / decoding-alone peak memory": round(pipeline["peak_rss_mb"] / decode["peak_rss_mb"], 2),
+            "whole pipeline speed / detection-alone speed (demo clip)": demo["pipeline_over_detection"],
+            "whole pipeline speed / clip's real time (30 fps)": round(demo["pipeline_fps"] / 30.0, 2),
+            f"pipeline peak memory ({longest['minutes']:g}-minute clip) / decoding-alone peak memory (demo clip)":
+                round(longest["peak_rss_mb"] / decode["peak_rss_mb"], 2),
         },
     }
 
@@ -198,6 +212,48 @@ def plot_speed(speed_results: dict, path: str) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+
+
+def runtime_markdown(runtime: dict) -> list[str]:
+    """The pipeline as a user runs it (``training/bench_runtime.py``): its section of the results page."""
+    lines = ["## The pipeline as a user runs it", "",
+             "Fresh processes, timed from launch to exit; detection alone is mediapipe's pose tracker over every "
+             "frame in the simplest loop (one instance), the whole pipeline is `python -m core.pipeline` with its "
+             "defaults (two detector threads, preview on). Medians of "
+             f"{len(runtime['demo']['pipeline_s'])} alternating runs; the load average before each run is given.", "",
+             "| clip | frames | detection alone (frames/s) | whole pipeline (frames/s) | pipeline / detection | load before |",
+             "|---|---|---|---|---|---|"]
+    for key, label in (("demo", "demo (two people)"), ("single_person_1080p", "1080p render, one person")):
+        if key in runtime:
+            r = runtime[key]
+            lines.append(f"| {label}, {r['resolution']} | {r['frames']} | {r['detection_alone_fps']} | {r['pipeline_fps']} "
+                         f"| {r['pipeline_over_detection']} | {', '.join(f'{x:.2f}' for x in r['load_average_before'])} |")
+    lines += ["", "| interrupted at half of detection, then run again | frames | kept | detected again by the rerun "
+              "| work done twice |", "|---|---|---|---|---|"]
+    for r in runtime["resume"]:
+        lines.append(f"| {r['signal']} | {r['frames']} | {r['kept_after_stop']} | {r['detected_by_rerun']} | "
+                     f"{r['redone_pct']} % |")
+    lines += ["", "| clip length | frames | peak memory (MB) | whole pipeline (frames/s) |", "|---|---|---|---|"]
+    lines += [f"| {r['minutes']:g} min | {r['frames']} | {r['peak_rss_mb']:.0f} | {r['pipeline_fps']} |"
+              for r in runtime["memory"]]
+    addon, env = runtime["addon"], runtime["environment"]
+    lines += ["", f"The add-on's Video to Animation on the demo clip: {addon['demo_frames_baked']} frames in "
+              f"{addon['video_to_animation_s']:.1f} s ({addon['addon_video_to_animation_fps']} frames/s, detection, "
+              f"lifting and bake). A fresh runtime environment (`requirements-runtime.txt`, what `make demo` installs): "
+              f"{env['demo_env_mb']:.0f} MB.", ""]
+    return lines
+
+
+def write_benchmark_keys(path: str, keys: dict) -> None:
+    """Merge this run's named figures into the flat JSON object at ``path``, keeping other keys."""
+    merged = {}
+    if os.path.isfile(path):
+        with open(path) as handle:
+            merged = json.load(handle)
+    merged.update(keys)
+    with open(path, "w") as handle:
+        json.dump(dict(sorted(merged.items())), handle, indent=2)
+        handle.write("\n")
 
 
 def markdown(results: dict, with_plots: bool = True) -> str:
@@ -254,8 +310,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"{bake['bake_rigify_generated_s']:.2f} s onto the generated Rigify rig; the add-on's Video to Animation "
               f"on the demo clip ({bake.get('demo_frames_baked', 0)} frames, detection included) took "
               f"{bake.get('video_to_animation_s', float('nan')):.1f} s."]
-    lines += ["", f"Peak memory of the pipeline on the demo clip: {s['pipeline']['peak_rss_mb']:.0f} MB "
-              f"(decoding alone: {s['decode_only']['peak_rss_mb']:.0f} MB).", "", "![speed](speed.png)", ""]
+    lines += ["", "![speed](speed.png)", ""]
+    lines += runtime_markdown(s["runtime"])
     if not with_plots:
         lines = [line for line in lines if not line.startswith("![")]
         lines += [f"Plots and the full per-render figures: `{results['out']}/` after running the command."]
@@ -270,7 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--models-dir", default=MODELS_DIR, help="where the comparison models are")
     parser.add_argument("--train-missing", action="store_true", help="train the missing comparison models and stop")
     parser.add_argument("--page", default=None, help="also write the results page, without plots, here "
-                                                     "(the repository's BENCHMARKS.md)")
+                                                     "(default for a full run: the repository's BENCHMARKS.md)")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.data):
         parser.error(f"{args.data} not found: python -m training.prepare_data --data ../shared/data --out {args.data}")
@@ -293,9 +349,12 @@ def main(argv: list[str] | None = None) -> dict:
         json.dump(results, handle, indent=2)
     with open(os.path.join(args.out, "BENCHMARKS.md"), "w") as handle:
         handle.write(markdown(results))
-    if args.page:
-        with open(args.page, "w") as handle:
+    page = args.page or (None if args.quick else os.path.join(ROOT, "BENCHMARKS.md"))
+    if page:
+        with open(page, "w") as handle:
             handle.write(markdown(results, with_plots=False))
+    if not args.quick:
+        write_benchmark_keys(os.path.join(ROOT, "benchmarks.json"), results["speed"]["runtime"]["keys"])
     print(f"written {args.out}/BENCHMARKS.md, results.json and 3 plots in {results['seconds']:.0f} s")
     return results
 

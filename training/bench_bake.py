@@ -36,11 +36,14 @@ def ten_thousand_frames(data: str, frames: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--data", default=None, help="prepared clips (python -m training.prepare_data)")
+    parser.add_argument("--flow-only", action="store_true", help="only Video to Animation on the demo clip")
     parser.add_argument("--frames", type=int, default=10_000)
     parser.add_argument("--flow-frames", type=int, default=0, help="demo frames for the flow (0: all)")
     parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    if not args.flow_only and not args.data:
+        parser.error("--data is needed for the bakes (or give --flow-only)")
 
     import bpy  # first: it makes Blender's own modules (addon_utils) importable
     import addon_utils
@@ -55,9 +58,11 @@ def main(argv: list[str] | None = None) -> dict:
     package = next(name for name in sys.modules if name.endswith("videopose_mocap.bake"))
     bake = sys.modules[package]
 
-    motion = ten_thousand_frames(args.data, args.frames)
     scene = bpy.context.scene
     report = {"frames": args.frames}
+    if args.flow_only:
+        return video_to_animation(bpy, scene, args, report)
+    motion = ten_thousand_frames(args.data, args.frames)
     started = time.perf_counter()
     lengths = np.median(H36M_SKELETON.bone_lengths(motion), axis=0)
     obj = bake.create_armature("Bench", lengths, scene.collection)
@@ -78,6 +83,11 @@ def main(argv: list[str] | None = None) -> dict:
     bake.bake_onto_rig(generated, motion, RIGIFY_GENERATED, switches=PRESET_SWITCHES["RIGIFY_GENERATED"])
     report["bake_rigify_generated_s"] = round(time.perf_counter() - started, 3)
 
+    return video_to_animation(bpy, scene, args, report)
+
+
+def video_to_animation(bpy, scene, args, report: dict) -> dict:
+    """The add-on's Video to Animation on the demo clip (detection, lifting and bake), timed; then the report."""
     if os.path.isfile(DEMO):
         for o in list(bpy.data.objects):
             bpy.data.objects.remove(o)
