@@ -204,20 +204,27 @@ class Piece:
     lead: int = 0
     prime_boxes: list[tuple[float, float, float, float] | None] | None = None
     reference: Chunk | None = None   # earlier detections of these frames: the piece stops once it agrees with them
+    detector: object = None          # a detector still tracking from the frame before ``start`` (a continuation)
+    keep_open: bool = False          # leave the detector open at ``stop`` (another piece starts there)
+    keep_frames: bool = True         # keep its frames for the preview (a redo's frames are already kept)
+
+
+def ended_early(piece: Piece, next_index: int, quit_event: threading.Event) -> bool:
+    return quit_event.is_set() or piece.stop is None or next_index < piece.stop
 
 
 def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], cache: DetectionCache,
                    counter: _Counter, quit_event: threading.Event, chunk_frames: int,
-                   preview: tuple[str, int] | None, segments: list, leads: dict, exact: bool,
-                   pieces: list[Piece]) -> None:
+                   preview: tuple[str, int] | None, segments: list, leads: dict, open_detectors: dict,
+                   exact: bool, pieces: list[Piece]) -> None:
     """One worker: each piece with a fresh tracking detector, flushing a chunk every ``chunk_frames`` frames."""
     for piece in pieces:
         seeked = piece.start - piece.lead > 0 and not exact
-        detector = detector_factory()
+        detector = piece.detector or detector_factory()
         segment = None
-        if preview is not None:
+        if preview is not None and piece.keep_frames:
             folder, height = preview
-            segment = _PreviewSegment(os.path.join(folder, f"frames_{piece.start:09d}.mp4"), info.fps,
+            segment = _PreviewSegment(os.path.join(folder, f"frames_{piece.start:09d}_{len(segments)}.mp4"), info.fps,
                                       (info.width, info.height), height)
         buffer: list[tuple[np.ndarray, np.ndarray, float]] = []
         lead: list[tuple[np.ndarray, np.ndarray]] = []
@@ -273,7 +280,10 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
                 ended = not quit_event.is_set() and (piece.stop is None or next_index < piece.stop)
                 flush(ended and next_index >= piece.start)
         finally:
-            detector.close()
+            if piece.keep_open and not ended_early(piece, next_index, quit_event):
+                open_detectors[piece.stop] = detector
+            else:
+                detector.close()
             if segment is not None:
                 segment.close()
                 segments.append((piece.start, segment.frames, segment.path))
@@ -331,19 +341,21 @@ class _WorkerRun:
         self.chunk_frames, self.preview, self.segments = chunk_frames, preview, segments
         self.leads: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # piece start -> its lead detections
         self.stops: dict[int, int | None] = {}                      # piece start -> its stop
+        self.open_detectors: dict[int, object] = {}                 # seam -> the detector that tracked up to it
 
     def run(self, plans: list[list[Piece]], should_stop, report, exact: bool = False) -> None:
         quit_event, errors = threading.Event(), []
+        starts = {piece.start for plan in plans for piece in plan}
         for plan in plans:
             for piece in plan:
                 self.leads.pop(piece.start, None)
                 self.stops[piece.start] = piece.stop
-                self.segments[:] = [s for s in self.segments if s[0] != piece.start]
+                piece.keep_open = piece.stop in starts
 
         def work(plan):
             try:
                 _detect_pieces(*self.args, quit_event, self.chunk_frames, self.preview, self.segments, self.leads,
-                               exact, pieces=plan)
+                               self.open_detectors, exact, pieces=plan)
             except BaseException as exc:  # handed to the calling thread
                 errors.append(exc)
                 quit_event.set()
@@ -353,9 +365,8 @@ class _WorkerRun:
         for thread in threads:
             thread.start()
         try:
-            while any(thread.is_alive() for thread in threads):
-                for thread in threads:
-                    thread.join(timeout=0.1)
+            while alive := [thread for thread in threads if thread.is_alive()]:
+                alive[0].join(timeout=0.05)
                 if should_stop is not None and should_stop():
                     quit_event.set()
                 report()
@@ -368,6 +379,11 @@ class _WorkerRun:
             raise errors[0]
         if quit_event.is_set():
             raise InterruptedError("detection cancelled")
+
+    def close(self) -> None:
+        for detector in self.open_detectors.values():
+            detector.close()
+        self.open_detectors.clear()
 
     def forget_from(self, frame: int) -> None:
         """Drop what pieces starting at or after ``frame`` left (their chunks are dropped by the caller)."""
@@ -387,11 +403,16 @@ class _WorkerRun:
     def seams_on_another_person(self, cache: DetectionCache, size: tuple[int, int], first_frame: int) -> list[Piece]:
         """Pieces whose detector started on someone else than the previous piece was following, to redo.
 
-        Each comes back primed on the previous piece's person (``Piece.prime_boxes``).
+        Each comes back continuing the previous piece's detector where it is still open, else
+        primed on the previous piece's person (``Piece.prime_boxes``).
         """
         redo = []
         for start in sorted(self.leads):
-            if self.follows_previous(cache, start) is False:
+            if self.follows_previous(cache, start) is False and start in self.open_detectors:
+                # The previous piece's detector is still open, tracking up to here: it simply goes on.
+                redo.append(Piece(start, self.stops.get(start), detector=self.open_detectors.pop(start),
+                                  keep_frames=False))
+            elif self.follows_previous(cache, start) is False:
                 lead = len(self.leads[start][0])
                 previous_joints, previous_confidence, _ = cache.assemble(start - lead, start)
                 primed = min(PRIMED_LEAD, start - first_frame)
@@ -401,8 +422,41 @@ class _WorkerRun:
                     before, before_confidence, primed = previous_joints, previous_confidence, lead
                 boxes = [person_box(j, c, size) for j, c in zip(before, before_confidence)]
                 if any(box is not None for box in boxes):
-                    redo.append(Piece(start, self.stops.get(start), primed, boxes))
+                    redo.append(Piece(start, self.stops.get(start), primed, boxes, keep_frames=False))
         return redo
+
+
+def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: list[list[Piece]], piece, start: int,
+                       end: int | None, total: int, should_stop, report, info: VideoInfo) -> bool:
+    """Run the planned pieces, then repair what the frame times or the seams show; True if seeking was unreliable."""
+    workers_run.run(plans, should_stop, lambda: report(total))
+    exact = False
+    misplaced = cache.misplaced_seek(start)
+    if misplaced is not None:  # seeking is not frame-accurate in this file: redo from there, decoding in order
+        exact = True
+        cache.drop_from(misplaced)
+        workers_run.forget_from(misplaced)
+        cache.problems.append(f"seeking in this video lands on wrong frames (a variable frame rate?); frames from "
+                              f"{misplaced} on were detected again, decoded in order")
+        total += (end or misplaced) - misplaced
+        workers_run.run([[piece(misplaced, end)]], should_stop, lambda: report(total), exact=True)
+    for redo in workers_run.seams_on_another_person(cache, (info.width, info.height), start):
+        earlier_stop = redo.stop if redo.stop is not None else max(c.stop for c in cache.chunks)
+        positions, confidence, times = cache.assemble(redo.start, earlier_stop)
+        ended = cache.video_end() is not None and cache.video_end() <= earlier_stop
+        redo.reference = Chunk(redo.start, positions, confidence, times, ended)
+        cache.drop_range(redo.start, redo.stop)
+        total += (redo.stop or redo.start) - redo.start + redo.lead
+        workers_run.run([[redo]], should_stop, lambda: report(total), exact=exact)
+        continued = redo.detector is not None  # the same detector went on: one person by construction
+        still_other = not continued and (redo.start not in workers_run.leads
+                                         or not workers_run.follows_previous(cache, redo.start))
+        cache.problems.append(
+            f"the detector that started at frame {redo.start} found another person than the one followed before; "
+            + (f"frames from {redo.start} on were detected again following that one"
+               + (" (it was lost at the seam and found again)" if not continued else "") if not still_other else
+               f"detected again, it still could not find them: the motion may switch person at frame {redo.start}"))
+    return exact
 
 
 def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable[[], Detector],
@@ -455,30 +509,10 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         if progress is not None:
             progress(counter.value, done_total, counter.value / max(time.perf_counter() - started, 1e-9))
 
-    workers_run.run(plans, should_stop, lambda: report(total))
-    exact = False
-    misplaced = cache.misplaced_seek(start)
-    if misplaced is not None:  # seeking is not frame-accurate in this file: redo from there, decoding in order
-        exact = True
-        cache.drop_from(misplaced)
-        workers_run.forget_from(misplaced)
-        cache.problems.append(f"seeking in this video lands on wrong frames (a variable frame rate?); frames from "
-                              f"{misplaced} on were detected again, decoded in order")
-        total += (end or misplaced) - misplaced
-        workers_run.run([[piece(misplaced, end)]], should_stop, lambda: report(total), exact=True)
-    for redo in workers_run.seams_on_another_person(cache, (info.width, info.height), start):
-        earlier_stop = redo.stop if redo.stop is not None else max(c.stop for c in cache.chunks)
-        positions, confidence, times = cache.assemble(redo.start, earlier_stop)
-        ended = cache.video_end() is not None and cache.video_end() <= earlier_stop
-        redo.reference = Chunk(redo.start, positions, confidence, times, ended)
-        cache.drop_range(redo.start, redo.stop)
-        total += (redo.stop or redo.start) - redo.start + redo.lead
-        workers_run.run([[redo]], should_stop, lambda: report(total), exact=exact)
-        still_other = redo.start not in workers_run.leads or not workers_run.follows_previous(cache, redo.start)
-        cache.problems.append(
-            f"the detector that started at frame {redo.start} found another person than the one followed before; "
-            + (f"frames from {redo.start} on were detected again following that one" if not still_other else
-               f"detected again, it still could not find them: the motion may switch person at frame {redo.start}"))
+    try:
+        exact = _detect_and_stitch(workers_run, cache, plans, piece, start, end, total, should_stop, report, info)
+    finally:
+        workers_run.close()
     if cache.video_end() is not None:
         end = cache.video_end() if end is None else min(end, cache.video_end())
     if end is None or end <= start:

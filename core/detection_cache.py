@@ -27,6 +27,16 @@ def video_signature(info: VideoInfo, detector_name: str) -> str:
                        "detector": detector_name}, sort_keys=True)
 
 
+def frames_kept(folder: str) -> int:
+    """How many frames the chunks in ``folder`` hold (from their names; for messages)."""
+    total = 0
+    for path in glob.glob(os.path.join(folder, CHUNK_PATTERN)):
+        parts = os.path.basename(path)[len("chunk_"):-len(".npz")].split("_")
+        if len(parts) == 2 and all(part.isdigit() for part in parts):
+            total += int(parts[1]) - int(parts[0])
+    return total
+
+
 @dataclass
 class Chunk:
     start: int

@@ -21,6 +21,7 @@ import numpy as np
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
 from .cleanup import detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth
 from .detection import DetectionRun, MediaPipePoseDetector, detect_video_cached
+from .detection_cache import frames_kept
 from .inference import PoseLifter
 from .keypoints import KeypointTrack, fill_gaps, load_coco_json, load_openpose_folder
 from .options import (DEFAULT_FOV, DEFAULT_MODEL, OptionError, PipelineOptions, check_frame_range,  # noqa: F401
@@ -287,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result, paths = run(args.video, args.out, options)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: the detections finished so far are kept in {os.path.join(args.out, '.cache')}; "
+        kept = frames_kept(os.path.join(args.out, ".cache", "detections"))
+        print(f"\ninterrupted: {kept} frames of detections are kept in {os.path.join(args.out, '.cache')}; "
               "run the same command again to continue from there", file=sys.stderr)
         return 130
     except (FileNotFoundError, ValueError, OSError) as exc:

@@ -16,7 +16,8 @@ import pytest
 from core.detection import SEAM_LEAD, detect_video_cached, split_work
 from core.pipeline import PipelineOptions, input_warnings
 from core.video import probe
-from tests.video_helpers import FollowingDetector, IndexDetector, index_video, two_people_video, variable_rate_mp4
+from tests.video_helpers import (FollowingDetector, IndexDetector, index_video, read_index, two_people_video,
+                                 variable_rate_mp4)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,3 +184,34 @@ def test_a_seam_between_pieces_on_the_same_person_is_kept(tmp_path):
     video = two_people_video(tmp_path / "one_person.avi", frames=200, second_from=10_000)
     run = detect_video_cached(video, str(tmp_path / "cache"), FollowingDetector, workers=2)
     assert run.cache_problems == [] and run.frames_detected == 200 + SEAM_LEAD
+
+
+def test_a_resumed_piece_on_another_person_is_redone_on_the_earlier_one(tmp_path):
+    # The first run followed the left person over frames 0-99; a resumed run starts a fresh
+    # detector at 100, which would pick the brighter right person. With no detector left from
+    # the first run, the piece is redone with its lead frames showing only the earlier person.
+    video = two_people_video(tmp_path / "two.avi", frames=200)
+    cache = str(tmp_path / "cache")
+    detect_video_cached(video, cache, FollowingDetector, stop=100, workers=1)
+    resumed = detect_video_cached(video, cache, FollowingDetector, workers=2)
+    assert resumed.frames_from_cache == 100
+    assert any("another person" in problem and "found again" in problem for problem in resumed.cache_problems)
+    assert np.allclose(resumed.track.positions[:, 0, 0], 19.5, atol=1.0)
+
+
+def test_preview_frames_come_in_order_from_kept_frames_and_the_video(tmp_path, slow_detector):
+    from core.preview import preview_frames
+    cv2 = pytest.importorskip("cv2")
+    video = index_video(tmp_path / "clip.avi", frames=300)
+    cache = str(tmp_path / "cache")
+    seen = []
+    with pytest.raises(InterruptedError):  # a first run keeps about half of the detections, no frames
+        detect_video_cached(video, cache, IndexDetector, chunk_frames=30,
+                            progress=lambda done, total, fps: seen.append(done),
+                            should_stop=lambda: bool(seen) and seen[-1] >= 150)
+    run = detect_video_cached(video, cache, IndexDetector, chunk_frames=30, preview_height=32)
+    assert run.frames_from_cache > 0 and run.preview_segments
+    kept = sum(count for _, count, _ in run.preview_segments)
+    assert kept == 300 - run.frames_from_cache  # only the frames this run decoded were kept
+    frames = list(preview_frames(video, 0, 300, run.preview_segments))
+    assert [read_index(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for f in frames] == list(range(300))

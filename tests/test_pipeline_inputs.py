@@ -157,7 +157,8 @@ def test_ctrl_c_is_a_short_message_and_keeps_the_cache(tmp_path, clip, monkeypat
     monkeypatch.setattr(pipeline, "detect_video_cached", interrupted)
     assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model]) == 130
     error = capsys.readouterr().err
-    assert "interrupted" in error and "run the same command again" in error and "Traceback" not in error
+    assert "interrupted: 0 frames of detections are kept" in error and "run the same command again" in error
+    assert "Traceback" not in error
 
 
 def test_preview_from_kept_frames_matches_a_rerun_from_the_cache(tmp_path, standing_detector):
@@ -244,3 +245,26 @@ def test_the_pipeline_runs_without_torch_bpy_scipy_or_matplotlib(tmp_path):
     lines = open(os.path.join(ROOT, "requirements-runtime.txt")).read().lower().splitlines()
     packages = [line.split("==")[0] for line in lines if line and not line.startswith("#")]
     assert "numpy" in packages and not {"torch", "bpy", "scipy", "matplotlib"} & set(packages)
+
+
+def test_ctrl_c_on_the_command_line_keeps_the_finished_chunks(tmp_path):
+    """A real SIGINT to a real run: a short message, exit 130, and the chunks stay for the next run."""
+    pytest.importorskip("mediapipe")
+    import signal
+    import time
+    from core.detection_cache import frames_kept
+    video, model = _video(tmp_path / "long.mp4", frames=900, size=(320, 240)), _model(tmp_path / "m.npz")
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "core.pipeline", video, "--out", str(out), "--model", model],
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    chunks = out / ".cache" / "detections"
+    deadline = time.time() + 60
+    while frames_kept(str(chunks)) < 200 and time.time() < deadline and child.poll() is None:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    _, error = child.communicate(timeout=60)
+    assert child.returncode == 130, error[-2000:]
+    assert "Traceback" not in error and "interrupted: " in error and "run the same command again" in error
+    kept = frames_kept(str(chunks))
+    assert 200 <= kept < 900 and f"interrupted: {kept} frames" in error
+    assert not (out / "motion.npz").exists()  # nothing half-made among the outputs

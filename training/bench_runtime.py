@@ -126,7 +126,7 @@ from training.datasets import load_clips
 from training.render_mocap import render_clip
 data, name, folder = sys.argv[1:]
 clip = next(c for c in load_clips(data, ("test_actor",)) if c.name == name)
-render_clip(clip.positions[:300], 30.0, folder, distance=4.0, height=1.2, yaw_deg=20.0, focal_mm=30.0, size=(1920, 1080))
+render_clip(clip.positions[:300], 30.0, folder, distance=7.0, height=1.5, yaw_deg=20.0, focal_mm=30.0, size=(1920, 1080))
 """
 
 
