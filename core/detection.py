@@ -337,7 +337,7 @@ class _WorkerRun:
 
     def __init__(self, info: VideoInfo, detector_factory, cache: DetectionCache, counter: _Counter,
                  chunk_frames: int, preview: tuple[str, int] | None, segments: list):
-        self.args = (info, detector_factory, cache, counter)
+        self.args, self.counter = (info, detector_factory, cache, counter), counter
         self.chunk_frames, self.preview, self.segments = chunk_frames, preview, segments
         self.leads: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # piece start -> its lead detections
         self.stops: dict[int, int | None] = {}                      # piece start -> its stop
@@ -447,15 +447,17 @@ def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: li
         redo.reference = Chunk(redo.start, positions, confidence, times, ended)
         cache.drop_range(redo.start, redo.stop)
         total += (redo.stop or redo.start) - redo.start + redo.lead
+        before = workers_run.counter.value
         workers_run.run([[redo]], should_stop, lambda: report(total), exact=exact)
         continued = redo.detector is not None  # the same detector went on: one person by construction
-        still_other = not continued and (redo.start not in workers_run.leads
-                                         or not workers_run.follows_previous(cache, redo.start))
-        cache.problems.append(
-            f"the detector that started at frame {redo.start} found another person than the one followed before; "
-            + (f"frames from {redo.start} on were detected again following that one"
-               + (" (it was lost at the seam and found again)" if not continued else "") if not still_other else
-               f"detected again, it still could not find them: the motion may switch person at frame {redo.start}"))
+        if continued or (redo.start in workers_run.leads and workers_run.follows_previous(cache, redo.start)):
+            cache.problems.append(f"more than one person is in view: to keep following the same one, "
+                                  f"{workers_run.counter.value - before} frames from frame {redo.start} on were "
+                                  "detected again")
+        else:
+            cache.problems.append(f"more than one person is in view, and the person followed up to frame "
+                                  f"{redo.start} could not be found again there: the motion may switch to "
+                                  f"another person at frame {redo.start} (try --workers 1)")
     return exact
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -225,6 +226,8 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
                               detection.preview_segments if detection else (),
                               progress.stage("writing preview", track.num_frames))
                 result.timings["preview_s"] = time.perf_counter() - preview_started
+            if detection is not None:  # the kept frames served the preview; the detections stay for re-runs
+                shutil.rmtree(os.path.join(folder.cache, "detections", "preview"), ignore_errors=True)
             paths = folder.commit({"video": os.path.abspath(video), "frames": track.num_frames,
                                    "start_frame": options.start_frame, "fps": result.fps, "warnings": warnings,
                                    "frames_detected": result.timings["frames_detected"],
