@@ -16,7 +16,8 @@ import numpy as np
 from bpy_extras.io_utils import ExportHelper
 
 from . import bake, export
-from .core.detection import MediaPipePoseDetector, detect_video_cached
+from .core.detection import MediaPipePoseDetector
+from .core.parallel_detection import detect_video_cached
 from .core.inference import PoseLifter
 from .core.options import OptionError, check_frame_range, check_options
 from .core.pipeline import PipelineOptions, input_warnings, lift_track

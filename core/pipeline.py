@@ -21,13 +21,13 @@ import numpy as np
 
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
 from .cleanup import detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth
-from .detection import DetectionRun, MediaPipePoseDetector, detect_video_cached
+from .detection import MediaPipePoseDetector
+from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import PoseLifter
 from .keypoints import KeypointTrack, fill_gaps, load_coco_json, load_openpose_folder
-from .options import (DEFAULT_FOV, DEFAULT_MODEL, OptionError, PipelineOptions, check_frame_range,  # noqa: F401
-                      check_options)
-from .outputs import OutputError, OutputFolder
+from .options import DEFAULT_FOV, DEFAULT_MODEL, PipelineOptions, check_frame_range, check_options
+from .outputs import OutputFolder
 from .progress import RunProgress
 from .skeleton import H36M_SKELETON
 from .video import VideoInfo, probe

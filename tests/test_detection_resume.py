@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from core.detection import SEAM_LEAD, detect_video_cached, split_work
+from core.parallel_detection import SEAM_LEAD, detect_video_cached, split_work
 from core.pipeline import PipelineOptions, input_warnings
 from core.video import probe
 from tests.video_helpers import (FollowingDetector, IndexDetector, index_video, read_index, two_people_video,
@@ -102,7 +102,7 @@ def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
 KILLED_RUN = """
 import sys
 sys.path.insert(0, {root!r})
-from core.detection import detect_video_cached
+from core.parallel_detection import detect_video_cached
 from tests.video_helpers import IndexDetector
 IndexDetector.delay = 0.01
 detect_video_cached({video!r}, {cache!r}, IndexDetector, chunk_frames=25, workers=2)
@@ -224,7 +224,7 @@ def test_a_person_that_cannot_be_found_again_is_a_warning(tmp_path, monkeypatch)
     video = two_people_video(tmp_path / "two.avi", frames=200)
     cache = str(tmp_path / "cache")
     detect_video_cached(video, cache, FollowingDetector, stop=100, workers=1)
-    monkeypatch.setattr("core.detection._only_inside", lambda image, box: np.zeros_like(image))
+    monkeypatch.setattr("core.parallel_detection._only_inside", lambda image, box: np.zeros_like(image))
     resumed = detect_video_cached(video, cache, FollowingDetector, workers=2)
     assert any("may switch to another person at frame 100" in problem for problem in resumed.cache_problems)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core import pipeline
-from core.detection import detect_video_cached
+from core.parallel_detection import detect_video_cached
 from core.keypoints import KeypointError
 from core.models import TrajectoryModel, network_weights
 from core.rotations import rest_pose
