@@ -216,12 +216,16 @@ SAME_PERSON_DISTANCE = 0.5     # mean joint distance over the lead frames, in to
 
 def same_person(previous: tuple[np.ndarray, np.ndarray], lead: tuple[np.ndarray, np.ndarray],
                 min_confidence: float = 0.5) -> bool | None:
-    """Whether two detectors followed the same person over the same frames; None when neither shows one."""
+    """Whether two detectors followed the same person over the same frames.
+
+    False also when only the earlier detector saw someone: the later one has not locked on to
+    anybody yet and may pick anyone after these frames. None when neither saw a person.
+    """
     (a, a_conf), (b, b_conf) = previous, lead
     both = (a_conf > min_confidence) & (b_conf > min_confidence)
     usable = both.sum(axis=1) >= 6
     if not usable.any():
-        return None
+        return False if ((a_conf > min_confidence).sum(axis=1) >= 6).any() else None
     torso = np.linalg.norm(a[:, J("thorax")] - a[:, J("pelvis")], axis=-1)
     torso = float(np.median(torso[usable])) or 1.0
     distance = np.array([np.linalg.norm(a[t][both[t]] - b[t][both[t]], axis=-1).mean() for t in np.flatnonzero(usable)])
@@ -358,19 +362,18 @@ def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: li
         workers_run.run([[redo]], should_stop, lambda: report(total), exact=exact)
         continued = redo.detector is not None  # the same detector went on: one person by construction
         if continued or (redo.start in workers_run.leads and workers_run.follows_previous(cache, redo.start)):
-            cache.problems.append(f"more than one person is in view: to keep following the same one, "
-                                  f"{workers_run.counter.value - before} frames from frame {redo.start} on were "
-                                  "detected again")
+            cache.problems.append(f"{workers_run.counter.value - before} frames from frame {redo.start} on were "
+                                  "detected again to keep following the same person (another person is in view "
+                                  "there, or the person is hard to find from scratch)")
         else:
-            cache.problems.append(f"more than one person is in view, and the person followed up to frame "
-                                  f"{redo.start} could not be found again there: the motion may switch to "
-                                  f"another person at frame {redo.start} (try --workers 1)")
+            cache.problems.append(f"the person followed up to frame {redo.start} could not be found again there: "
+                                  f"the motion may switch to another person at frame {redo.start} (try --workers 1)")
 
 
 def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable[[], Detector],
                         progress: ProgressCallback | None = None, should_stop: Callable[[], bool] | None = None,
                         start: int = 0, stop: int | None = None, workers: int = 2, info: VideoInfo | None = None,
-                        preview_height: int | None = None, chunk_frames: int = 100) -> DetectionRun:
+                        preview_height: int | None = None, chunk_frames: int = 50) -> DetectionRun:
     """Detections of frames ``start`` to ``stop``, resuming from the chunks in ``cache_folder``.
 
     The frames no chunk holds are split between ``workers`` threads, each with its own detector

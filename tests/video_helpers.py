@@ -124,3 +124,25 @@ class FollowingDetector:
 
     def close(self):
         pass
+
+
+def fading_person_video(path, frames: int = 200, bright_frames: int = 5, size=(96, 64)) -> str:
+    """One person, bright in the first frames and dim afterwards."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
+    for i in range(frames):
+        image = np.zeros((size[1], size[0], 3), np.uint8)
+        image[10:54, 10:30] = 250 if i < bright_frames else 120
+        writer.write(image)
+    writer.release()
+    return str(path)
+
+
+class HardToFindDetector(FollowingDetector):
+    """Finds a person from scratch only when they are bright, but keeps tracking them when dim,
+    like a pose tracker that holds a person its detector would miss."""
+    name = "hard-to-find"
+
+    def detect(self, frame):
+        if self.last_x is None and frame.max() < 200:
+            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
+        return super().detect(frame)
