@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -243,6 +244,17 @@ def person_box(joints: np.ndarray, confidence: np.ndarray, size: tuple[int, int]
     return (max(x0 - grow, 0), max(y0 - grow, 0), min(x1 + grow, size[0]), min(y1 + grow, size[1]))
 
 
+def _only_the_main_thread_takes_ctrl_c() -> None:
+    """Block SIGINT in this worker thread and in the threads the detector starts from it.
+
+    Python handles Ctrl-C in the main thread, but the kernel may deliver the signal to any
+    thread; inside mediapipe's own threads it interrupts a wait, which aborts the process
+    ("terminate called ...") instead of stopping the run cleanly.
+    """
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 class _WorkerRun:
     """Threads that each detect a list of pieces, stopped together on a request, Ctrl-C or an error."""
 
@@ -264,6 +276,7 @@ class _WorkerRun:
                 piece.keep_open = piece.stop in starts
 
         def work(plan):
+            _only_the_main_thread_takes_ctrl_c()
             try:
                 _detect_pieces(*self.args, quit_event, self.chunk_frames, self.preview, self.segments, self.leads,
                                self.open_detectors, exact, pieces=plan)
