@@ -10,7 +10,6 @@ cached). Prints seconds for each.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -22,6 +21,8 @@ import numpy as np  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from training.reports import print_and_save  # noqa: E402
+
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
 
 
@@ -100,11 +101,7 @@ def video_to_animation(bpy, scene, args, report: dict) -> dict:
         report["video_to_animation_result"] = sorted(result)
         action = next(o for o in bpy.data.objects if o.type == "ARMATURE").animation_data.action
         report["demo_frames_baked"] = int(action.frame_range[1] - action.frame_range[0] + 1)
-    print(json.dumps(report, indent=2))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=2)
-    return report
+    return print_and_save(report, args.json)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ once by a child process (OpenCV re-encoding) into ``data/bench/`` and reused.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -20,6 +19,7 @@ import tempfile
 
 from core import pipeline
 from core.video import probe
+from training.reports import print_and_save
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
@@ -99,11 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
         "end_to_end_s": round(t["total_s"], 1),
         "peak_rss_mb": round(peak_memory_mb(), 1),
     }
-    print(json.dumps(report, indent=2))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=2)
-    return report
+    return print_and_save(report, args.json)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ import time
 from core.video import probe
 
 from .bench_pipeline import looped_video
+from .reports import print_and_save
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
@@ -251,11 +252,7 @@ def main(argv: list[str] | None = None) -> dict:
     longest = max(report["memory"], key=lambda row: row["minutes"])
     keys["peak_rss_mb_10min" if longest["minutes"] >= 10 else f"peak_rss_mb_{longest['minutes']:g}min"] = longest["peak_rss_mb"]
     report["keys"] = keys
-    print(json.dumps(keys, indent=2))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(report, handle, indent=2)
-    return report
+    return print_and_save(report, args.json)
 
 
 if __name__ == "__main__":
