@@ -115,6 +115,33 @@ class Piece:
     detector: object = None          # a detector still tracking from the frame before ``start`` (a continuation)
     keep_open: bool = False          # leave the detector open at ``stop`` (another piece starts there)
     keep_frames: bool = True         # keep its frames for the preview (a redo's frames are already kept)
+    publish_first: "FirstPerson | None" = None   # report the first person this piece's detector finds
+    prime_from: "FirstPerson | None" = None      # start on that person (the first half of the lead shows only them)
+
+
+class FirstPerson:
+    """Where the first worker found its person: the other workers start looking there.
+
+    Most clips keep their subject in about the same part of the frame; a second detector that
+    starts where the first one found its person most likely follows the same one, and the seam
+    check catches it when not.
+    """
+
+    def __init__(self):
+        self.found, self.box = threading.Event(), None
+
+    def publish(self, joints: np.ndarray, confidence: np.ndarray, size: tuple[int, int]) -> None:
+        if not self.found.is_set():
+            box = person_box(joints, confidence, size)
+            if box is not None:
+                self.box = box
+                self.found.set()
+
+    def wait(self, quit_event: threading.Event, seconds: float = 2.0):
+        deadline = time.perf_counter() + seconds
+        while not self.found.is_set() and not quit_event.is_set() and time.perf_counter() < deadline:
+            self.found.wait(0.02)
+        return self.box
 
 
 def ended_early(piece: Piece, next_index: int, quit_event: threading.Event) -> bool:
@@ -148,6 +175,10 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
                 buffer_start += len(buffer)
                 buffer, seeked = [], False
 
+        if piece.prime_from is not None:
+            box = piece.prime_from.wait(quit_event)
+            if box is not None:
+                piece.prime_boxes = [box] * (piece.lead // 2) + [None] * (piece.lead - piece.lead // 2)
         next_index, agreeing, converged = piece.start - piece.lead, 0, False
         try:
             for frame in read_frames(info.path, next_index, piece.stop, stopping=quit_event.is_set, exact=exact):
@@ -159,8 +190,10 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
                 joints, conf = detector.detect(image)
                 next_index += 1
                 counter.add()
+                if piece.publish_first is not None:
+                    piece.publish_first.publish(joints, conf, (info.width, info.height))
                 if frame.index < piece.start:
-                    lead.append((joints, conf))
+                    lead.append((joints, conf))  # a frame shown only in part still shows where the person is
                     continue
                 if segment is not None:
                     segment.add(frame.image)
@@ -268,12 +301,13 @@ class _WorkerRun:
 
     def run(self, plans: list[list[Piece]], should_stop, report, exact: bool = False) -> None:
         quit_event, errors = threading.Event(), []
-        starts = {piece.start for plan in plans for piece in plan}
         for plan in plans:
             for piece in plan:
                 self.leads.pop(piece.start, None)
                 self.stops[piece.start] = piece.stop
-                piece.keep_open = piece.stop in starts
+        for plan in plans:
+            for piece in plan:
+                piece.keep_open = piece.stop in self.stops and piece.stop != piece.start
 
         def work(plan):
             _only_the_main_thread_takes_ctrl_c()
@@ -324,30 +358,28 @@ class _WorkerRun:
             return None
         return same_person((previous_joints, previous_confidence), (joints, confidence))
 
-    def seams_on_another_person(self, cache: DetectionCache, size: tuple[int, int], first_frame: int) -> list[Piece]:
-        """Pieces whose detector started on someone else than the previous piece was following, to redo.
+    def repair_for(self, cache: DetectionCache, start: int, size: tuple[int, int], first_frame: int) -> Piece | None:
+        """The piece to redo when the piece at ``start`` follows someone else than the one before it.
 
-        Each comes back continuing the previous piece's detector where it is still open, else
-        primed on the previous piece's person (``Piece.prime_boxes``).
+        It continues the previous piece's detector where that is still open (the same result as
+        one detector over both pieces), else it starts over primed on the previous piece's
+        person (``Piece.prime_boxes``). None when the seam is fine or cannot be judged.
         """
-        redo = []
-        for start in sorted(self.leads):
-            if self.follows_previous(cache, start) is False and start in self.open_detectors:
-                # The previous piece's detector is still open, tracking up to here: it simply goes on.
-                redo.append(Piece(start, self.stops.get(start), detector=self.open_detectors.pop(start),
-                                  keep_frames=False))
-            elif self.follows_previous(cache, start) is False:
-                lead = len(self.leads[start][0])
-                previous_joints, previous_confidence, _ = cache.assemble(start - lead, start)
-                primed = min(PRIMED_LEAD, start - first_frame)
-                try:
-                    before, before_confidence, _ = cache.assemble(start - primed, start)
-                except RuntimeError:
-                    before, before_confidence, primed = previous_joints, previous_confidence, lead
-                boxes = [person_box(j, c, size) for j, c in zip(before, before_confidence)]
-                if any(box is not None for box in boxes):
-                    redo.append(Piece(start, self.stops.get(start), primed, boxes, keep_frames=False))
-        return redo
+        if start not in self.leads or self.follows_previous(cache, start) is not False:
+            return None
+        if start in self.open_detectors:
+            return Piece(start, self.stops.get(start), detector=self.open_detectors.pop(start), keep_frames=False)
+        lead = len(self.leads[start][0])
+        primed = min(PRIMED_LEAD, start - first_frame)
+        try:
+            before, before_confidence, _ = cache.assemble(start - primed, start)
+        except RuntimeError:
+            primed = lead
+            before, before_confidence, _ = cache.assemble(start - lead, start)
+        boxes = [person_box(j, c, size) for j, c in zip(before, before_confidence)]
+        if all(box is None for box in boxes):
+            return None
+        return Piece(start, self.stops.get(start), primed, boxes, keep_frames=False)
 
 
 def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: list[list[Piece]], piece, start: int,
@@ -364,7 +396,10 @@ def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: li
                               f"{misplaced} on were detected again, decoded in order")
         total += (end or misplaced) - misplaced
         workers_run.run([[piece(misplaced, end)]], should_stop, lambda: report(total), exact=True)
-    for redo in workers_run.seams_on_another_person(cache, (info.width, info.height), start):
+    for seam in sorted(workers_run.leads):  # in order: a repaired piece changes what the next seam compares with
+        redo = workers_run.repair_for(cache, seam, (info.width, info.height), start)
+        if redo is None:
+            continue
         earlier_stop = redo.stop if redo.stop is not None else max(c.stop for c in cache.chunks)
         positions, confidence, times = cache.assemble(redo.start, earlier_stop)
         ended = cache.video_end() is not None and cache.video_end() <= earlier_stop
@@ -419,6 +454,10 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         return Piece(a, b, min(SEAM_LEAD, a - start), prime_box)
 
     plans = [[piece(a, b) for a, b in plan] for plan in ranges]
+    if len(plans) > 1:  # the other workers start on the person the first one finds
+        first = plans[0][0].publish_first = FirstPerson()
+        for plan in plans[1:]:
+            plan[0].prime_from, plan[0].lead = first, min(PRIMED_LEAD, plan[0].start - start)
     from_cache = int(cache.covered(start, end).sum()) if end is not None else ranges[0][0][0] - start
     preview_folder = os.path.join(cache_folder, "preview")
     if preview_height:

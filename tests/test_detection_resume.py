@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from core.parallel_detection import SEAM_LEAD, detect_video_cached, split_work
+from core.detection_cache import frames_kept
+from core.parallel_detection import PRIMED_LEAD, SEAM_LEAD, FirstPerson, detect_video_cached, split_work
 from core.pipeline import PipelineOptions, input_warnings
 from core.video import probe
 from tests.video_helpers import (FollowingDetector, IndexDetector, index_video, read_index, two_people_video,
@@ -44,9 +45,9 @@ def test_two_workers_give_every_frame_its_own_detection(tmp_path, fourcc, suffix
     video = index_video(tmp_path / f"clip{suffix}", frames=300, fourcc=fourcc)
     run = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, chunk_frames=64)
     assert frame_indices(run) == list(range(300))
-    # The second worker's detector also ran over the SEAM_LEAD frames before its half, to check
-    # that it follows the same person as the first.
-    assert run.frames_detected == 300 + SEAM_LEAD and run.frames_from_cache == 0 and run.cache_problems == []
+    # The second worker's detector also ran over the PRIMED_LEAD frames before its half, to start
+    # on the first worker's person and to check that it follows the same one.
+    assert run.frames_detected == 300 + PRIMED_LEAD and run.frames_from_cache == 0 and run.cache_problems == []
     np.testing.assert_allclose(np.diff(run.time_ms), 40.0)
     starts = [int(os.path.basename(p).split("_")[1]) for p in chunk_files(tmp_path / "cache")]
     assert starts == [0, 64, 128, 150, 214, 278]  # the second worker began half-way; a chunk every 64 frames
@@ -71,14 +72,15 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path, slow_detector):
     with pytest.raises(InterruptedError):
         detect_video_cached(video, cache, IndexDetector, progress=progress, chunk_frames=50, workers=2,
                             should_stop=lambda: bool(seen) and seen[-1] >= 200)
-    done_before = seen[-1]
+    done_before = seen[-1]  # the workers may finish a frame or two more before they stop
     assert 200 <= done_before < 400
+    kept = frames_kept(cache)
     resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=50, workers=2)
     assert frame_indices(resumed) == list(range(400))
     # Stopping flushes every frame already detected (all but the second worker's lead frames):
     # nothing is detected twice but the lead frames of the resumed pieces.
-    assert resumed.frames_from_cache == done_before - SEAM_LEAD
-    assert 0 < resumed.frames_detected - (400 - resumed.frames_from_cache) <= 3 * SEAM_LEAD
+    assert resumed.frames_from_cache == kept >= done_before - PRIMED_LEAD
+    assert 0 < resumed.frames_detected - (400 - kept) <= 3 * PRIMED_LEAD
 
 
 def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
@@ -96,7 +98,7 @@ def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
     assert chunk_files(cache)
     resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=40)
     assert frame_indices(resumed) == list(range(300))
-    assert resumed.frames_from_cache >= 100 - SEAM_LEAD
+    assert resumed.frames_from_cache >= 100 - PRIMED_LEAD
 
 
 KILLED_RUN = """
@@ -169,21 +171,31 @@ def test_variable_frame_rate_seeks_are_caught_and_the_rate_comes_from_the_frame_
     assert run.track.fps == pytest.approx(400 / 16.0, rel=0.02)  # 400 frames over the clip's 16 s
 
 
-def test_splitting_the_work_never_switches_to_another_person(tmp_path):
+def test_splitting_the_work_never_switches_to_another_person(tmp_path, monkeypatch):
     # One worker starts on the left person (alone at first) and follows them; a second detector
-    # started half-way would pick the brighter person on the right.
+    # started half-way from scratch picks the brighter person on the right. The first worker's
+    # detector then goes on past the seam until both agree again: one person, as with one worker.
     video = two_people_video(tmp_path / "two.avi", frames=200)
     one = detect_video_cached(video, str(tmp_path / "one"), FollowingDetector, workers=1)
     assert np.allclose(one.track.positions[:, 0, 0], 19.5, atol=1.0)
+    monkeypatch.setattr(FirstPerson, "wait", lambda self, quit_event: None)  # no head start on the first person
     two = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
     assert any("to keep following the same person" in problem for problem in two.cache_problems)
+    np.testing.assert_allclose(two.track.positions, one.track.positions, atol=1.0)
+
+
+def test_the_second_worker_starts_on_the_first_workers_person(tmp_path):
+    video = two_people_video(tmp_path / "two.avi", frames=200)
+    one = detect_video_cached(video, str(tmp_path / "one"), FollowingDetector, workers=1)
+    two = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
+    assert two.cache_problems == [] and two.frames_detected == 200 + PRIMED_LEAD  # nothing detected twice
     np.testing.assert_allclose(two.track.positions, one.track.positions, atol=1.0)
 
 
 def test_a_seam_between_pieces_on_the_same_person_is_kept(tmp_path):
     video = two_people_video(tmp_path / "one_person.avi", frames=200, second_from=10_000)
     run = detect_video_cached(video, str(tmp_path / "cache"), FollowingDetector, workers=2)
-    assert run.cache_problems == [] and run.frames_detected == 200 + SEAM_LEAD
+    assert run.cache_problems == [] and run.frames_detected == 200 + PRIMED_LEAD
 
 
 def test_a_resumed_piece_on_another_person_is_redone_on_the_earlier_one(tmp_path):

@@ -42,6 +42,8 @@ class IndexDetector:
     def detect(self, frame):
         if self.delay:
             time.sleep(self.delay)
+        if frame.max() < 20:  # a frame blacked out (outside a priming box): nobody to see
+            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
         positions = np.zeros((17, 2), np.float32)
         positions[:, 0] = read_index(frame)
         positions[:, 1] = 30
