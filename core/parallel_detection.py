@@ -454,10 +454,19 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         return Piece(a, b, min(SEAM_LEAD, a - start), prime_box)
 
     plans = [[piece(a, b) for a, b in plan] for plan in ranges]
+    for plan in plans:  # a piece right after detections of an earlier run starts on the person they follow
+        for p in plan:
+            if p.start > start and cache.covered(p.start - 1, p.start).all():
+                p.lead = min(PRIMED_LEAD, p.start - start)
+                if cache.covered(p.start - p.lead, p.start).all():
+                    joints, confidence, _ = cache.assemble(p.start - p.lead, p.start)
+                    boxes = [person_box(j, c, (info.width, info.height)) for j, c in zip(joints, confidence)]
+                    p.prime_boxes = boxes[:p.lead // 2] + [None] * (p.lead - p.lead // 2)
     if len(plans) > 1:  # the other workers start on the person the first one finds
         first = plans[0][0].publish_first = FirstPerson()
         for plan in plans[1:]:
-            plan[0].prime_from, plan[0].lead = first, min(PRIMED_LEAD, plan[0].start - start)
+            if plan[0].prime_boxes is None:
+                plan[0].prime_from, plan[0].lead = first, min(PRIMED_LEAD, plan[0].start - start)
     from_cache = int(cache.covered(start, end).sum()) if end is not None else ranges[0][0][0] - start
     preview_folder = os.path.join(cache_folder, "preview")
     if preview_height:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from core.detection_cache import frames_kept
-from core.parallel_detection import PRIMED_LEAD, SEAM_LEAD, FirstPerson, detect_video_cached, split_work
+from core.parallel_detection import PRIMED_LEAD, FirstPerson, detect_video_cached, split_work
 from core.pipeline import PipelineOptions, input_warnings
 from core.video import probe
 from tests.video_helpers import (FollowingDetector, IndexDetector, index_video, read_index, two_people_video,
@@ -137,7 +137,7 @@ def test_a_damaged_chunk_is_reported_and_detected_again(tmp_path):
     open(damaged, "wb").write(data[: len(data) // 3])
     rerun = detect_video_cached(video, cache, IndexDetector, chunk_frames=50)
     assert frame_indices(rerun) == list(range(200))
-    assert rerun.frames_detected == 50 + SEAM_LEAD
+    assert rerun.frames_detected == 50 + PRIMED_LEAD  # the rebuilt piece starts on the person of the frames before
     assert any("damaged" in problem and os.path.basename(damaged) in problem for problem in rerun.cache_problems)
     assert detect_video_cached(video, cache, IndexDetector).frames_detected == 0  # rebuilt whole
 
@@ -198,16 +198,16 @@ def test_a_seam_between_pieces_on_the_same_person_is_kept(tmp_path):
     assert run.cache_problems == [] and run.frames_detected == 200 + PRIMED_LEAD
 
 
-def test_a_resumed_piece_on_another_person_is_redone_on_the_earlier_one(tmp_path):
-    # The first run followed the left person over frames 0-99; a resumed run starts a fresh
-    # detector at 100, which would pick the brighter right person. With no detector left from
-    # the first run, the piece is redone with its lead frames showing only the earlier person.
+def test_a_resumed_piece_starts_on_the_person_the_earlier_run_followed(tmp_path):
+    # The first run followed the left person over frames 0-99. A fresh detector at frame 100
+    # would pick the brighter right person; the resumed piece's first lead frames show only
+    # where the earlier run's person was, so it goes on with them and nothing is redone.
     video = two_people_video(tmp_path / "two.avi", frames=200)
     cache = str(tmp_path / "cache")
     detect_video_cached(video, cache, FollowingDetector, stop=100, workers=1)
     resumed = detect_video_cached(video, cache, FollowingDetector, workers=2)
-    assert resumed.frames_from_cache == 100
-    assert any("to keep following the same person" in problem for problem in resumed.cache_problems)
+    assert resumed.frames_from_cache == 100 and resumed.cache_problems == []
+    assert resumed.frames_detected == 100 + PRIMED_LEAD
     assert np.allclose(resumed.track.positions[:, 0, 0], 19.5, atol=1.0)
 
 
