@@ -19,7 +19,7 @@ from . import bake, export
 from .core.detection import MediaPipePoseDetector
 from .core.parallel_detection import detect_video_cached
 from .core.inference import PoseLifter
-from .core.options import OptionError, check_frame_range, check_options
+from .core.options import check_frame_range, check_options
 from .core.pipeline import PipelineOptions, input_warnings, lift_track
 from .core.retarget import PRESET_SWITCHES, PRESETS, MappingError, parse_mapping
 from .core.skeleton import H36M_SKELETON
@@ -61,10 +61,7 @@ def pipeline_options(context) -> PipelineOptions:
         min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
         constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
         start_frame=s.frame_start, end_frame=s.frame_end or None)
-    try:
-        check_options(options)
-    except OptionError as exc:
-        raise UserError(str(exc)) from exc
+    check_options(options)  # an OptionError is reported like any other failure of prepare
     return options
 
 
@@ -78,10 +75,7 @@ def detect_work(video: str, options: PipelineOptions):
     """Work returning the 2D track and the warnings about the input (truncation, frame rate, missing person)."""
     cache = _cache_folder(video)
     info = probe(video)
-    try:
-        check_frame_range(options, info)
-    except OptionError as exc:
-        raise UserError(str(exc)) from exc
+    check_frame_range(options, info)
 
     def work(job: Job):
         run = detect_video_cached(video, cache, MediaPipePoseDetector,
@@ -92,9 +86,13 @@ def detect_work(video: str, options: PipelineOptions):
     return work
 
 
-def report_warnings(operator, warnings: list[str]) -> None:
+def report_warnings(operator, warnings: list[str]) -> str:
+    """Report each warning; returns the status line's note about them ('' when there are none)."""
     for warning in warnings:
         operator.report({"WARNING"}, warning)
+    if not warnings:
+        return ""
+    return f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Info editor)"
 
 
 def lift_work(track, options: PipelineOptions):
@@ -225,9 +223,7 @@ class VIDEOPOSE_OT_detect(_JobOperator, bpy.types.Operator):
     def apply(self, context, result) -> None:
         track, warnings = result
         RESULTS[context.scene.name] = {"video": self._video, "track": track, "warnings": warnings}
-        report_warnings(self, warnings)
-        settings(context).status = f"Detected {track.num_frames} frames" + (
-            f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Info editor)" if warnings else "")
+        settings(context).status = f"Detected {track.num_frames} frames" + report_warnings(self, warnings)
         self.report({"INFO"}, settings(context).status)
 
 
@@ -292,9 +288,7 @@ class VIDEOPOSE_OT_video_to_animation(_JobOperator, bpy.types.Operator):
         track, warnings, motion = result
         RESULTS[context.scene.name] = {"video": self._video, "track": track, "motion": motion, "warnings": warnings}
         obj = bake_new_armature(context, motion)
-        report_warnings(self, warnings)
-        settings(context).status = f"{len(motion.joints_world)} frames baked onto {obj.name}" + (
-            f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Info editor)" if warnings else "")
+        settings(context).status = f"{len(motion.joints_world)} frames baked onto {obj.name}" + report_warnings(self, warnings)
         self.report({"INFO"}, settings(context).status)
 
 

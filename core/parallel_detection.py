@@ -35,7 +35,6 @@ class DetectionRun:
     """What ``detect_video_cached`` found, and how."""
     track: KeypointTrack
     time_ms: np.ndarray                 # (F,) presentation time of each frame
-    start: int                          # first frame of the track in the video
     frames_detected: int                # detector calls in this run (a piece's lead frames and redone frames too)
     frames_from_cache: int              # taken from chunks of earlier runs
     frames_announced: int               # frames the container announced for the range (0: unknown)
@@ -435,8 +434,8 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
     info = info or probe(path)
     name = getattr(detector_factory, "name", None) or "detector"
     cache = DetectionCache(cache_folder, video_signature(info, name)).load()
-    announced_stop = min(stop, info.frame_count) if stop is not None and info.frame_count else (stop or info.frame_count)
-    end = announced_stop or None          # None: the container does not say how long the video is
+    announced_stop = info.range_stop(stop)
+    end = announced_stop                  # None: the container does not say how long the video is
     if cache.video_end() is not None:
         end = cache.video_end() if end is None else min(end, cache.video_end())
     if end is not None:
@@ -450,8 +449,8 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
             known = max(c.stop for c in cache.chunks if c.start <= known < c.stop)
         ranges, total = [[(known, None)]], 0
 
-    def piece(a: int, b: int | None, prime_box=None) -> Piece:
-        return Piece(a, b, min(SEAM_LEAD, a - start), prime_box)
+    def piece(a: int, b: int | None) -> Piece:
+        return Piece(a, b, min(SEAM_LEAD, a - start))
 
     plans = [[piece(a, b) for a, b in plan] for plan in ranges]
     for plan in plans:  # a piece right after detections of an earlier run starts on the person they follow
@@ -491,6 +490,6 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         raise VideoError(f"{path}: no frames in the range {start}-{stop if stop is not None else 'end'}")
     positions, confidence, time_ms = cache.assemble(start, end)
     track = KeypointTrack(positions, confidence, info.width, info.height, info.fps)
-    return DetectionRun(track, time_ms, start, counter.value, min(from_cache, track.num_frames),
-                        max(announced_stop - start, 0) if announced_stop else 0, cache.problems,
+    return DetectionRun(track, time_ms, counter.value, min(from_cache, track.num_frames),
+                        max(announced_stop - start, 0) if announced_stop is not None else 0, cache.problems,
                         sorted(s for s in segments if s[1] > 0))

@@ -147,7 +147,10 @@ def frame_rate_from_times(time_ms: np.ndarray) -> tuple[float | None, float]:
 
 def input_warnings(info: VideoInfo, detection: DetectionRun | None, track: KeypointTrack,
                    options: PipelineOptions) -> list[str]:
-    """What the user should know about the input: truncation, frame rate, frames without the person."""
+    """What the user should know about the input: truncation, frame rate, frames without the person.
+
+    Where the frame times show a variable rate, this also sets ``track.fps`` to their mean rate.
+    """
     warnings = []
     if detection is not None:
         warnings += detection.cache_problems
@@ -182,10 +185,8 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
     info = probe(video)
     check_frame_range(options, info)
     lifter = PoseLifter.from_file(options.model_path)
-    end = options.end_frame
-    if info.frame_count:
-        end = min(end or info.frame_count, info.frame_count)
-    announced = max((end or 0) - options.start_frame, 0)   # 0: the video does not say
+    end = info.range_stop(options.end_frame)
+    announced = max(end - options.start_frame, 0) if end is not None else 0   # 0: the video does not say
     stages = (["detecting 2D"] if not options.keypoints_path else []) + ["lifting to 3D", "exporting"] + \
         (["writing preview"] if options.preview else [])
     progress = RunProgress(announced, stages, quiet)

@@ -23,6 +23,12 @@ class VideoInfo:
     frame_count: int       # as the container states it; may be wrong (truncated files) or 0 (unknown)
     fps_source: str = "container"   # "container", "timestamps" (container had none) or "assumed" (30)
 
+    def range_stop(self, stop: int | None) -> int | None:
+        """Where a range asked to end at ``stop`` (None: the end) ends by the announced length; None if unknown."""
+        if self.frame_count:
+            return min(stop, self.frame_count) if stop is not None else self.frame_count
+        return stop
+
 
 @dataclass(frozen=True)
 class DecodedFrame:
@@ -127,11 +133,3 @@ def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = 
             except queue.Empty:
                 pass
         worker.join()
-
-
-def iter_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True,
-                prefetch: int = 4) -> Iterator[np.ndarray]:
-    """Frames ``start`` to ``stop`` (exclusive) as (H, W, 3) uint8 arrays, streamed."""
-    probe(path)
-    for frame in read_frames(path, start, stop, rgb, prefetch):
-        yield frame.image

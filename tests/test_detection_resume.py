@@ -61,18 +61,20 @@ def slow_detector(monkeypatch):
     return IndexDetector
 
 
+def stopped_run(video: str, cache: str, at: int, **options) -> int:
+    """Detect until ``at`` frames are done, then ask the run to stop; the last count reported."""
+    seen = []
+    with pytest.raises(InterruptedError):
+        detect_video_cached(video, cache, IndexDetector, progress=lambda done, total, fps: seen.append(done),
+                            should_stop=lambda: bool(seen) and seen[-1] >= at, **options)
+    return seen[-1]
+
+
 def test_a_stopped_run_resumes_where_it_stopped(tmp_path, slow_detector):
     video = index_video(tmp_path / "clip.avi", frames=400)
     cache = str(tmp_path / "cache")
-    seen = []
-
-    def progress(done, total, fps):
-        seen.append(done)
-
-    with pytest.raises(InterruptedError):
-        detect_video_cached(video, cache, IndexDetector, progress=progress, chunk_frames=50, workers=2,
-                            should_stop=lambda: bool(seen) and seen[-1] >= 200)
-    done_before = seen[-1]  # the workers may finish a frame or two more before they stop
+    done_before = stopped_run(video, cache, 200, chunk_frames=50, workers=2)
+    # the workers may finish a frame or two more before they stop
     assert 200 <= done_before < 400
     kept = frames_kept(cache)
     resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=50, workers=2)
@@ -86,10 +88,7 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path, slow_detector):
 def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
     video = index_video(tmp_path / "clip.avi", frames=300)
     cache = str(tmp_path / "cache")
-    calls = []
-
     def progress(done, total, fps):
-        calls.append(done)
         if done >= 100:
             raise KeyboardInterrupt
 
@@ -216,11 +215,7 @@ def test_preview_frames_come_in_order_from_kept_frames_and_the_video(tmp_path, s
     cv2 = pytest.importorskip("cv2")
     video = index_video(tmp_path / "clip.avi", frames=300)
     cache = str(tmp_path / "cache")
-    seen = []
-    with pytest.raises(InterruptedError):  # a first run keeps about half of the detections, no frames
-        detect_video_cached(video, cache, IndexDetector, chunk_frames=30,
-                            progress=lambda done, total, fps: seen.append(done),
-                            should_stop=lambda: bool(seen) and seen[-1] >= 150)
+    stopped_run(video, cache, 150, chunk_frames=30)  # a first run keeps about half of the detections, no frames
     run = detect_video_cached(video, cache, IndexDetector, chunk_frames=30, preview_height=32)
     assert run.frames_from_cache > 0 and run.preview_segments
     kept = sum(count for _, count, _ in run.preview_segments)

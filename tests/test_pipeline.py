@@ -177,12 +177,12 @@ def test_real_clip_gives_an_upright_person_on_the_floor(tmp_path):
 
 
 def test_frames_stream_in_order_and_stop_early(tmp_path):
-    from core.video import iter_frames
+    from core.video import read_frames
     video = _video(tmp_path / "clip.mp4", frames=12)
-    means = [int(round(f.mean() / 20)) for f in iter_frames(video, prefetch=2)]
+    means = [int(round(f.image.mean() / 20)) for f in read_frames(video, prefetch=2)]
     assert means == [i % 10 for i in range(12)]
-    assert len(list(iter_frames(video, start=3, stop=7))) == 4
-    stream = iter_frames(video, prefetch=2)
+    assert [f.index for f in read_frames(video, start=3, stop=7)] == [3, 4, 5, 6]
+    stream = read_frames(video, prefetch=2)
     next(stream)
     stream.close()  # the decoding thread stops and the file is released
     import threading

@@ -90,7 +90,8 @@ def pipeline_command(video: str, out: str, *extra: str) -> list[str]:
 
 def speed_pair(video: str, repeats: int) -> dict:
     """Detection alone and the whole pipeline, alternately, on one clip; medians of wall time."""
-    frames = probe(video).frame_count
+    info = probe(video)
+    frames = info.frame_count
     alone, whole, loads = [], [], []
     for _ in range(repeats):
         loads.append(load_average())
@@ -101,7 +102,7 @@ def speed_pair(video: str, repeats: int) -> dict:
         finally:
             shutil.rmtree(out, ignore_errors=True)
     alone_s, whole_s = statistics.median(alone), statistics.median(whole)
-    return {"video": os.path.relpath(video, ROOT), "frames": frames, "resolution": f"{probe(video).width}x{probe(video).height}",
+    return {"video": os.path.relpath(video, ROOT), "frames": frames, "resolution": f"{info.width}x{info.height}",
             "detection_alone_fps": round(frames / alone_s, 1), "pipeline_fps": round(frames / whole_s, 1),
             "pipeline_over_detection": round(alone_s / whole_s, 3),
             "detection_alone_s": [round(s, 2) for s in alone], "pipeline_s": [round(s, 2) for s in whole],
