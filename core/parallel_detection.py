@@ -4,10 +4,13 @@ The frames are split into contiguous pieces, one per worker thread, each with it
 and tracking detector (``core.detection``), so both cores work. Every worker saves its
 detections in chunks (``core.detection_cache``) as it goes, so a stopped run resumes where it
 stopped. Splitting must not change the result: seeks are checked by the frame times (some
-variable-rate files seek to wrong frames), and where a piece begins, its detector first runs
-over a few earlier frames (its lead) to show whether it follows the same person as the
-previous piece; where it does not, the previous piece's detector, still open, goes on past the
-seam until both agree again, exactly as one detector over the whole clip would have done.
+variable-rate files seek to wrong frames), and a piece's detector starts on the person before
+it. After an earlier run's detections, the piece's first frame is shown only around where that
+person was; beside another worker's piece, whose last frames are not known yet, the detector
+first runs over a few earlier frames (its lead), the first of them shown only where the first
+worker found its person. Where a piece still begins on someone else, the previous piece's
+detector, still open, goes on past the seam until both agree again, exactly as one detector
+over the whole clip would have done.
 """
 from __future__ import annotations
 
@@ -46,7 +49,8 @@ def split_work(ranges: list[tuple[int, int]], workers: int, min_piece: int = 60)
     """Cut the frame ranges into at most ``workers`` lists of contiguous pieces of nearly equal total length.
 
     Each worker runs its pieces in order with one tracking detector per piece; pieces shorter
-    than ``min_piece`` are not worth a second detector's start-up.
+    than ``min_piece`` are not worth a second detector's start-up, and a range is not cut to
+    leave less than that to the next worker (a piece cut from a range pays a lead).
     """
     total = sum(b - a for a, b in ranges)
     workers = max(1, min(workers, total // max(min_piece, 1)))
@@ -55,11 +59,16 @@ def split_work(ranges: list[tuple[int, int]], workers: int, min_piece: int = 60)
     worker, room = 0, share
     for a, b in ranges:
         while a < b:
-            take = min(b - a, room)
+            last = worker == workers - 1
+            whole = last or b - a - room < min_piece
+            if not whole and room < min_piece and plans[worker]:  # no sliver of a range for this worker
+                worker, room = worker + 1, share
+                continue
+            take = b - a if whole else room
             plans[worker].append((a, a + take))
             a += take
             room -= take
-            if room == 0 and worker < workers - 1:
+            if room <= 0 and not last:
                 worker, room = worker + 1, share
     return [plan for plan in plans if plan]
 
@@ -99,23 +108,25 @@ class _Counter:
 class Piece:
     """Frames ``start``..``stop`` for one tracking detector, which first runs over ``lead`` earlier frames.
 
-    The lead frames let the detector lock on and are compared with the previous piece's
-    detections of the same frames (``_WorkerRun.seams_on_another_person``); they are not stored.
-    ``prime_boxes``, when set, hide everything but one box (x0, y0, x1, y1 pixels) in each lead
-    frame, so the detector starts on the person the previous piece was following. With a
-    ``reference``, the piece ends early once ``CONVERGED_FRAMES`` frames in a row agree with it
-    (both detectors now follow the same person), and keeps the reference for the rest.
+    ``prime_box``, when set, hides everything but that box (x0, y0, x1, y1 pixels) in the first
+    half of the lead frames, or without a lead in the piece's first frame (if nobody is found
+    inside, the whole frame is detected), so a fresh detector starts on the person there. The
+    lead frames are not stored; they are compared with the previous piece's detections of the
+    same frames, as the first frame of a piece without a lead is with the frame before it
+    (``_WorkerRun.follows_previous``). With a ``reference``, the piece ends early once
+    ``CONVERGED_FRAMES`` frames in a row agree with it (both detectors now follow the same
+    person), and keeps the reference for the rest.
     """
     start: int
     stop: int | None
     lead: int = 0
-    prime_boxes: list[tuple[float, float, float, float] | None] | None = None
+    prime_box: tuple[float, float, float, float] | None = None
     reference: Chunk | None = None   # earlier detections of these frames: the piece stops once it agrees with them
     detector: object = None          # a detector still tracking from the frame before ``start`` (a continuation)
     keep_open: bool = False          # leave the detector open at ``stop`` (another piece starts there)
     keep_frames: bool = True         # keep its frames for the preview (a redo's frames are already kept)
     publish_first: "FirstPerson | None" = None   # report the first person this piece's detector finds
-    prime_from: "FirstPerson | None" = None      # start on that person (the first half of the lead shows only them)
+    prime_from: "FirstPerson | None" = None      # start on that person (``prime_box`` once they are found)
 
 
 class FirstPerson:
@@ -149,11 +160,12 @@ def ended_early(piece: Piece, next_index: int, quit_event: threading.Event) -> b
 
 def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], cache: DetectionCache,
                    counter: _Counter, quit_event: threading.Event, chunk_frames: int,
-                   preview: tuple[str, int] | None, segments: list, leads: dict, open_detectors: dict,
+                   preview: tuple[str, int] | None, segments: list, seam_checks: dict, open_detectors: dict,
                    exact: bool, pieces: list[Piece]) -> None:
     """One worker: each piece with a fresh tracking detector, flushing a chunk every ``chunk_frames`` frames."""
     for piece in pieces:
         seeked = piece.start - piece.lead > 0 and not exact
+        fresh = piece.detector is None
         detector = piece.detector or detector_factory()
         segment = None
         if preview is not None and piece.keep_frames:
@@ -161,7 +173,7 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
             segment = _PreviewSegment(os.path.join(folder, f"frames_{piece.start:09d}_{len(segments)}.mp4"), info.fps,
                                       (info.width, info.height), height)
         buffer: list[tuple[np.ndarray, np.ndarray, float]] = []
-        lead: list[tuple[np.ndarray, np.ndarray]] = []
+        check: list[tuple[np.ndarray, np.ndarray]] = []   # detections to compare with the frames before the piece
         buffer_start = piece.start
 
         def flush(ended: bool) -> None:
@@ -175,24 +187,23 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
                 buffer, seeked = [], False
 
         if piece.prime_from is not None:
-            box = piece.prime_from.wait(quit_event)
-            if box is not None:
-                piece.prime_boxes = [box] * (piece.lead // 2) + [None] * (piece.lead - piece.lead // 2)
+            piece.prime_box = piece.prime_from.wait(quit_event)
         next_index, agreeing, converged = piece.start - piece.lead, 0, False
+        masked_until = piece.start - piece.lead + piece.lead // 2 if piece.prime_box is not None else 0
         try:
             for frame in read_frames(info.path, next_index, piece.stop, stopping=quit_event.is_set, exact=exact):
-                image = frame.image
-                box = piece.prime_boxes[frame.index - piece.start + piece.lead] \
-                    if piece.prime_boxes and frame.index < piece.start else None
-                if box is not None:
-                    image = _only_inside(image, box)
-                joints, conf = detector.detect(image)
+                if fresh and frame.index == piece.start and piece.lead == 0:
+                    joints, conf = _first_detection(detector, frame.image, piece.prime_box, counter)
+                    check.append((joints, conf))
+                else:
+                    shown = _only_inside(frame.image, piece.prime_box) if frame.index < masked_until else frame.image
+                    joints, conf = detector.detect(shown)
+                    counter.add()
                 next_index += 1
-                counter.add()
                 if piece.publish_first is not None:
                     piece.publish_first.publish(joints, conf, (info.width, info.height))
                 if frame.index < piece.start:
-                    lead.append((joints, conf))  # a frame shown only in part still shows where the person is
+                    check.append((joints, conf))  # a frame shown only in part still shows where the person is
                     continue
                 if segment is not None:
                     segment.add(frame.image)
@@ -227,10 +238,26 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
             if segment is not None:
                 segment.close()
                 segments.append((piece.start, segment.frames, segment.path))
-        if lead:
-            leads[piece.start] = (np.array([j for j, _ in lead]), np.array([c for _, c in lead]))
+        if check:  # lead frames are compared with the same frames, a first frame with the one before it
+            seam_checks[piece.start] = (piece.start - (piece.lead or 1), np.array([j for j, _ in check]),
+                                        np.array([c for _, c in check]))
         if quit_event.is_set() or ended:  # stopped, or the video ended: later pieces have no frames
             return
+
+
+def _first_detection(detector, image: np.ndarray, box, counter: _Counter) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh detector's first frame, shown only inside ``box`` so it locks on to the person there.
+
+    The box is the person's own region grown by half its size, so what the detector sees of
+    them is unchanged; where nobody is found inside, the whole frame is detected instead.
+    """
+    if box is not None:
+        joints, conf = detector.detect(_only_inside(image, box))
+        counter.add()
+        if (conf > 0.5).sum() >= 6:
+            return joints, conf
+    counter.add()
+    return detector.detect(image)
 
 
 def _only_inside(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
@@ -241,20 +268,19 @@ def _only_inside(image: np.ndarray, box: tuple[float, float, float, float]) -> n
     return out
 
 
-SEAM_LEAD = 10                 # frames a piece's detector runs before its first frame, to compare with the previous piece
 CONVERGED_FRAMES = 5          # frames in a row on which a redone piece agrees with the earlier detections
-PRIMED_LEAD = 20               # the same when a piece is redone on the previous piece's person (time to settle on them)
-SAME_PERSON_DISTANCE = 0.5     # mean joint distance over the lead frames, in torso lengths, below which it is one person
+PRIMED_LEAD = 10               # lead frames of a piece beside another worker's (time to settle on the person)
+SAME_PERSON_DISTANCE = 0.5     # mean joint distance, in torso lengths, below which two detections are one person
 
 
-def same_person(previous: tuple[np.ndarray, np.ndarray], lead: tuple[np.ndarray, np.ndarray],
+def same_person(previous: tuple[np.ndarray, np.ndarray], later: tuple[np.ndarray, np.ndarray],
                 min_confidence: float = 0.5) -> bool | None:
-    """Whether two detectors followed the same person over the same frames.
+    """Whether two detections are of one person: two detectors on the same frames, or one frame and the next.
 
-    False also when only the earlier detector saw someone: the later one has not locked on to
-    anybody yet and may pick anyone after these frames. None when neither saw a person.
+    False also when only the earlier detection shows someone: the later detector has not locked
+    on to anybody and may pick anyone after these frames. None when neither shows a person.
     """
-    (a, a_conf), (b, b_conf) = previous, lead
+    (a, a_conf), (b, b_conf) = previous, later
     both = (a_conf > min_confidence) & (b_conf > min_confidence)
     usable = both.sum(axis=1) >= 6
     if not usable.any():
@@ -294,7 +320,7 @@ class _WorkerRun:
                  chunk_frames: int, preview: tuple[str, int] | None, segments: list):
         self.args, self.counter = (info, detector_factory, cache, counter), counter
         self.chunk_frames, self.preview, self.segments = chunk_frames, preview, segments
-        self.leads: dict[int, tuple[np.ndarray, np.ndarray]] = {}   # piece start -> its lead detections
+        self.seam_checks: dict[int, tuple] = {}  # piece start -> (first earlier frame to compare with, joints, conf)
         self.stops: dict[int, int | None] = {}                      # piece start -> its stop
         self.open_detectors: dict[int, object] = {}                 # seam -> the detector that tracked up to it
 
@@ -302,7 +328,7 @@ class _WorkerRun:
         quit_event, errors = threading.Event(), []
         for plan in plans:
             for piece in plan:
-                self.leads.pop(piece.start, None)
+                self.seam_checks.pop(piece.start, None)
                 self.stops[piece.start] = piece.stop
         for plan in plans:
             for piece in plan:
@@ -311,7 +337,7 @@ class _WorkerRun:
         def work(plan):
             _only_the_main_thread_takes_ctrl_c()
             try:
-                _detect_pieces(*self.args, quit_event, self.chunk_frames, self.preview, self.segments, self.leads,
+                _detect_pieces(*self.args, quit_event, self.chunk_frames, self.preview, self.segments, self.seam_checks,
                                self.open_detectors, exact, pieces=plan)
             except BaseException as exc:  # handed to the calling thread
                 errors.append(exc)
@@ -344,41 +370,42 @@ class _WorkerRun:
 
     def forget_from(self, frame: int) -> None:
         """Drop what pieces starting at or after ``frame`` left (their chunks are dropped by the caller)."""
-        for start in [s for s in self.leads if s >= frame]:
-            del self.leads[start]
+        for start in [s for s in self.seam_checks if s >= frame]:
+            del self.seam_checks[start]
         self.segments[:] = [s for s in self.segments if s[0] < frame]
 
     def follows_previous(self, cache: DetectionCache, start: int) -> bool | None:
-        """Whether the piece at ``start`` followed, over its lead frames, the person detected before it."""
-        joints, confidence = self.leads[start]
-        try:
-            previous_joints, previous_confidence, _ = cache.assemble(start - len(joints), start)
-        except RuntimeError:  # the previous frames are not there (the video ended before them)
+        """Whether the piece at ``start`` began on the person detected before it (None: nothing to compare)."""
+        first, joints, confidence = self.seam_checks[start]
+        if first < 0 or not cache.covered(first, first + len(joints)).all():
             return None
-        return same_person((previous_joints, previous_confidence), (joints, confidence))
+        return same_person(cache.assemble(first, first + len(joints))[:2], (joints, confidence))
 
     def repair_for(self, cache: DetectionCache, start: int, size: tuple[int, int], first_frame: int) -> Piece | None:
-        """The piece to redo when the piece at ``start`` follows someone else than the one before it.
+        """The piece to redo when the piece at ``start`` began on someone else than the one before it.
 
         It continues the previous piece's detector where that is still open (the same result as
-        one detector over both pieces), else it starts over primed on the previous piece's
-        person (``Piece.prime_boxes``). None when the seam is fine or cannot be judged.
+        one detector over both pieces), else (those frames come from an earlier run) it starts
+        over with a lead whose first frames show only where that person was. None when the seam
+        is fine or cannot be judged.
         """
-        if start not in self.leads or self.follows_previous(cache, start) is not False:
+        if start not in self.seam_checks or self.follows_previous(cache, start) is not False:
             return None
         if start in self.open_detectors:
             return Piece(start, self.stops.get(start), detector=self.open_detectors.pop(start), keep_frames=False)
-        lead = len(self.leads[start][0])
-        primed = min(PRIMED_LEAD, start - first_frame)
-        try:
-            before, before_confidence, _ = cache.assemble(start - primed, start)
-        except RuntimeError:
-            primed = lead
-            before, before_confidence, _ = cache.assemble(start - lead, start)
-        boxes = [person_box(j, c, size) for j, c in zip(before, before_confidence)]
-        if all(box is None for box in boxes):
+        if self.seam_checks[start][0] < start - 1:  # it had a lead already: a second one would find the same
             return None
-        return Piece(start, self.stops.get(start), primed, boxes, keep_frames=False)
+        lead = min(PRIMED_LEAD, start - first_frame)
+        if lead == 0 or not cache.covered(start - lead, start).all():
+            return None
+        joints, confidence, _ = cache.assemble(start - lead, start - lead + 1)
+        box = person_box(joints[0], confidence[0], size)
+        return Piece(start, self.stops.get(start), lead, box, keep_frames=False) if box is not None else None
+
+
+def _lost_person(frame: int) -> str:
+    return (f"the person followed up to frame {frame} could not be found again there: the motion may switch "
+            f"to another person at frame {frame} (try --workers 1)")
 
 
 def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: list[list[Piece]], piece, start: int,
@@ -395,9 +422,11 @@ def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: li
                               f"{misplaced} on were detected again, decoded in order")
         total += (end or misplaced) - misplaced
         workers_run.run([[piece(misplaced, end)]], should_stop, lambda: report(total), exact=True)
-    for seam in sorted(workers_run.leads):  # in order: a repaired piece changes what the next seam compares with
+    for seam in sorted(workers_run.seam_checks):  # in order: a repaired piece changes what the next seam sees
         redo = workers_run.repair_for(cache, seam, (info.width, info.height), start)
         if redo is None:
+            if workers_run.follows_previous(cache, seam) is False:
+                cache.problems.append(_lost_person(seam))
             continue
         earlier_stop = redo.stop if redo.stop is not None else max(c.stop for c in cache.chunks)
         positions, confidence, times = cache.assemble(redo.start, earlier_stop)
@@ -408,13 +437,12 @@ def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: li
         before = workers_run.counter.value
         workers_run.run([[redo]], should_stop, lambda: report(total), exact=exact)
         continued = redo.detector is not None  # the same detector went on: one person by construction
-        if continued or (redo.start in workers_run.leads and workers_run.follows_previous(cache, redo.start)):
+        if continued or workers_run.follows_previous(cache, redo.start):
             cache.problems.append(f"{workers_run.counter.value - before} frames from frame {redo.start} on were "
                                   "detected again to keep following the same person (another person is in view "
                                   "there, or the person is hard to find from scratch)")
         else:
-            cache.problems.append(f"the person followed up to frame {redo.start} could not be found again there: "
-                                  f"the motion may switch to another person at frame {redo.start} (try --workers 1)")
+            cache.problems.append(_lost_person(redo.start))
 
 
 def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable[[], Detector],
@@ -426,10 +454,11 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
     The frames no chunk holds are split between ``workers`` threads, each with its own detector
     and decoder, so both cores work. Each worker saves a chunk every ``chunk_frames`` frames; when
     the run stops (``should_stop``, Ctrl-C, an error) the finished frames stay for the next run.
-    Where a piece begins, its detector first runs over the ``SEAM_LEAD`` frames before it; if it
-    follows someone else there than the previous piece did, the piece is detected again starting
-    on that person, so splitting the work never switches between people. With ``preview_height``,
-    the decoded frames are also kept, shrunk, for the preview.
+    A piece's detector starts on the person of the frame before it where that frame is known
+    (from an earlier run) or on the person the first worker finds; where a piece still begins on
+    someone else, the previous piece's detector goes on past the seam until both agree, so
+    splitting the work never switches between people. With ``preview_height``, the decoded
+    frames are also kept, shrunk, for the preview.
     """
     info = info or probe(path)
     name = getattr(detector_factory, "name", None) or "detector"
@@ -450,21 +479,18 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         ranges, total = [[(known, None)]], 0
 
     def piece(a: int, b: int | None) -> Piece:
-        return Piece(a, b, min(SEAM_LEAD, a - start))
+        """A piece right after known detections (an earlier run's) starts on the person they show."""
+        box = None
+        if a > 0 and cache.covered(a - 1, a).all():
+            joints, confidence, _ = cache.assemble(a - 1, a)
+            box = person_box(joints[0], confidence[0], (info.width, info.height))
+        return Piece(a, b, prime_box=box)
 
     plans = [[piece(a, b) for a, b in plan] for plan in ranges]
-    for plan in plans:  # a piece right after detections of an earlier run starts on the person they follow
-        for p in plan:
-            if p.start > start and cache.covered(p.start - 1, p.start).all():
-                p.lead = min(PRIMED_LEAD, p.start - start)
-                if cache.covered(p.start - p.lead, p.start).all():
-                    joints, confidence, _ = cache.assemble(p.start - p.lead, p.start)
-                    boxes = [person_box(j, c, (info.width, info.height)) for j, c in zip(joints, confidence)]
-                    p.prime_boxes = boxes[:p.lead // 2] + [None] * (p.lead - p.lead // 2)
     if len(plans) > 1:  # the other workers start on the person the first one finds
         first = plans[0][0].publish_first = FirstPerson()
         for plan in plans[1:]:
-            if plan[0].prime_boxes is None:
+            if plan[0].prime_box is None:
                 plan[0].prime_from, plan[0].lead = first, min(PRIMED_LEAD, plan[0].start - start)
     from_cache = int(cache.covered(start, end).sum()) if end is not None else ranges[0][0][0] - start
     preview_folder = os.path.join(cache_folder, "preview")

@@ -16,7 +16,9 @@ def index_colour(i: int) -> tuple[int, int, int]:
     return (30 + 20 * (i % 10), 30 + 20 * (i // 10 % 10), 30 + 20 * (i // 100 % 10))
 
 
-def index_video(path, frames: int = 60, size=(96, 64), fps: float = 25.0, fourcc: str = "MJPG") -> str:
+def index_video(path, frames: int = 60, size=(1024, 32), fps: float = 25.0, fourcc: str = "MJPG") -> str:
+    """Frames of one colour each that ``read_index`` reads back; wide, so that every place
+    ``IndexDetector`` reports (x = the index) is inside the frame."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
     for i in range(frames):
         writer.write(np.full((size[1], size[0], 3), index_colour(i), np.uint8))
@@ -25,13 +27,14 @@ def index_video(path, frames: int = 60, size=(96, 64), fps: float = 25.0, fourcc
 
 
 def read_index(frame_rgb: np.ndarray) -> int:
-    """The index a frame of ``index_video`` carries (the detector sees RGB)."""
+    """The index a frame of ``index_video`` (or some of its pixels) carries (the detector sees RGB)."""
     red, green, blue = (frame_rgb[..., c].mean() for c in range(3))
     return sum(int(round((value - 30) / 20)) * scale for value, scale in ((blue, 1), (green, 10), (red, 100)))
 
 
 class IndexDetector:
-    """Puts the frame's own index in every joint's x; optionally slow, to be stopped or killed mid-run."""
+    """A 'person' at x = the frame's own index (a vertical line of joints); optionally slow, to be
+    stopped or killed mid-run. It reads the index from the frame's visible (not blacked out) part."""
     name = "index"
     delay = 0.0
     constructed = 0
@@ -42,11 +45,12 @@ class IndexDetector:
     def detect(self, frame):
         if self.delay:
             time.sleep(self.delay)
-        if frame.max() < 20:  # a frame blacked out (outside a priming box): nobody to see
+        visible = frame.max(axis=2) >= 20  # parts blacked out (outside a priming box) show nothing
+        if not visible.any():
             return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
         positions = np.zeros((17, 2), np.float32)
-        positions[:, 0] = read_index(frame)
-        positions[:, 1] = 30
+        positions[:, 0] = read_index(frame[visible])
+        positions[:, 1] = 2 + np.arange(17)
         return positions, np.ones(17, np.float32)
 
     def close(self):
