@@ -101,11 +101,21 @@ def _channel_fcurves(obj: bpy.types.Object, action: bpy.types.Action):
 
 def write_keyframes(obj: bpy.types.Object, action_name: str, frame_start: int,
                     channels: dict[tuple[str, int, str], np.ndarray]) -> bpy.types.Action:
-    """A new action on ``obj`` with one linear F-curve per (data path, index, group): values (T,)."""
-    action = bpy.data.actions.new(action_name)
+    """A new action on ``obj`` with one linear F-curve per (data path, index, group): values (T,).
+
+    An action an earlier bake left on ``obj`` (marked ``videopose``) that nothing else uses is
+    removed, so baking again leaves no orphan actions behind, and the new one takes its name.
+    """
     if obj.animation_data is None:
         obj.animation_data_create()
+    earlier = obj.animation_data.action
+    action = bpy.data.actions.new(action_name)
+    action["videopose"] = True
     obj.animation_data.action = action
+    if earlier is not None and earlier.get("videopose") and earlier.users == 0:
+        name = earlier.name
+        bpy.data.actions.remove(earlier)
+        action.name = name
     new_fcurve = _channel_fcurves(obj, action)
     for (path, index, group), values in channels.items():
         frames = frame_start + np.arange(len(values), dtype=np.float64)
@@ -243,22 +253,43 @@ def apply_switches(obj: bpy.types.Object, switches: dict[str, dict[str, float]])
     return old
 
 
+def root_scale(obj: bpy.types.Object, bones: list, resolved: dict[int, str], joints_world: np.ndarray) -> float:
+    """The rig's leg over the person's, both in world units: measured from bone heads (never
+    tails), through the object's scale (a 0.01-scaled centimetre rig measures the same)."""
+    from .core.retarget import leg_length, person_leg_length
+
+    theirs = leg_length(bones, resolved)
+    ours = person_leg_length(np.asarray(joints_world, dtype=np.float64))
+    if theirs is None or ours < 1e-6:
+        return 1.0
+    object_scale = float(np.cbrt(abs(np.linalg.det(np.array(obj.matrix_world)[:3, :3]))))
+    return theirs * object_scale / ours
+
+
 def bake_onto_rig(obj: bpy.types.Object, joints_world: np.ndarray, mapping: dict[str, str], frame_start: int = 1,
-                  action_name: str = "VideoPoseMotion", switches: dict | None = None) -> bpy.types.Action:
+                  action_name: str = "VideoPoseMotion", switches: dict | None = None,
+                  keep_rig_size: bool = True) -> bpy.types.Action:
     """Keyframe the mapped bones of an existing rig (see ``core.retarget``); raises MappingError before changing anything.
 
     ``switches`` are rig settings the mapping needs (``core.retarget.PRESET_SWITCHES``), set first.
+    The rig starts where the person stood; with ``keep_rig_size`` its root motion is scaled by
+    its leg length over the person's (feet stay on the floor, strides fit its legs), else the
+    person's own distances are kept.
     """
-    from .core.retarget import resolve_mapping, solve
+    from .core.retarget import root_path, resolve_mapping, solve
 
     bones = target_bones(obj)
     resolved = resolve_mapping(mapping, [b.name for b in bones])
     old_switches = apply_switches(obj, switches or {})
     try:
         parent_follow = measure_parent_follow(obj, bones, resolved)
+        joints_world = np.asarray(joints_world, dtype=np.float64)
+        scale = root_scale(obj, bones, resolved, joints_world) if keep_rig_size else 1.0
+        pelvis_world = root_path(joints_world[:, 0], scale)
         inverse_world = np.linalg.inv(np.array(obj.matrix_world))
-        joints = np.asarray(joints_world, dtype=np.float64) @ inverse_world[:3, :3].T + inverse_world[:3, 3]
-        basis, root, location = solve(joints, bones, resolved, parent_follow)
+        joints = joints_world @ inverse_world[:3, :3].T + inverse_world[:3, 3]
+        pelvis = pelvis_world @ inverse_world[:3, :3].T + inverse_world[:3, 3]
+        basis, root, location = solve(joints, bones, resolved, parent_follow, pelvis)
     except Exception:
         apply_switches(obj, old_switches)
         raise

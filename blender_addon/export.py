@@ -35,20 +35,28 @@ def _y_up_copy(obj: bpy.types.Object) -> bpy.types.Object:
     return copy
 
 
-def export_bvh(obj: bpy.types.Object, path: str, y_up: bool = True) -> str:
+BVH_UNITS = {"cm": 100.0, "m": 1.0}  # the command line's --bvh-units; centimetres by default in both
+
+
+def export_bvh(obj: bpy.types.Object, path: str, y_up: bool = True, units: str = "cm") -> str:
     """All baked frames, native rotation orders, every bone (not only the root).
 
     Blender's BVH exporter writes the armature's own space, Z-up. BVH readers (and Blender's own
     importer, by default) expect Y-up, so by default a temporary Y-up copy is exported instead.
+    Lengths are written in ``units`` (centimetres, as most BVH files and the command line's
+    ``motion.bvh``; import with scale 0.01 to get metres back).
     """
     if obj.type != "ARMATURE":
         raise ValueError(f"{obj.name} is not an armature")
+    if units not in BVH_UNITS:
+        raise ValueError(f"BVH units must be one of {sorted(BVH_UNITS)}, not {units!r}")
     start, end = _frame_range(obj)
     exported = _y_up_copy(obj) if y_up else obj
     try:
         _select_only(exported)
         result = bpy.ops.export_anim.bvh(filepath=path, check_existing=False, frame_start=start, frame_end=end,
-                                         rotate_mode="NATIVE", root_transform_only=False)
+                                         rotate_mode="NATIVE", root_transform_only=False,
+                                         global_scale=BVH_UNITS[units])
     finally:
         if exported is not obj:
             armature = exported.data

@@ -128,7 +128,8 @@ def bake_new_armature(context, motion) -> bpy.types.Object:
         mapping = chosen_mapping(context)
         switches = PRESET_SWITCHES.get(settings(context).mapping)
         try:
-            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=scene.frame_start, switches=switches)
+            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=scene.frame_start, switches=switches,
+                               keep_rig_size=settings(context).keep_rig_size)
         except MappingError as exc:
             raise UserError(str(exc)) from exc
         obj = target
@@ -261,7 +262,8 @@ class VIDEOPOSE_OT_bake(bpy.types.Operator):
         except (UserError, MappingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Baked {len(motion.joints_world)} frames onto {obj.name}")
+        settings(context).status = f"Baked {len(motion.joints_world)} frames onto {obj.name}"
+        self.report({"INFO"}, settings(context).status)
         return {"FINISHED"}
 
 
@@ -307,9 +309,12 @@ class _ExportOperator(ExportHelper):
 
     exporter = None
 
+    def export_options(self) -> dict:
+        return {}
+
     def execute(self, context):
         try:
-            type(self).exporter(_animated_armature(context), self.filepath)
+            type(self).exporter(_animated_armature(context), self.filepath, **self.export_options())
         except (UserError, ValueError, RuntimeError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
@@ -323,7 +328,13 @@ class VIDEOPOSE_OT_export_bvh(_ExportOperator, bpy.types.Operator):
     bl_label = "Export BVH"
     filename_ext = ".bvh"
     filter_glob: bpy.props.StringProperty(default="*.bvh", options={"HIDDEN"})
+    units: bpy.props.EnumProperty(name="Units", default="cm", items=[
+        ("cm", "Centimetres", "As most BVH files and the command line's motion.bvh"),
+        ("m", "Metres", "Blender's own units")])
     exporter = staticmethod(export.export_bvh)
+
+    def export_options(self) -> dict:
+        return {"units": self.units}
 
 
 class VIDEOPOSE_OT_export_fbx(_ExportOperator, bpy.types.Operator):

@@ -45,6 +45,7 @@ class _MocapPanel:
             box.prop(s, "mapping")
             if s.mapping == "CUSTOM":
                 box.prop(s, "custom_mapping")
+            box.prop(s, "keep_rig_size")
             box.operator("videopose.mapping_template")
         layout.operator("videopose.video_to_animation", icon="PLAY")
         row = layout.row(align=True)

@@ -15,13 +15,11 @@ class VideoPosePreferences(bpy.types.AddonPreferences):
                                          description="Lifter weights (.npz); empty uses the bundled model")
     default_fov: bpy.props.FloatProperty(name="Default field of view", default=60.0, min=10.0, max=150.0,
                                          description="Horizontal field of view used when the camera is unknown")
-    default_smoothing: bpy.props.IntProperty(name="Default smoothing window", default=9, min=0, max=61)
 
     def draw(self, context):
         layout = self.layout
         layout.prop(self, "model_path")
         layout.prop(self, "default_fov")
-        layout.prop(self, "default_smoothing")
 
 
 def preferences(context) -> VideoPosePreferences | None:

@@ -38,6 +38,10 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
         ("CUSTOM", "Custom", "A JSON text you edit: {\"bone\": \"joint>joint\" | \"pelvis_frame\"}")],
         default="RIGIFY_METARIG")
     custom_mapping: bpy.props.PointerProperty(name="Mapping text", type=bpy.types.Text)
+    keep_rig_size: bpy.props.BoolProperty(
+        name="Keep the rig's size", default=True,
+        description="Scale the root motion by the rig's leg length over the person's, so its feet stay on the "
+                    "floor; off keeps the person's own distances")
     status: bpy.props.StringProperty(name="Status", default="")
 
 

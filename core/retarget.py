@@ -118,18 +118,124 @@ def resolve_mapping(mapping: dict[str, str], bone_names: list[str]) -> dict[int,
     return resolved
 
 
-def _leg_length(bones: list[TargetBone], resolved: dict[int, str]) -> float | None:
-    lengths = [np.linalg.norm(bones[i].tail - bones[i].head) for i, rule in resolved.items()
-               if rule in ("left_hip>left_knee", "left_knee>left_ankle")]
-    return float(sum(lengths)) if len(lengths) == 2 else None
+def _children(bones: list[TargetBone]) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {i: [] for i in range(len(bones))}
+    for i, bone in enumerate(bones):
+        if bone.parent >= 0:
+            children[bone.parent].append(i)
+    return children
+
+
+def rest_joints(bones: list[TargetBone], resolved: dict[int, str]) -> dict[str, np.ndarray]:
+    """Where our joints sit on the rig at rest (armature space), from bone heads only.
+
+    Bone tails are left alone: importers set them as they please (glTF has no tails; FBX
+    imports guess them), while heads are the rig's real joints. A joint is the head of the bone
+    that starts at it; the far end of a segment with no such bone is the head of the mapped
+    bone's farthest child (its hand, foot or twist bone along it), and the tail only for a leaf.
+    """
+    joints: dict[str, np.ndarray] = {}
+    limbs = {b: rule.split(">") for b, rule in resolved.items() if ">" in rule}
+    for b, (start, _) in limbs.items():
+        joints[start] = bones[b].head
+    children = _children(bones)
+    for b, (_, end) in limbs.items():
+        if end not in joints:
+            heads = [bones[c].head for c in children[b]]
+            far = max(heads, key=lambda h: np.linalg.norm(h - bones[b].head)) if heads else bones[b].tail
+            joints[end] = far if np.linalg.norm(far - bones[b].head) > 1e-6 else bones[b].tail
+    return joints
+
+
+def leg_length(bones: list[TargetBone], resolved: dict[int, str]) -> float | None:
+    """Hip to knee to ankle at rest, in armature units (the longer leg where both are mapped)."""
+    joints = rest_joints(bones, resolved)
+    lengths = [np.linalg.norm(joints[f"{s}_knee"] - joints[f"{s}_hip"]) + np.linalg.norm(joints[f"{s}_ankle"]
+               - joints[f"{s}_knee"]) for s in ("left", "right") if all(f"{s}_{j}" in joints for j in ("hip", "knee", "ankle"))]
+    return float(max(lengths)) if lengths else None
+
+
+def person_leg_length(joints: np.ndarray) -> float:
+    """Median over frames of the longer of the clip's two legs (hip to knee to ankle)."""
+    idx = SK.index
+    legs = [np.linalg.norm(joints[:, idx(f"{s}_knee")] - joints[:, idx(f"{s}_hip")], axis=-1)
+            + np.linalg.norm(joints[:, idx(f"{s}_ankle")] - joints[:, idx(f"{s}_knee")], axis=-1) for s in ("left", "right")]
+    return float(np.median(np.maximum(*legs)))
+
+
+def root_path(pelvis: np.ndarray, scale: float) -> np.ndarray:
+    """The pelvis path (T, 3) for a rig ``scale`` times the person's size: scaled about the floor
+    point under the first frame's pelvis (z = 0 is the floor), so the rig starts where the person
+    stood, with its feet on the floor, and travels ``scale`` times as far."""
+    ground = np.array([pelvis[0, 0], pelvis[0, 1], 0.0])
+    return ground + scale * (pelvis - ground)
+
+
+HINGES = {  # upper segment -> (lower segment, joint kind): the joint bends about one axis
+    "left_hip>left_knee": ("left_knee>left_ankle", "knee"), "right_hip>right_knee": ("right_knee>right_ankle", "knee"),
+    "left_shoulder>left_elbow": ("left_elbow>left_wrist", "elbow"),
+    "right_shoulder>right_elbow": ("right_elbow>right_wrist", "elbow"),
+}
+MIN_BEND_DEG = 10.0  # below this the limb is too straight for its bending plane to be measured
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True).clip(1e-12)
+
+
+def _axis_frame(along: np.ndarray, hinge: np.ndarray) -> np.ndarray:
+    """Frames (..., 3, 3) with columns (along, hinge made perpendicular to it, their cross product)."""
+    x = _unit(along)
+    y = _unit(hinge - np.sum(hinge * x, axis=-1, keepdims=True) * x)
+    return np.stack([x, y, np.cross(x, y)], axis=-1)
+
+
+def _bend_deg(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
+    cos = np.sum(_unit(upper) * _unit(lower), axis=-1).clip(-1, 1)
+    return np.degrees(np.arccos(cos))
+
+
+def flexion_axis(upper: np.ndarray, lower: np.ndarray, forward: np.ndarray, kind: str) -> np.ndarray:
+    """The axis (..., 3) a knee or elbow bends about: upper x lower where the limb is bent; along a
+    straight limb, the way the joint bends by anatomy (a knee backwards, an elbow forwards)."""
+    bent = _unit(np.cross(upper, lower))
+    straight = _unit(np.cross(upper, -forward if kind == "knee" else forward))
+    return np.where((_bend_deg(upper, lower) > MIN_BEND_DEG)[..., None], bent, straight)
+
+
+def lifted_hinges(upper: np.ndarray, lower: np.ndarray, forward: np.ndarray, kind: str) -> np.ndarray | None:
+    """Per frame, the axis (T, 3) a lifted knee or elbow bends about, flipping nowhere.
+
+    Where the limb is bent it is the normal of its plane (a knee bent the wrong way by the
+    lifter keeps the anatomical side: its axis is flipped, not the thigh twisted round); where
+    it is nearly straight the plane is noise, so the nearest bent frame's axis is carried over.
+    None when the limb is never bent.
+    """
+    bent = _bend_deg(upper, lower) > MIN_BEND_DEG
+    if not bent.any():
+        return None
+    axis = _unit(np.cross(upper, lower))
+    if kind == "knee":
+        expected = np.cross(upper, -forward)
+        axis = np.where((np.sum(axis * expected, axis=-1) < 0)[:, None], -axis, axis)
+    frames = np.flatnonzero(bent)
+    nearest = frames[np.clip(np.searchsorted(frames, np.arange(len(axis))), 0, len(frames) - 1)]
+    before = frames[np.clip(np.searchsorted(frames, np.arange(len(axis))) - 1, 0, len(frames) - 1)]
+    nearest = np.where(np.abs(before - np.arange(len(axis))) < np.abs(nearest - np.arange(len(axis))), before, nearest)
+    axis = np.where(bent[:, None], axis, axis[nearest])
+    return _unit(axis - np.sum(axis * _unit(upper), axis=-1, keepdims=True) * _unit(upper))
 
 
 def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
-          parent_follow: dict[int, ParentFollow] | None = None) -> tuple[dict[int, np.ndarray], int, np.ndarray]:
+          parent_follow: dict[int, ParentFollow] | None = None,
+          pelvis_path: np.ndarray | None = None) -> tuple[dict[int, np.ndarray], int, np.ndarray]:
     """Basis rotations (T, 3, 3) in bone space of each mapped bone, the root-motion bone and its location basis (T, 3).
 
-    ``joints`` (T, 17, 3) are in the target's armature space. ``parent_follow`` overrides the
-    hierarchy for measured constraint-driven bones (see :class:`ParentFollow`).
+    ``joints`` (T, 17, 3) are in the target's armature space, as is ``pelvis_path`` (T, 3), where
+    the rig's pelvis goes (default: the clip's pelvis; see :func:`root_path`). ``parent_follow``
+    overrides the hierarchy for measured constraint-driven bones (see :class:`ParentFollow`).
+    Thighs and upper arms whose lower segment is mapped too turn so that the knee or elbow bends
+    about the rig's own hinge axis (:func:`flexion_axis` of its rest pose) in the lifted limb's plane.
     """
     frames = len(joints)
     idx = SK.index
@@ -141,9 +247,30 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
                                  and np.allclose(parent_follow[root_parent].offset, np.eye(3), atol=1e-4)):
         raise MappingError(f"the hips bone {bones[root].name!r} must be a root bone of the armature (or under "
                            "a still helper bone) to carry root motion")
-    # Rest directions across the hips and shoulders, from the mapped limb bones' heads.
-    rest_heads = {rule.split(">")[0]: bones[i].head for i, rule in resolved.items() if ">" in rule}
+    rest = rest_joints(bones, resolved)
+    segment_end = {b: rest[rule.split(">")[1]] for b, rule in resolved.items() if ">" in rule}
+    by_rule = {rule: b for b, rule in resolved.items()}
+    rest_forward = lifted_forward = None
+    above = next((j for j in ("spine", "thorax", "neck_nose") if j in rest), None)
+    if above is not None and "left_hip" in rest and "right_hip" in rest:  # facing: across the hips x up the back
+        rest_forward = np.cross(rest["left_hip"] - rest["right_hip"],
+                                rest[above] - (rest["left_hip"] + rest["right_hip"]) / 2)
+        lifted_forward = np.cross(joints[:, idx("left_hip")] - joints[:, idx("right_hip")],
+                                  joints[:, idx(above)] - joints[:, idx("pelvis")])
     rotations: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) posed rotation over rest, armature space
+
+    def hinge_rotation(b: int, rule: str) -> np.ndarray | None:
+        lower_rule, kind = HINGES[rule]
+        if lower_rule not in by_rule or rest_forward is None:
+            return None
+        (a, m), (_, e) = rule.split(">"), lower_rule.split(">")
+        upper, lower = joints[:, idx(m)] - joints[:, idx(a)], joints[:, idx(e)] - joints[:, idx(m)]
+        lifted = lifted_hinges(upper, lower, lifted_forward, kind)
+        if lifted is None:
+            return None
+        rest_upper, rest_lower = rest[m] - rest[a], segment_end[by_rule[lower_rule]] - rest[m]
+        rest_hinge = flexion_axis(rest_upper, rest_lower, rest_forward, kind)
+        return _axis_frame(upper, lifted) @ _axis_frame(rest_upper, rest_hinge).T
 
     def rotation(b: int) -> np.ndarray:
         if b < 0:
@@ -159,13 +286,17 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
         if rule in FRAMES:
             origin, up, left, right = FRAMES[rule]
             current = _frame(joints[:, idx(up)] - joints[:, idx(origin)], joints[:, idx(left)] - joints[:, idx(right)])
-            rest_left = (rest_heads[left] - rest_heads[right] if left in rest_heads and right in rest_heads
-                         else bone.rest_rotation[:, 0])
-            rotations[b] = current @ _frame(bone.tail - bone.head, rest_left).T
+            rest_up = rest[up] - rest[origin] if up in rest and origin in rest else bone.tail - bone.head
+            rest_left = rest[left] - rest[right] if left in rest and right in rest else bone.rest_rotation[:, 0]
+            rotations[b] = current @ _frame(rest_up, rest_left).T
         elif rule is not None:
             start, end = (idx(n) for n in rule.split(">"))
-            carried = np.einsum("tij,j->ti", parent_rotation, bone.tail - bone.head)
-            rotations[b] = shortest_arc(carried, joints[:, end] - joints[:, start]) @ parent_rotation
+            hinged = hinge_rotation(b, rule) if rule in HINGES else None
+            if hinged is not None:
+                rotations[b] = hinged
+            else:
+                carried = np.einsum("tij,j->ti", parent_rotation, segment_end[b] - bone.head)
+                rotations[b] = shortest_arc(carried, joints[:, end] - joints[:, start]) @ parent_rotation
         else:
             rotations[b] = parent_rotation
         return rotations[b]
@@ -175,10 +306,11 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
         bone = bones[b]
         local = np.swapaxes(rotation(bone.parent), -1, -2) @ rotation(b)
         basis[b] = bone.rest_rotation.T @ local @ bone.rest_rotation
-    ours = np.median(np.linalg.norm(joints[:, idx("left_knee")] - joints[:, idx("left_hip")], axis=-1)
-                     + np.linalg.norm(joints[:, idx("left_ankle")] - joints[:, idx("left_knee")], axis=-1))
-    theirs = _leg_length(bones, resolved)
-    scale = theirs / ours if theirs and ours > 1e-6 else 1.0
-    pelvis = joints[:, idx("pelvis")] * scale
-    location = (pelvis - bones[root].head) @ bones[root].rest_rotation
+    if pelvis_path is None:
+        pelvis_path = joints[:, idx("pelvis")]
+    # The root bone's head keeps its rest offset from the rig's pelvis (between the hips) as it turns.
+    rest_pelvis = (rest["left_hip"] + rest["right_hip"]) / 2 if "left_hip" in rest and "right_hip" in rest \
+        else bones[root].head
+    head = pelvis_path + np.einsum("tij,j->ti", rotation(root), bones[root].head - rest_pelvis)
+    location = (head - bones[root].head) @ bones[root].rest_rotation
     return basis, root, location

@@ -184,7 +184,7 @@ def test_whole_flow_on_the_demo_clip(scene, tmp_path):
         before = {o.name for o in bpy.data.objects}
         if fmt == "bvh":
             bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False,
-                                    frame_start=scene.frame_start)
+                                    frame_start=scene.frame_start, global_scale=0.01)  # written in cm
         else:
             bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)
         imported = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.name not in before)

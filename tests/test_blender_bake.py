@@ -92,8 +92,9 @@ def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt):
     (exporter.export_bvh if fmt == "bvh" else exporter.export_fbx)(obj, path)
     before = {o.name for o in scene.objects}
     if fmt == "bvh":
-        # Written Y-up, so Blender's importer reads it back with its default axes.
-        bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False)
+        # Written Y-up in centimetres, so Blender's importer reads it back with its default axes, scaled.
+        bpy.ops.import_anim.bvh(filepath=path, update_scene_fps=False, update_scene_duration=False,
+                                global_scale=0.01)
     else:
         bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)  # the importer shifts by one frame by default
     imported = _imported_armature(before)
@@ -112,7 +113,7 @@ def test_bvh_is_written_y_up(addon, exporter, scene, tmp_path):
     lines = [line.split() for line in path.read_text().splitlines()]
     spine_line = next(i for i, words in enumerate(lines) if words[:2] == ["JOINT", "Spine1"])
     spine = np.array(lines[spine_line + 2][1:], float)  # its OFFSET: straight up from the hips in the rest pose
-    assert spine[1] > 0.05 and abs(spine[0]) < 1e-4 and abs(spine[2]) < 1e-4, spine
+    assert spine[1] > 5 and abs(spine[0]) < 1e-2 and abs(spine[2]) < 1e-2, spine  # in centimetres
     assert [o.name for o in scene.objects] == ["Mocap"] and len(bpy.data.armatures) == 1  # no copy left behind
 
 
@@ -174,14 +175,22 @@ def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rigi
     obj = _metarig() if rig_kind == "RIGIFY_METARIG" else _mixamo_rig(addon)
     addon.bake_onto_rig(obj, positions, PRESETS[rig_kind], frame_start=1)
     sk = addon.SK
+    mapping = PRESETS[rig_kind]
+    starting_at = {rule.split(">")[0]: bone for bone, rule in mapping.items() if ">" in rule}
+
+    def pose_bone(bone):
+        return obj.pose.bones[bone if bone in obj.pose.bones else f"mixamorig:{bone}"]
+
     for frame in (1, 9):
         scene.frame_set(frame)
-        for bone, rule in PRESETS[rig_kind].items():
+        for bone, rule in mapping.items():
             if ">" not in rule:
                 continue
-            name = bone if bone in obj.pose.bones else f"mixamorig:{bone}"
-            pose_bone = obj.pose.bones[name]
-            direction = np.array(obj.matrix_world @ pose_bone.tail) - np.array(obj.matrix_world @ pose_bone.head)
+            # the segment ends where the bone mapped to the next segment starts (a spine of
+            # several bones turns as one), or at the bone's own tail
+            end = rule.split(">")[1]
+            end_point = pose_bone(starting_at[end]).head if end in starting_at else pose_bone(bone).tail
+            direction = np.array(obj.matrix_world @ end_point) - np.array(obj.matrix_world @ pose_bone(bone).head)
             a, b = (sk.index(n) for n in rule.split(">"))
             wanted = positions[frame - 1, b] - positions[frame - 1, a]
             cosine = direction @ wanted / np.linalg.norm(direction) / np.linalg.norm(wanted)
