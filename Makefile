@@ -55,7 +55,7 @@ demo-lifting: setup
 
 test: setup $(BLENDER42)/.installed $(DEMO_VIDEO)
 	$(PY) -m pytest -q tests
-	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_bake.py tests/test_blender_addon.py tests/test_build.py
+	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_bake.py tests/test_blender_addon.py tests/test_rig_corpus.py tests/test_build.py
 
 bench: setup
 	$(PY) -m training.bench_inference

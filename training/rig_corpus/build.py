@@ -1,0 +1,162 @@
+"""The rig corpus, built in Blender (``bpy``): MakeHuman / MPFB2 rigs from their published bone
+lists, Blender's own Rigify rigs, and variants as animators meet them (a centimetre rig scaled
+0.01, a rig that went through Blender's glTF exporter and importer)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import bpy
+import numpy as np
+
+from core.retarget import PRESET_SWITCHES, PRESETS
+
+from .sources import mpfb_rig
+
+
+@dataclass
+class CorpusRig:
+    name: str
+    obj: bpy.types.Object
+    mapping: dict[str, str]
+    switches: dict = field(default_factory=dict)
+    about: str = ""
+
+
+# name -> (how it is made, mapping preset, what it tests)
+CORPUS = {
+    "mpfb_default": ("mpfb:default", "MAKEHUMAN", "MakeHuman default rig: A-pose, twist bones, 163 bones"),
+    "mpfb_game_engine": ("mpfb:game_engine", "GAME_ENGINE", "Unreal-style names, a Root bone on the floor, A-pose"),
+    "mpfb_cmu_mb": ("mpfb:cmu_mb", "CMU_MB", "CMU MotionBuilder names, hip-joint helper bones"),
+    "mpfb_mixamo": ("mpfb:mixamo", "MIXAMO", "Mixamo names with the mixamorig: namespace, T-pose"),
+    "mpfb_mixamo_cm": ("mpfb:mixamo:cm", "MIXAMO", "the same in centimetres with object scale 0.01 (an FBX habit)"),
+    "mpfb_mixamo_gltf": ("mpfb:mixamo:gltf", "MIXAMO", "through Blender's glTF export and import (Temperance bones)"),
+    "mpfb_cmu_mb_scrambled": ("mpfb:cmu_mb:scrambled", "CMU_MB", "bone tails and rolls anywhere, as importers leave them"),
+    "rigify_metarig": ("rigify:metarig", "RIGIFY_METARIG", "Blender's Human meta-rig"),
+    "rigify_generated": ("rigify:generated", "RIGIFY_GENERATED", "the rig Rigify generates: FK controls under helpers"),
+}
+
+
+def _new_armature(name: str) -> bpy.types.Object:
+    armature = bpy.data.armatures.new(name)
+    obj = bpy.data.objects.new(name, armature)
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    return obj
+
+
+def armature_from_bones(name: str, bones: dict[str, dict], scale: float = 1.0) -> bpy.types.Object:
+    """An armature of ``bones`` (``sources.mpfb_rig`` format), lengths times ``scale``."""
+    obj = _new_armature(name)
+    bpy.ops.object.mode_set(mode="EDIT")
+    edit = obj.data.edit_bones
+    for bone, spec in bones.items():
+        eb = edit.new(bone)
+        eb.head = (np.array(spec["head"]) * scale).tolist()
+        eb.tail = (np.array(spec["tail"]) * scale).tolist()
+        eb.roll = spec["roll"]
+    for bone, spec in bones.items():
+        if spec["parent"]:
+            edit[bone].parent = edit[spec["parent"]]
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return obj
+
+
+def skin_segments(obj: bpy.types.Object, width: float = 0.025, deforming_only: bool = False) -> bpy.types.Object:
+    """A mesh of thin boxes from each bone's head to its children's heads (a small cube for a leaf),
+    each skinned to its bone alone: what a render shows of the rig (``deforming_only``: of the
+    bones a character mesh would follow), and what glTF needs to keep a skeleton. Made from heads
+    only, so scrambled tails do not show."""
+    vertices, faces, groups = [], [], []
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    scale = 1.0 / max(float(np.cbrt(abs(np.linalg.det(np.array(obj.matrix_world)[:3, :3])))), 1e-9)
+    for bone in obj.data.bones:
+        if deforming_only and not bone.use_deform:
+            continue
+        head = np.array(bone.head_local)
+        ends = [np.array(child.head_local) for child in bone.children
+                if np.linalg.norm(np.array(child.head_local) - head) > 1e-6] or [head]
+        for end in ends:
+            along = end - head if np.linalg.norm(end - head) > 1e-6 else np.array([0.0, 0.0, width * scale])
+            side = np.cross(along, [0.0, 0.0, 1.0] if abs(along[2]) < 0.9 * np.linalg.norm(along) else [1.0, 0, 0])
+            side = side / np.linalg.norm(side) * width * scale
+            other = np.cross(along, side) / np.linalg.norm(along)
+            start = len(vertices)
+            vertices += [(head + i * along + j * side + k * other).tolist()
+                         for i in (0, 1) for j in (-1, 1) for k in (-1, 1)]
+            faces += [tuple(start + v for v in quad) for quad in quads]
+            groups.append((bone.name, start))
+    mesh = bpy.data.meshes.new(obj.name + "_skin")
+    mesh.from_pydata(vertices, [], faces)
+    skin = bpy.data.objects.new(obj.name + "_skin", mesh)
+    bpy.context.scene.collection.objects.link(skin)
+    for name, start in groups:
+        group = skin.vertex_groups.get(name) or skin.vertex_groups.new(name=name)
+        group.add(list(range(start, start + 8)), 1.0, "REPLACE")
+    skin.modifiers.new("Armature", "ARMATURE").object = obj
+    skin.parent = obj
+    return skin
+
+
+def scramble_tails(obj: bpy.types.Object, seed: int = 0) -> None:
+    """Every bone's tail and roll set at random (heads kept): the rig's joints are where they
+    were, its bone directions and lengths say nothing, as after some importers."""
+    rng = np.random.default_rng(seed)
+    bpy.context.view_layer.objects.active = obj
+    bpy.ops.object.mode_set(mode="EDIT")
+    for eb in obj.data.edit_bones:
+        eb.use_connect = False
+    for eb in obj.data.edit_bones:
+        direction = rng.normal(size=3)
+        eb.tail = (np.array(eb.head) + direction / np.linalg.norm(direction) * rng.uniform(0.02, 3.0)).tolist()
+        eb.roll = rng.uniform(-np.pi, np.pi)
+    bpy.ops.object.mode_set(mode="OBJECT")
+
+
+def through_gltf(obj: bpy.types.Object, folder: str) -> bpy.types.Object:
+    """``obj`` exported with Blender's glTF exporter and imported back, bones oriented by the
+    importer's "Temperance" heuristic (tails towards children, rolls of its own)."""
+    import os
+    skin = skin_segments(obj)
+    path = os.path.join(folder, obj.name + ".glb")
+    for other in bpy.context.view_layer.objects:
+        other.select_set(other in (obj, skin))
+    bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True, export_animations=False)
+    for removed in (skin, obj):
+        data = removed.data
+        bpy.data.objects.remove(removed)
+        (bpy.data.meshes if isinstance(data, bpy.types.Mesh) else bpy.data.armatures).remove(data)
+    before = set(bpy.data.objects)
+    bpy.ops.import_scene.gltf(filepath=path, bone_heuristic="TEMPERANCE")
+    return next(o for o in bpy.data.objects if o not in before and o.type == "ARMATURE")
+
+
+def _rigify_metarig() -> bpy.types.Object:
+    import addon_utils
+    addon_utils.enable("rigify", default_set=True)
+    bpy.ops.object.armature_human_metarig_add()
+    bpy.ops.object.mode_set(mode="OBJECT")
+    return bpy.context.object
+
+
+def build(name: str, folder: str) -> CorpusRig:
+    """One corpus rig, made in the current scene (``folder`` holds files a variant needs)."""
+    how, preset, about = CORPUS[name]
+    kind, _, variant = how.partition(":")
+    if kind == "mpfb":
+        rig, _, variant = variant.partition(":")
+        obj = armature_from_bones(name, mpfb_rig(rig), scale=100.0 if variant == "cm" else 1.0)
+        if variant == "cm":
+            obj.scale = (0.01, 0.01, 0.01)
+        elif variant == "gltf":
+            obj = through_gltf(obj, folder)
+        elif variant == "scrambled":
+            scramble_tails(obj)
+    elif variant == "metarig":
+        obj = _rigify_metarig()
+    else:
+        _rigify_metarig()
+        bpy.ops.pose.rigify_generate()
+        obj = bpy.context.object
+    obj.name = name
+    bpy.context.view_layer.update()
+    return CorpusRig(name, obj, dict(PRESETS[preset]), PRESET_SWITCHES.get(preset, {}), about)
