@@ -294,7 +294,7 @@ def bake_onto_rig(obj: bpy.types.Object, joints_world: np.ndarray, mapping: dict
         apply_switches(obj, old_switches)
         raise
     channels: dict[tuple[str, int, str], np.ndarray] = {}
-    for b in resolved:
+    for b in basis:  # the mapped bones, and the twist bones that share their limbs' twist
         name = bones[b].name
         quaternions = matrices_to_quaternions(basis[b])
         path = f'pose.bones["{name}"].rotation_quaternion'

@@ -310,6 +310,43 @@ def rest_hinge_axes(bones: list[TargetBone], resolved: dict[int, str]) -> dict[i
     return axes
 
 
+def _twist_chains(bones: list[TargetBone], resolved: dict[int, str], hinged: dict[int, np.ndarray]) -> dict[int, list[int]]:
+    """For each hinged upper bone, the unmapped bones between it and the lower limb's bone (an
+    upper arm's or thigh's twist bones), top down; only bones on the limb's line."""
+    by_rule = {rule: b for b, rule in resolved.items()}
+    chains = {}
+    for upper in hinged:
+        lower = by_rule[HINGES[resolved[upper]][0]]
+        chain, bone = [], bones[lower].parent
+        while bone >= 0 and bone != upper and bone not in resolved:
+            chain.insert(0, bone)
+            bone = bones[bone].parent
+        line = bones[lower].head - bones[upper].head
+        on_line = all(np.linalg.norm(np.cross(bones[c].head - bones[upper].head, line)) <=
+                      np.sin(np.radians(TWIST_CHAIN_DEG)) * np.linalg.norm(line) for c in chain)
+        if bone == upper and chain and on_line:
+            chains[upper] = chain
+    return chains
+
+
+def _twist_angle(rotation: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Signed angles (T,) of rotations (T, 3, 3) about ``axis`` (T, 3) (they turn about it only)."""
+    axis = _unit(axis)
+    vee = np.stack([rotation[:, 2, 1] - rotation[:, 1, 2], rotation[:, 0, 2] - rotation[:, 2, 0],
+                    rotation[:, 1, 0] - rotation[:, 0, 1]], axis=-1)
+    return np.arctan2(np.sum(vee * axis, axis=-1) / 2, (np.trace(rotation, axis1=1, axis2=2) - 1) / 2)
+
+
+def _rotation_about(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotations (T, 3, 3) by ``angle`` (T,) about ``axis`` (T, 3) (Rodrigues)."""
+    k = _unit(axis)
+    cross = np.zeros(k.shape + (3,))
+    cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -k[:, 2], k[:, 1], -k[:, 0]
+    cross -= np.swapaxes(cross, -1, -2)
+    sin, cos = np.sin(angle)[:, None, None], np.cos(angle)[:, None, None]
+    return np.eye(3) + sin * cross + (1 - cos) * cross @ cross
+
+
 def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
           parent_follow: dict[int, ParentFollow] | None = None,
           pelvis_path: np.ndarray | None = None) -> tuple[dict[int, np.ndarray], int, np.ndarray]:
@@ -337,6 +374,7 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
     above = _above_hips(rest)
     lifted_forward = None if above is None else np.cross(
         joints[:, idx("left_hip")] - joints[:, idx("right_hip")], joints[:, idx(above)] - joints[:, idx("pelvis")])
+    twist_chains = _twist_chains(bones, resolved, rest_hinges)
     rotations: dict[int, np.ndarray] = {}  # bone -> (T, 3, 3) posed rotation over rest, armature space
 
     def hinge_rotation(b: int, rule: str) -> np.ndarray | None:
@@ -361,6 +399,8 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
             return rotations[b]
         bone, rule = bones[b], resolved.get(b)
         parent_rotation = rotation(bone.parent)
+        if b in rotations:  # a twist bone, set while its limb's upper bone was solved
+            return rotations[b]
         if rule in FRAMES:
             origin, up, left, right = FRAMES[rule]
             current = _frame(joints[:, idx(up)] - joints[:, idx(origin)], joints[:, idx(left)] - joints[:, idx(right)])
@@ -370,17 +410,22 @@ def solve(joints: np.ndarray, bones: list[TargetBone], resolved: dict[int, str],
         elif rule is not None:
             start, end = (idx(n) for n in rule.split(">"))
             hinged = hinge_rotation(b, rule) if rule in HINGES else None
-            if hinged is not None:
-                rotations[b] = hinged
-            else:
-                carried = np.einsum("tij,j->ti", parent_rotation, segment_end[b] - bone.head)
-                rotations[b] = shortest_arc(carried, joints[:, end] - joints[:, start]) @ parent_rotation
+            carried = np.einsum("tij,j->ti", parent_rotation, segment_end[b] - bone.head)
+            swing = shortest_arc(carried, joints[:, end] - joints[:, start]) @ parent_rotation
+            if hinged is None:
+                rotations[b] = swing
+            else:  # the twist the hinge needs, shared along the limb's twist bones
+                along = joints[:, end] - joints[:, start]
+                twist = _twist_angle(hinged @ np.swapaxes(swing, -1, -2), along)
+                chain = [b] + twist_chains.get(b, [])
+                for k, bone_k in enumerate(chain):
+                    rotations[bone_k] = _rotation_about(along, twist * (k + 1) / len(chain)) @ swing
         else:
             rotations[b] = parent_rotation
         return rotations[b]
 
     basis = {}
-    for b in sorted(resolved):
+    for b in sorted(set(resolved) | {c for chain in twist_chains.values() for c in chain}):
         bone = bones[b]
         local = np.swapaxes(rotation(bone.parent), -1, -2) @ rotation(b)
         basis[b] = bone.rest_rotation.T @ local @ bone.rest_rotation

@@ -87,6 +87,8 @@ def test_baking_again_leaves_no_orphan_action(addon, tmp_path):
     assert "MyOwnAction" in bpy.data.actions and rig.obj.animation_data.action.name.startswith("VideoPoseMotion")
 
 
+@pytest.mark.skipif(tuple(bpy.app.version) < (4, 3, 0), reason="the bench runs in the main environment (bpy 5.0); "
+                    "Blender 4.2's bpy module crashes at interpreter exit after Rigify")
 def test_the_retarget_bench_runs_and_names_its_keys(tmp_path):
     import json
     import subprocess

@@ -4,7 +4,7 @@
   bone's head to the point of the rig where the next joint is, see ``core.retarget.joint_points``)
   and the same segment of the lifted joints;
 - hinge error: the angle between the rig's own knee or elbow axis (``core.retarget.rest_hinge_axes``,
-  carried by the posed upper bone) and the normal of the lifted limb's plane, on frames where
+  carried by the posed bone the lower limb hangs from) and the normal of the lifted limb's plane, on frames where
   the limb is bent by more than 15 degrees;
 - feet: the lowest the rig's ankles get (world z, the floor is 0);
 - root scale: how far the rig's hips travel over how far the person's do, against the ratio of
@@ -63,10 +63,11 @@ def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[i
             upper, lower = lifted[SK.index(m)] - lifted[SK.index(a)], lifted[SK.index(e)] - lifted[SK.index(m)]
             if _angle_deg(upper, lower) < MEASURED_BEND_DEG:
                 continue
-            pose_bone = obj.pose.bones[bones[upper_bone].name]
+            carrier = bones[by_rule[HINGES[rule][0]]].parent  # the bone the lower limb hangs from (past twist bones)
+            pose_bone = obj.pose.bones[bones[carrier].name]
             posed_rotation = np.array(pose_bone.matrix)[:3, :3]
             posed_rotation /= np.linalg.norm(posed_rotation, axis=0)
-            axis = world[:3, :3] @ posed_rotation @ bones[upper_bone].rest_rotation.T @ rest_axis
+            axis = world[:3, :3] @ posed_rotation @ bones[carrier].rest_rotation.T @ rest_axis
             normal = np.cross(upper, lower)
             hinge_errors.append(min(_angle_deg(axis, normal), _angle_deg(axis, -normal)))
         ankles += [posed[f"{s}_ankle"][2] for s in ("left", "right") if f"{s}_ankle" in posed]
