@@ -15,7 +15,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import build  # noqa: E402
-from training.rig_corpus.build import CORPUS, build as build_rig  # noqa: E402
+from training.rig_corpus.build import CORPUS, available, build as build_rig  # noqa: E402
 from training.rig_corpus.measure import measure  # noqa: E402
 from training.rig_corpus.motion import walk  # noqa: E402
 
@@ -42,6 +42,8 @@ def rigify():
 @pytest.mark.parametrize("name", list(CORPUS))
 def test_every_corpus_rig_follows_the_limbs_bends_its_own_hinges_and_keeps_its_feet_up(addon, rigify, tmp_path,
                                                                                        name):
+    if not available(name):
+        pytest.skip(f"{name}: its file could not be fetched here (GitHub not reachable)")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     rig = build_rig(name, str(tmp_path))
     motion = walk(60, turn_deg=30)
@@ -53,6 +55,8 @@ def test_every_corpus_rig_follows_the_limbs_bends_its_own_hinges_and_keeps_its_f
     # the rig's own size sets the scale: the centimetre rig, scaled 0.01, gets the same as the metre one
     if name == "mpfb_mixamo_cm":
         assert figures["root_scale_intended"] == pytest.approx(0.959, abs=0.01)
+    if name == "xbot_gltf":  # an adult-sized character: close to the walk's own size, not x133
+        assert 0.8 < figures["root_scale_intended"] < 1.2
 
 
 def test_the_rig_starts_where_the_person_stood_and_the_option_keeps_their_distances(addon, tmp_path):
@@ -97,5 +101,5 @@ def test_the_retarget_bench_runs_and_names_its_keys(tmp_path):
                     "--json", str(out)], check=True, cwd=str(build.ROOT),
                    stdout=subprocess.DEVNULL)
     keys = json.loads(out.read_text())["keys"]
-    assert keys["retarget_rigs"] == len(CORPUS) and keys["retarget_max_limb_direction_error_deg"] <= 2.0
+    assert keys["retarget_rigs"] == sum(map(available, CORPUS)) and keys["retarget_max_limb_direction_error_deg"] <= 2.0
     assert keys["retarget_median_hinge_error_deg"] <= 5.0 and keys["retarget_lowest_ankle_m"] >= 0.0

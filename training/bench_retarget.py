@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> dict:
     import addon_utils
 
     import build
-    from training.rig_corpus.build import CORPUS, build as build_rig
+    from training.rig_corpus.build import CORPUS, available, build as build_rig
     from training.rig_corpus.measure import measure
     from training.rig_corpus.motion import walk
 
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for motion_name, joints in motions.items():
         step = 8 if args.quick else 2
-        for name in CORPUS:
+        for name in [n for n in CORPUS if available(n)]:
             bpy.ops.wm.read_factory_settings(use_empty=True)
             rig = build_rig(name, folder)
             figures = measure(rig, joints, addon, frames=list(range(0, len(joints), step)))
@@ -154,8 +154,9 @@ def main(argv: list[str] | None = None) -> dict:
             "retarget_median_hinge_error_deg": round(float(np.median(hinge)), 3),
             "retarget_max_root_scale_error_pct": max(r["root_scale_error_pct"] for r in rows),
             "retarget_lowest_ankle_m": min(r["lowest_ankle_m"] for r in rows),
-            "retarget_rigs": len(CORPUS),
+            "retarget_rigs": len({r["rig"] for r in rows}),
         },
+        "unavailable": [n for n in CORPUS if not available(n)],
     }
     return print_and_save(report, args.json)
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from core.retarget import PRESET_SWITCHES, PRESETS
 
-from .sources import mpfb_rig
+from .sources import mpfb_rig, xbot
 
 
 @dataclass
@@ -31,6 +31,8 @@ CORPUS = {
     "mpfb_mixamo_cm": ("mpfb:mixamo:cm", "MIXAMO", "the same in centimetres with object scale 0.01 (an FBX habit)"),
     "mpfb_mixamo_gltf": ("mpfb:mixamo:gltf", "MIXAMO", "through Blender's glTF export and import (Temperance bones)"),
     "mpfb_cmu_mb_scrambled": ("mpfb:cmu_mb:scrambled", "CMU_MB", "bone tails and rolls anywhere, as importers leave them"),
+    "xbot_gltf": ("file:xbot", "MIXAMO", "Mixamo's X Bot (three.js examples), Blender's glTF importer defaults: "
+                                        "centimetres, object scale 0.01, tails thousands of units long"),
     "rigify_metarig": ("rigify:metarig", "RIGIFY_METARIG", "Blender's Human meta-rig"),
     "rigify_generated": ("rigify:generated", "RIGIFY_GENERATED", "the rig Rigify generates: FK controls under helpers"),
 }
@@ -138,6 +140,11 @@ def _rigify_metarig() -> bpy.types.Object:
     return bpy.context.object
 
 
+def available(name: str) -> bool:
+    """Whether ``name`` can be built here (the X Bot needs GitHub once, to fetch it)."""
+    return CORPUS[name][0] != "file:xbot" or xbot() is not None
+
+
 def build(name: str, folder: str) -> CorpusRig:
     """One corpus rig, made in the current scene (``folder`` holds files a variant needs)."""
     how, preset, about = CORPUS[name]
@@ -151,6 +158,13 @@ def build(name: str, folder: str) -> CorpusRig:
             obj = through_gltf(obj, folder)
         elif variant == "scrambled":
             scramble_tails(obj)
+    elif kind == "file":
+        path = xbot()
+        if path is None:
+            raise FileNotFoundError("Xbot.glb could not be fetched (no access to GitHub?); see training/rig_corpus/sources.py")
+        before = set(bpy.data.objects)
+        bpy.ops.import_scene.gltf(filepath=path)
+        obj = next(o for o in bpy.data.objects if o not in before and o.type == "ARMATURE")
     elif variant == "metarig":
         obj = _rigify_metarig()
     else:

