@@ -139,6 +139,32 @@ def test_bake_is_one_undo_step(scene):
     assert bpy.data.objects["VideoPose"].animation_data.action is not None
 
 
+def test_baking_onto_a_rig_again_updates_the_status_and_keeps_one_action(scene, tmp_path):
+    """Each Bake is one undo step; the second replaces the first's action instead of orphaning it."""
+    from types import SimpleNamespace
+
+    from training.rig_corpus.build import armature_from_bones
+    from training.rig_corpus.motion import walk
+    from training.rig_corpus.sources import mpfb_rig
+    rig = armature_from_bones("CMU", mpfb_rig("cmu_mb"))
+    bpy.ops.ed.undo_push(message="rig made")  # also starts the undo system, off by default without a window
+    settings = scene.videopose
+    settings.target, settings.mapping = rig, "CMU_MB"
+    try:
+        for frames in (20, 30):
+            motion = SimpleNamespace(joints_world=walk(frames), fps=30.0)
+            _operators_module().RESULTS[scene.name] = {"motion": motion}
+            assert bpy.ops.videopose.bake("EXEC_DEFAULT", True) == {"FINISHED"}
+            assert settings.status == f"Baked {frames} frames onto CMU"
+            assert [a.name for a in bpy.data.actions] == ["VideoPoseMotion"]
+        assert rig.animation_data.action.frame_range[1] == 30
+        bpy.ops.ed.undo()  # back to the first bake, its action with it (undo reloads data: look everything up again)
+        assert bpy.data.objects["CMU"].animation_data.action.frame_range[1] == 20
+    finally:
+        settings = bpy.context.scene.videopose
+        settings.target, settings.mapping, settings.status = None, "RIGIFY_METARIG", ""
+
+
 def test_export_without_armature_is_reported(scene, tmp_path):
     path = tmp_path / "out.bvh"
     with pytest.raises(RuntimeError, match="Select the baked armature first"):
