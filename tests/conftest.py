@@ -23,3 +23,23 @@ def pytest_unconfigure(config):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def addon(tmp_path_factory):
+    """The add-on's bake module as the built extension vendors it (its own copy of ``core``)."""
+    import importlib
+    import zipfile
+
+    import build
+    folder = tmp_path_factory.mktemp("addon")
+    with zipfile.ZipFile(build.build(folder / "dist")) as archive:
+        archive.extractall(folder / "videopose_mocap")
+    sys.path.insert(0, str(folder))
+    try:
+        yield importlib.import_module("videopose_mocap.bake")
+    finally:
+        sys.path.remove(str(folder))

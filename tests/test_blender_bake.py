@@ -1,28 +1,13 @@
 """Baking in the real bpy module (headless), through the add-on as the built extension vendors it."""
 import importlib
-import sys
 import time
-import zipfile
 
 import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
 
-import build  # noqa: E402
 from tests.motion_helpers import LENGTHS, rigid_motion  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def addon(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("addon")
-    with zipfile.ZipFile(build.build(folder / "dist")) as archive:
-        archive.extractall(folder / "videopose_mocap")
-    sys.path.insert(0, str(folder))
-    try:
-        yield importlib.import_module("videopose_mocap.bake")
-    finally:
-        sys.path.remove(str(folder))
 
 
 @pytest.fixture

