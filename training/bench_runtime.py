@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 
+from core.detection_cache import frames_kept
 from core.video import probe
 
 from .bench_pipeline import looped_video
@@ -133,30 +134,31 @@ render_clip(clip.positions[:300], 30.0, folder, distance=7.0, height=1.5, yaw_de
 
 
 def interrupted_then_resumed(video: str, how: signal.Signals) -> dict:
-    """Stop the pipeline once half of the frames are detected, run it again, count the work done twice."""
+    """Stop the pipeline once half of the frames are saved in its cache, run it again, count the work done twice.
+
+    The stop is triggered by the cache on disk, not by the progress bar (whose output a pipe may
+    hold back); the frames detected before the stop are read from the run's last progress count.
+    """
     frames = probe(video).frame_count
     out = tempfile.mkdtemp(prefix="bench_resume_")
+    cache = os.path.join(out, ".cache", "detections")
     try:
         child = subprocess.Popen(pipeline_command(video, out, "--no-preview"), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE, bufsize=0)
-        done, text = 0, ""
+                                 stderr=subprocess.PIPE)
+        output: list[bytes] = []
+        reader = threading.Thread(target=lambda: output.extend(iter(lambda: child.stderr.read(4096), b"")), daemon=True)
+        reader.start()
         while child.poll() is None:
-            piece = child.stderr.read(256)
-            if not piece:
+            if os.path.isdir(cache) and frames_kept(cache) >= frames // 2:
+                child.send_signal(how)
                 break
-            text = (text + piece.decode(errors="replace"))[-4096:]
-            counts = re.findall(r"detecting 2D:.*?\|\s*(\d+)/(\d+)", text)
-            if counts:
-                done = int(counts[-1][0])
-                if done >= frames // 2:
-                    child.send_signal(how)
-                    break
-        rest = child.communicate()[1].decode(errors="replace")
-        counts = re.findall(r"detecting 2D:.*?\|\s*(\d+)/(\d+)", text + rest)
-        done = max([done] + [int(c[0]) for c in counts])
-        kept = sum(int(stop) - int(start) for start, stop in
-                   (re.match(r"chunk_(\d+)_(\d+)\.npz", name).groups()
-                    for name in os.listdir(os.path.join(out, ".cache", "detections")) if name.startswith("chunk_")))
+            time.sleep(0.02)
+        child.wait()
+        reader.join()
+        counts = re.findall(r"detecting 2D:.*?\|\s*(\d+)/(\d+)", b"".join(output).decode(errors="replace"))
+        done = max([int(c[0]) for c in counts] + [0])
+        kept = frames_kept(cache)
+        done = max(done, kept)  # a killed run's last progress line may not have reached the pipe
         seconds, _, _, _ = timed(pipeline_command(video, out, "--no-preview"))
         with open(os.path.join(out, "run.json")) as handle:
             rerun = json.load(handle)
