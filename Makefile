@@ -41,8 +41,14 @@ $(BLENDER42)/.installed: requirements-blender42.txt
 	$(BLENDER42)/bin/python -m pip install -q --no-deps mediapipe==0.10.21
 	touch $@
 
-setup-runtime: $(RUNTIME)/.installed
-setup: $(VENV)/.installed
+# The bundled pose models (mediapipe Tasks API), assembled from the mediapipe wheel's files and, for
+# the heavy model, the npm package @mediapipe/pose (skipped with a note where npm is missing).
+POSE_TASK := core/weights/pose_landmarker_full.task
+$(POSE_TASK): training/pose_models.py | $(RUNTIME)/.installed
+	$(RUN_PY) -m training.pose_models
+
+setup-runtime: $(RUNTIME)/.installed $(POSE_TASK)
+setup: $(VENV)/.installed $(POSE_TASK)
 
 $(DEMO_VIDEO): | $(RUNTIME)/.installed
 	$(RUN_PY) -m training.fetch_demo_video $@

@@ -71,6 +71,9 @@ def manifest_text(wheels: list[str], platform: str | None) -> str:
 
 def build(out_dir: Path | str, platform: str | None = None) -> Path:
     out_dir = Path(out_dir)
+    if not (ROOT / "core" / "weights" / "pose_landmarker_full.task").is_file():
+        raise SystemExit("core/weights/pose_landmarker_full.task is missing: python -m training.pose_models "
+                         "assembles it (make setup-runtime does)")
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     suffix = f"-{platform}" if platform else ""
@@ -81,8 +84,9 @@ def build(out_dir: Path | str, platform: str | None = None) -> Path:
             archive.writestr("blender_manifest.toml", manifest_text([w.name for w in wheels], platform))
             for path in _files(ROOT / "blender_addon"):
                 archive.write(path, path.relative_to(ROOT / "blender_addon").as_posix())
-            for path in _files(ROOT / "core"):
-                archive.write(path, ("core" / path.relative_to(ROOT / "core")).as_posix())
+            for path in _files(ROOT / "core"):  # the pose models are compressed already: stored as they are
+                archive.write(path, ("core" / path.relative_to(ROOT / "core")).as_posix(),
+                              compress_type=zipfile.ZIP_STORED if path.suffix == ".task" else None)
             for wheel in wheels:
                 archive.write(wheel, f"wheels/{wheel.name}")
     return target

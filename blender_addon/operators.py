@@ -16,7 +16,7 @@ import numpy as np
 from bpy_extras.io_utils import ExportHelper
 
 from . import bake, export
-from .core.detection import MediaPipePoseDetector
+from .core.detection import DetectorFactory
 from .core.parallel_detection import detect_video_cached
 from .core.inference import PoseLifter
 from .core.options import check_frame_range, check_options
@@ -60,7 +60,7 @@ def pipeline_options(context) -> PipelineOptions:
         focal_mm=s.focal_mm if s.camera_mode == "FOCAL" else None, sensor_mm=s.sensor_mm,
         min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
         constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
-        start_frame=s.frame_start, end_frame=s.frame_end or None)
+        start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector)
     check_options(options)  # an OptionError is reported like any other failure of prepare
     return options
 
@@ -78,7 +78,7 @@ def detect_work(video: str, options: PipelineOptions):
     check_frame_range(options, info)
 
     def work(job: Job):
-        run = detect_video_cached(video, cache, MediaPipePoseDetector,
+        run = detect_video_cached(video, cache, DetectorFactory(options.detector, info.fps),
                                   progress=lambda done, total, fps: job.progress(done, total),
                                   should_stop=lambda: job.cancelled, start=options.start_frame,
                                   stop=options.end_frame, workers=options.workers, info=info)

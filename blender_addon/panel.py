@@ -33,6 +33,7 @@ class _MocapPanel:
             box.prop(s, "sensor_mm")
         box = layout.box()
         box.label(text="Detection and clean-up")
+        box.prop(s, "detector")
         box.prop(s, "min_confidence")
         box.prop(s, "flip_augment")
         box.prop(s, "smoothing")

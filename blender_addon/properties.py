@@ -20,6 +20,10 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
     fov: bpy.props.FloatProperty(name="Field of view", default=60.0, min=10.0, max=150.0)
     focal_mm: bpy.props.FloatProperty(name="Focal length (mm)", default=26.0, min=1.0, max=1000.0)
     sensor_mm: bpy.props.FloatProperty(name="Sensor width (mm)", default=36.0, min=1.0, max=100.0)
+    detector: bpy.props.EnumProperty(name="2D detector", default="tasks-full", items=[
+        ("tasks-full", "BlazePose full", "mediapipe's pose landmarker, full model (bundled)"),
+        ("tasks-heavy", "BlazePose heavy", "The heavy model: about a third less 2D error, about half the speed"),
+        ("solutions", "BlazePose (legacy API)", "mediapipe's older solutions API (mediapipe 0.10 only)")])
     min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.01, max=1.0)
     smoothing: bpy.props.IntProperty(name="Smoothing window", default=9, min=0, max=61,
                                      description="Savitzky-Golay window in frames: odd, 5 or more (0 turns smoothing off)")

@@ -9,6 +9,7 @@ pipeline detects through ``core.parallel_detection`` (two threads, resumable).
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import time
 import types
@@ -94,6 +95,80 @@ class MediaPipePoseDetector:
 
     def close(self) -> None:
         self._pose.close()
+
+
+WEIGHTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+TASK_VARIANTS = ("full", "heavy")
+
+
+def task_model_path(variant: str) -> str:
+    """The bundled PoseLandmarker model of ``variant`` (assembled by ``training.pose_models``)."""
+    if variant not in TASK_VARIANTS:
+        raise ValueError(f"pose model must be one of {TASK_VARIANTS}, not {variant!r}")
+    path = os.path.join(WEIGHTS, f"pose_landmarker_{variant}.task")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is missing: python -m training.pose_models assembles it "
+                                "(make setup-runtime does)")
+    return path
+
+
+class TasksPoseDetector:
+    """BlazePose through mediapipe's Tasks API (``PoseLandmarker``, video mode) with a bundled model.
+
+    The same landmark network as the solutions API for ``full``, a larger one for ``heavy``;
+    it runs on mediapipe 0.10.21 and on the 1.x wheels (Python 3.11 to 3.13, where the solutions
+    API is gone). Like the solutions API it follows one person from frame to frame. Frame times
+    are the frame's index over ``fps`` (the landmark smoothing needs increasing times).
+    """
+
+    def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5):
+        mp = import_mediapipe()
+        from mediapipe.tasks.python import BaseOptions, vision
+        self.name = f"mediapipe-tasks-{variant}"
+        self._mp = mp
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=task_model_path(variant)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=1,
+            min_pose_detection_confidence=min_detection_confidence, min_pose_presence_confidence=0.5,
+            min_tracking_confidence=0.5)
+        self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
+
+    def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        height, width = frame_rgb.shape[:2]
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
+        result = self._landmarker.detect_for_video(image, int(round(self._frames * self._step_ms)))
+        self._frames += 1
+        if not result.pose_landmarks:
+            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
+        landmarks = result.pose_landmarks[0]
+        points = np.array([[lm.x * width, lm.y * height] for lm in landmarks], np.float32)
+        visibility = np.array([lm.visibility for lm in landmarks], np.float32)
+        joints, confidence = map_to_h36m(points[None], visibility[None], "blazepose")
+        return joints[0], confidence[0]
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+
+class DetectorFactory:
+    """Makes detectors of one kind for ``core.parallel_detection`` (its ``name`` signs the cache)."""
+
+    def __init__(self, kind: str = "tasks-full", fps: float = 30.0):
+        if kind not in DETECTORS:
+            raise ValueError(f"detector must be one of {sorted(DETECTORS)}, not {kind!r}")
+        self.kind, self.fps = kind, fps
+        self.name = "mediapipe-blazepose-1" if kind == "solutions" else f"mediapipe-tasks-{kind.split('-')[1]}"
+
+    def __call__(self) -> Detector:
+        if self.kind == "solutions":
+            return MediaPipePoseDetector()
+        return TasksPoseDetector(self.kind.split("-")[1], self.fps)
+
+
+DETECTORS = {"tasks-full": "mediapipe Tasks API, full model (bundled)",
+             "tasks-heavy": "mediapipe Tasks API, heavy model (bundled; more accurate, slower)",
+             "solutions": "mediapipe solutions API, model complexity 1 (mediapipe 0.10 only)"}
 
 
 def detect_video(path: str, detector: Detector, progress: ProgressCallback | None = None,

@@ -39,6 +39,7 @@ class PipelineOptions:
     end_frame: int | None = None             # exclusive; None: to the end
     workers: int = 2                         # detector threads (each with its own decoder)
     fps: float | None = None                 # the clip's frame rate, where the video's own is missing or wrong
+    detector: str = "tasks-full"             # core.detection.DETECTORS
 
 
 def _number(problems: list[str], name: str, value, low: float, high: float, low_open: bool = False,
@@ -56,6 +57,17 @@ def _window(problems: list[str], name: str, value) -> None:
         problems.append(f"{name} must be 0 (off) or an odd number of frames, 5 or more; got {value!r}")
     elif value > 301:
         problems.append(f"{name} of {value} frames would flatten the motion; use 301 or fewer")
+
+
+def _detector(problems: list[str], kind) -> None:
+    from .detection import DETECTORS, task_model_path
+    if kind not in DETECTORS:
+        problems.append(f"--detector must be one of {', '.join(sorted(DETECTORS))}; got {kind!r}")
+    elif kind.startswith("tasks-"):
+        try:
+            task_model_path(kind.split("-", 1)[1])
+        except FileNotFoundError as exc:
+            problems.append(str(exc))
 
 
 def check_options(options: PipelineOptions) -> None:
@@ -87,6 +99,8 @@ def check_options(options: PipelineOptions) -> None:
         problems.append(f"model file not found: {options.model_path}")
     if options.keypoints_path and not os.path.exists(options.keypoints_path):
         problems.append(f"keypoint file or folder not found: {options.keypoints_path}")
+    if not options.keypoints_path:
+        _detector(problems, options.detector)
     if problems:
         raise OptionError("; ".join(problems))
 

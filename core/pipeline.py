@@ -21,7 +21,7 @@ import numpy as np
 
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
 from .cleanup import detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth
-from .detection import MediaPipePoseDetector
+from .detection import DETECTORS, DetectorFactory
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import PoseLifter
@@ -199,7 +199,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             else:
                 update = progress.stage("detecting 2D", announced)
                 detection = detect_video_cached(
-                    video, os.path.join(folder.cache, "detections"), MediaPipePoseDetector,
+                    video, os.path.join(folder.cache, "detections"), DetectorFactory(options.detector, info.fps),
                     lambda done, total, rate: update(done, total), should_stop, options.start_frame,
                     options.end_frame, options.workers, info, PREVIEW_HEIGHT if options.preview else None)
                 track = detection.track
@@ -263,13 +263,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--end", type=int, default=None, help="frame after the last one to process")
     parser.add_argument("--fps", type=float, default=None, help="the clip's frame rate, where the file's is missing or wrong")
     parser.add_argument("--workers", type=int, default=2, help="detector threads (default 2: one per core here)")
+    parser.add_argument("--detector", default="tasks-full", help="; ".join(f"{k}: {v}" for k, v in DETECTORS.items()))
     args = parser.parse_args(argv)
     options = PipelineOptions(
         model_path=args.model, fov_deg=args.fov, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm,
         keypoints_path=args.keypoints, min_confidence=args.min_confidence, flip_augment=not args.no_flip,
         smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
-        start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps)
+        start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector)
     return args, options
 
 

@@ -68,6 +68,12 @@ def test_results_page_and_plots(tmp_path):
                   "runtime": RUNTIME, "decode_only": {"peak_rss_mb": 100.0},
                   "bake": {"frames": 10000, "bake_new_armature_s": 0.4, "bake_rigify_metarig_s": 0.5,
                            "bake_rigify_generated_s": 0.6, "video_to_animation_s": 9.0, "demo_frames_baked": 230}},
+        "detectors": {"detectors": {
+            "solutions": {"fps_1080p": 78.5, "fps_demo": 72.1, "person_found_pct_1080p": 79.3,
+                          "error_vs_truth_1080p": {"median_px": 16.6, "p90_px": 67.3}},
+            "tasks-heavy": {"fps_1080p": 38.8, "fps_demo": 31.9, "person_found_pct_1080p": 73.0,
+                            "error_vs_truth_1080p": {"median_px": 11.2, "p90_px": 32.4},
+                            "against_solutions": {"1080p": {"median_px": 4.9}, "demo": {"median_px": 4.3}}}}},
         "retarget": {"rigs": [{"rig": "mpfb_mixamo", "about": "Mixamo names", "motion": "walk", "bones": 52,
                                "limb_direction_error_max_deg": 0.01, "hinge_error_median_deg": 0.2,
                                "hinge_error_p90_deg": 0.9, "lowest_ankle_m": 0.07, "root_scale": 0.95,
@@ -86,6 +92,8 @@ def test_results_page_and_plots(tmp_path):
     assert "230 frames in 8.0 s (28.8 frames/s" in page and "300 MB" in page
     assert "| mpfb_mixamo: Mixamo names | walk | 52 | 0.01 | 0.2 / 0.9 | 0.07 | 0.95 (0.96) | 1.0 % |" in page
     assert "`results/bench/retarget/<rig>.png`" in page
+    assert "| solutions | 78.5 | 72.1 | 79.3 % | 16.6 / 67.3 |  |" in page
+    assert "| tasks-heavy | 38.8 | 31.9 | 73.0 % | 11.2 / 32.4 | 4.9 / 4.3 |" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)
     for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
         path = tmp_path / f"{part}.png"

@@ -13,6 +13,9 @@ def test_extension_zip_vendors_core_and_lifts_without_torch(tmp_path):
     with zipfile.ZipFile(archive) as zf:
         names = set(zf.namelist())
         assert {"blender_manifest.toml", "__init__.py", "core/inference.py", "core/weights.py"} <= names
+        # the detector's model travels inside (nothing is downloaded at run time), stored as it is
+        model = zf.getinfo("core/weights/pose_landmarker_full.task")
+        assert model.compress_type == zipfile.ZIP_STORED and model.file_size > 5_000_000
         zf.extractall(tmp_path / "videopose_mocap")
     # Blender has numpy but no torch: the vendored engine must import and run with torch blocked.
     script = textwrap.dedent("""

@@ -53,12 +53,12 @@ _STANDING_JSON = None
 def standing_detector(tmp_path, monkeypatch):
     global _STANDING_JSON
     _STANDING_JSON = _keypoints_json(tmp_path / "standing.json", frames=1)
-    monkeypatch.setattr(pipeline, "MediaPipePoseDetector", _StandingPersonDetector)
+    monkeypatch.setattr(pipeline, "DetectorFactory", lambda kind, fps: _StandingPersonDetector)
 
 
 @pytest.fixture
 def clip(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "MediaPipePoseDetector", _DetectionMustNotStart)
+    monkeypatch.setattr(pipeline, "DetectorFactory", lambda kind, fps: _DetectionMustNotStart)
     return _video(tmp_path / "clip.mp4", frames=12), _model(tmp_path / "m.npz")
 
 
@@ -226,9 +226,9 @@ for heavy in ("torch", "bpy", "scipy", "matplotlib"):
     sys.modules[heavy] = None  # importing any of them now fails
 sys.path.insert(0, {root!r})
 from core import pipeline
-from core.detection import MediaPipePoseDetector
+from core.detection import DetectorFactory
 import numpy as np
-detector = MediaPipePoseDetector()
+detector = DetectorFactory()()  # the default: the Tasks API with the bundled full model
 detector.detect(np.zeros((64, 64, 3), np.uint8))
 detector.close()
 sys.exit(pipeline.main([{video!r}, "--out", {out!r}, "--model", {model!r}, "--keypoints", {keypoints!r}]))

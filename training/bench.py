@@ -244,6 +244,27 @@ def runtime_markdown(runtime: dict) -> list[str]:
     return lines
 
 
+def detectors(quick: bool) -> dict:
+    """The 2D detectors side by side (``training/bench_detectors.py``), in their own process."""
+    return run_json(["training.bench_detectors", *(["--frames", "100"] if quick else [])])
+
+
+def detectors_markdown(result: dict) -> list[str]:
+    lines = ["## 2D detectors", "",
+             "Each alone (one instance, the simplest loop) on the 1080p render of one held-out person and on the demo "
+             "clip. Error: pixels at 1920x1080 over the limb joints the detector is confident about, against the "
+             "rendered truth (mocap joint centres, which mediapipe's landmarks do not define alike: compare the rows, "
+             "not the absolute value). Agreement: the same frames, against the solutions API.", "",
+             "| detector | frames/s 1080p | frames/s demo | person found (1080p) | error median / p90 (px) "
+             "| against solutions, 1080p / demo (median px) |", "|---|---|---|---|---|---|"]
+    for kind, r in result["detectors"].items():
+        error, against = r["error_vs_truth_1080p"], r.get("against_solutions")
+        agreement = f"{against['1080p']['median_px']} / {against['demo']['median_px']}" if against else ""
+        lines.append(f"| {kind} | {r['fps_1080p']} | {r['fps_demo']} | {r['person_found_pct_1080p']} % "
+                     f"| {error['median_px']} / {error['p90_px']} | {agreement} |")
+    return lines + [""]
+
+
 def retarget(data: str, out: str, quick: bool) -> dict:
     """The rig corpus (``training/bench_retarget.py``), in its own process with its own bpy."""
     with tempfile.TemporaryDirectory(prefix="bench_blender_user_") as user:
@@ -340,6 +361,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"{bake.get('video_to_animation_s', float('nan')):.1f} s."]
     lines += ["", "![speed](speed.png)", ""]
     lines += runtime_markdown(s["runtime"])
+    if "detectors" in results:
+        lines += detectors_markdown(results["detectors"])
     if "retarget" in results:
         lines += retarget_markdown(results["retarget"], results["out"])
     if not with_plots:
@@ -371,6 +394,7 @@ def main(argv: list[str] | None = None) -> dict:
     results["lifting"] = lifting_accuracy(args.data, args.models_dir, args.quick)
     results["end_to_end"] = run_end_to_end(args.data, DEFAULT_MODEL, args.quick)
     results["speed"] = speed(args.data, args.quick)
+    results["detectors"] = detectors(args.quick)
     results["retarget"] = retarget(args.data, args.out, args.quick)
     results["seconds"] = round(time.time() - started, 1)
     plot_lifting(results["lifting"], os.path.join(args.out, "lifting_accuracy.png"))
@@ -386,7 +410,8 @@ def main(argv: list[str] | None = None) -> dict:
             handle.write(markdown(results, with_plots=False))
     if not args.quick:
         write_benchmark_keys(os.path.join(ROOT, "benchmarks.json"),
-                             {**results["speed"]["runtime"]["keys"], **results["retarget"]["keys"]})
+                             {**results["speed"]["runtime"]["keys"], **results["detectors"]["keys"],
+                              **results["retarget"]["keys"]})
     print(f"written {args.out}/BENCHMARKS.md, results.json and 3 plots in {results['seconds']:.0f} s")
     return results
 

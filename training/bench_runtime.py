@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 
+from core.detection import task_model_path
 from core.detection_cache import frames_kept
 from core.video import probe
 
@@ -44,18 +45,23 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
 RENDER_1080P = os.path.join(ROOT, "data", "bench", "renders", "single_person_1080p")
 
-# The reference: what a user gets from mediapipe alone, with nothing of ours in the loop.
+# The reference: what a user gets from mediapipe alone, with nothing of ours in the loop: the
+# pipeline's default detector (the Tasks API's pose landmarker with the bundled full model).
 DETECT_ALONE = """
 import sys
 import cv2
 import mediapipe as mp
-pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True)
+from mediapipe.tasks.python import BaseOptions, vision
+options = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=sys.argv[2]),
+                                       running_mode=vision.RunningMode.VIDEO, num_poses=1)
+landmarker = vision.PoseLandmarker.create_from_options(options)
 capture, frames = cv2.VideoCapture(sys.argv[1]), 0
 while True:
     ok, frame = capture.read()
     if not ok:
         break
-    pose.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    image = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    landmarker.detect_for_video(image, int(frames * 1000 / 30))
     frames += 1
 print(frames)
 """
@@ -96,7 +102,7 @@ def speed_pair(video: str, repeats: int) -> dict:
     alone, whole, loads = [], [], []
     for _ in range(repeats):
         loads.append(load_average())
-        alone.append(timed([sys.executable, "-c", DETECT_ALONE, video])[0])
+        alone.append(timed([sys.executable, "-c", DETECT_ALONE, video, task_model_path("full")])[0])
         out = tempfile.mkdtemp(prefix="bench_runtime_")
         try:
             whole.append(timed(pipeline_command(video, out))[0])

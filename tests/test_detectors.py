@@ -1,0 +1,64 @@
+"""The Tasks API detector with its bundled models, against the solutions API on the demo clip."""
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+from core.detection import DETECTORS, DetectorFactory, task_model_path
+from core.options import OptionError, PipelineOptions, check_options
+from core.video import read_frames
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
+LIMBS = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]
+
+
+def _detect(kind: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    detector = DetectorFactory(kind, 30.0)()
+    try:
+        found = [detector.detect(frame.image) for frame in read_frames(DEMO, 0, frames)]
+    finally:
+        detector.close()
+    return np.array([j for j, _ in found]), np.array([c for _, c in found])
+
+
+@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
+def test_the_tasks_api_finds_the_same_2d_as_the_solutions_api_on_the_demo():
+    pytest.importorskip("mediapipe")
+    tasks, tasks_confidence = _detect("tasks-full", 60)
+    solutions, solutions_confidence = _detect("solutions", 60)
+    both = (tasks_confidence[:, LIMBS] > 0.5) & (solutions_confidence[:, LIMBS] > 0.5)
+    assert both.sum() > 300  # both see the person on most frames
+    distance = np.linalg.norm(tasks[:, LIMBS] - solutions[:, LIMBS], axis=-1)[both]
+    assert np.median(distance) < 5.0  # pixels, on a 1768x994 clip: the same landmark network
+
+
+def test_the_bundled_models_are_task_bundles_of_two_models():
+    for variant in ("full", "heavy"):
+        try:
+            path = task_model_path(variant)
+        except FileNotFoundError:
+            assert variant == "heavy"  # assembled only where npm can fetch it
+            continue
+        with zipfile.ZipFile(path) as bundle:
+            assert sorted(bundle.namelist()) == ["pose_detector.tflite", "pose_landmarks_detector.tflite"]
+
+
+def test_unknown_detectors_and_missing_models_are_option_errors(monkeypatch, tmp_path):
+    with pytest.raises(OptionError, match="--detector must be one of"):
+        check_options(PipelineOptions(detector="openpose"))
+    monkeypatch.setattr("core.detection.WEIGHTS", str(tmp_path))
+    with pytest.raises(OptionError, match="training.pose_models"):
+        check_options(PipelineOptions(detector="tasks-heavy"))
+    check_options(PipelineOptions(detector="solutions"))  # needs no bundled model
+    assert set(DETECTORS) == {"tasks-full", "tasks-heavy", "solutions"}
+
+
+def test_the_heavy_model_needs_npm_and_says_so(monkeypatch, tmp_path):
+    pytest.importorskip("mediapipe")
+    from training import pose_models
+    monkeypatch.setattr(pose_models.shutil, "which", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="npm"):
+        pose_models.assemble("heavy", str(tmp_path))
+    assert not os.listdir(tmp_path)
