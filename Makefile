@@ -47,6 +47,15 @@ POSE_TASK := core/weights/pose_landmarker_full.task
 $(POSE_TASK): training/pose_models.py | $(RUNTIME)/.installed
 	$(RUN_PY) -m training.pose_models
 
+# mediapipe 1.x (what the add-on bundles for Python 3.11 and 3.13), to run the detector tests on it too.
+MEDIAPIPE1 := .venv-mediapipe1
+$(MEDIAPIPE1)/.installed: requirements-mediapipe1.txt
+	$(PYTHON) -m venv $(MEDIAPIPE1)
+	$(MEDIAPIPE1)/bin/python -m pip install -q --upgrade pip
+	$(MEDIAPIPE1)/bin/python -m pip install -q -r requirements-mediapipe1.txt
+	$(MEDIAPIPE1)/bin/python -m pip install -q --no-deps mediapipe==1.2.3
+	touch $@
+
 setup-runtime: $(RUNTIME)/.installed $(POSE_TASK)
 setup: $(VENV)/.installed $(POSE_TASK)
 
@@ -59,9 +68,10 @@ demo: setup-runtime $(DEMO_VIDEO)
 demo-lifting: setup
 	$(PY) -m training.demo_lifting
 
-test: setup $(BLENDER42)/.installed $(DEMO_VIDEO)
+test: setup $(BLENDER42)/.installed $(MEDIAPIPE1)/.installed $(DEMO_VIDEO)
 	$(PY) -m pytest -q tests
 	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_bake.py tests/test_blender_addon.py tests/test_rig_corpus.py tests/test_build.py
+	$(MEDIAPIPE1)/bin/python -m pytest -q tests/test_detectors.py
 
 bench: setup
 	$(PY) -m training.bench_inference

@@ -7,7 +7,10 @@
 The engine uses relative imports only, so it works vendored as ``<extension>.core``. Detection
 needs mediapipe and OpenCV, which Blender does not ship: they travel as wheels inside the zip
 (Blender installs an extension's wheels itself; nothing is fetched at run time). numpy is not
-bundled: Blender ships it. Wheels are for Python 3.11, the Python of Blender 4.2 to 5.0.
+bundled: Blender ships it. mediapipe 1.x wheels are ``py3-none`` and OpenCV's ``abi3``: one set
+serves Python 3.11 (Blender 4.2 to 5.0) and 3.13 (Blender 5.1 and later); the add-on detects
+through the Tasks API with the bundled model. mediapipe 1.x has no macOS Intel wheel: there the
+zip carries mediapipe 0.10.21 (Python 3.11 only, so Blender 4.2 to 5.0).
 """
 from __future__ import annotations
 
@@ -24,12 +27,17 @@ ROOT = Path(__file__).resolve().parent
 SKIP_PARTS = {"__pycache__"}
 SKIP_SUFFIXES = {".pyc", ".pyo"}
 PYTHON_VERSION = "3.11"
-# mediapipe's pose solution and what it imports at run time (its own pins clash with Blender's numpy).
-# Not matplotlib: mediapipe imports it only for drawing, and core.detection stands in for it.
+# mediapipe and what it imports at run time (its own pins clash with Blender's numpy). Not
+# matplotlib (imported only for drawing; core.detection stands in for it), not sounddevice (audio).
 RUNTIME_WHEELS = [
+    "mediapipe==1.2.3", "opencv-python-headless==4.11.0.86", "absl-py==2.5.1", "flatbuffers==25.12.19",
+    "certifi==2026.10.19.post1",
+]
+LEGACY_WHEELS = [  # where mediapipe 1.x has no wheel
     "mediapipe==0.10.21", "opencv-python-headless==4.11.0.86", "protobuf==4.25.9", "attrs==26.1.0",
     "absl-py==2.5.1", "flatbuffers==25.12.19",
 ]
+WHEELS_BY_PLATFORM = {"macos-x64": LEGACY_WHEELS}
 PLATFORMS = {  # Blender platform name -> pip platform tags, most specific first
     "linux-x64": ["manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
                   "manylinux1_x86_64"],
@@ -50,7 +58,7 @@ def _files(folder: Path):
 def download_wheels(platform: str, folder: Path) -> list[Path]:
     """The runtime wheels for one platform, through pip (binary only, no dependency resolution)."""
     tags = [arg for tag in PLATFORMS[platform] for arg in ("--platform", tag)]
-    for requirement in RUNTIME_WHEELS:
+    for requirement in WHEELS_BY_PLATFORM.get(platform, RUNTIME_WHEELS):
         subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
                         "--python-version", PYTHON_VERSION, "--implementation", "cp", *tags,
                         "-d", str(folder), requirement], check=True)

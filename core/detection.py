@@ -64,6 +64,14 @@ def import_mediapipe():
     return mp
 
 
+def has_solutions_api() -> bool:
+    """Whether the installed mediapipe still has the solutions API (0.10 does, 1.x does not)."""
+    try:
+        return importlib.util.find_spec("mediapipe.python.solutions") is not None
+    except ModuleNotFoundError:
+        return False
+
+
 class MediaPipePoseDetector:
     """BlazePose through mediapipe's solutions API, tracking across frames (video mode)."""
 

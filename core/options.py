@@ -60,9 +60,12 @@ def _window(problems: list[str], name: str, value) -> None:
 
 
 def _detector(problems: list[str], kind) -> None:
-    from .detection import DETECTORS, task_model_path
+    from .detection import DETECTORS, has_solutions_api, task_model_path
     if kind not in DETECTORS:
         problems.append(f"--detector must be one of {', '.join(sorted(DETECTORS))}; got {kind!r}")
+    elif kind == "solutions" and not has_solutions_api():
+        problems.append("the solutions detector needs mediapipe 0.10 (mediapipe 1.x has only the Tasks API): "
+                        "use --detector tasks-full")
     elif kind.startswith("tasks-"):
         try:
             task_model_path(kind.split("-", 1)[1])

@@ -66,7 +66,9 @@ def test_platform_build_bundles_the_detector_wheels(tmp_path):
         manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
         names = set(zf.namelist())
     assert manifest["platforms"] == ["linux-x64"]
-    assert any("mediapipe-0.10.21" in w for w in manifest["wheels"])
+    # one wheel set for Python 3.11 and 3.13: mediapipe 1.x is py3-none, OpenCV abi3
+    assert any("mediapipe-1.2.3-py3-none" in w for w in manifest["wheels"])
+    assert any("opencv_python_headless" in w and "abi3" in w for w in manifest["wheels"])
     assert any("opencv_python_headless" in w for w in manifest["wheels"])
     assert not any("numpy" in w for w in manifest["wheels"])  # Blender ships numpy
     assert all(w.removeprefix("./") in names for w in manifest["wheels"])

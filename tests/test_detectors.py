@@ -5,13 +5,21 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.detection import DETECTORS, DetectorFactory, task_model_path
+from core.detection import DETECTORS, DetectorFactory, has_solutions_api, import_mediapipe, task_model_path
 from core.options import OptionError, PipelineOptions, check_options
 from core.video import read_frames
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
 LIMBS = [1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]
+
+
+def needs_mediapipe() -> None:
+    """Skip where mediapipe is missing (imported as the pipeline does: without matplotlib)."""
+    try:
+        import_mediapipe()
+    except RuntimeError:
+        pytest.skip("mediapipe is not installed")
 
 
 def _detect(kind: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -24,8 +32,20 @@ def _detect(kind: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
+def test_the_tasks_detector_follows_the_person_on_the_demo():
+    needs_mediapipe()  # (runs on mediapipe 0.10 and 1.x: make test does both)
+    joints, confidence = _detect("tasks-full", 60)
+    seen = (confidence[:, LIMBS] > 0.5).sum(axis=1) >= 6
+    assert seen.mean() > 0.8
+    hips = joints[seen, 0]
+    assert np.percentile(np.linalg.norm(np.diff(hips, axis=0), axis=1), 95) < 40  # no jumps between people
+
+
+@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
 def test_the_tasks_api_finds_the_same_2d_as_the_solutions_api_on_the_demo():
-    pytest.importorskip("mediapipe")
+    needs_mediapipe()
+    if not has_solutions_api():
+        pytest.skip("mediapipe 1.x: no solutions API to compare with")
     tasks, tasks_confidence = _detect("tasks-full", 60)
     solutions, solutions_confidence = _detect("solutions", 60)
     both = (tasks_confidence[:, LIMBS] > 0.5) & (solutions_confidence[:, LIMBS] > 0.5)
@@ -51,14 +71,25 @@ def test_unknown_detectors_and_missing_models_are_option_errors(monkeypatch, tmp
     monkeypatch.setattr("core.detection.WEIGHTS", str(tmp_path))
     with pytest.raises(OptionError, match="training.pose_models"):
         check_options(PipelineOptions(detector="tasks-heavy"))
-    check_options(PipelineOptions(detector="solutions"))  # needs no bundled model
+    if has_solutions_api():
+        check_options(PipelineOptions(detector="solutions"))  # needs no bundled model
     assert set(DETECTORS) == {"tasks-full", "tasks-heavy", "solutions"}
 
 
 def test_the_heavy_model_needs_npm_and_says_so(monkeypatch, tmp_path):
-    pytest.importorskip("mediapipe")
+    needs_mediapipe()
+    if not has_solutions_api():
+        pytest.skip("the models are assembled from the mediapipe 0.10.21 wheel's files (make setup-runtime)")
     from training import pose_models
     monkeypatch.setattr(pose_models.shutil, "which", lambda name: None)
     with pytest.raises(FileNotFoundError, match="npm"):
         pose_models.assemble("heavy", str(tmp_path))
     assert not os.listdir(tmp_path)
+
+
+def test_the_solutions_detector_without_mediapipe_0_10_is_an_option_error(monkeypatch):
+    # mediapipe 1.x (the only mediapipe for Python 3.13) has no solutions API
+    monkeypatch.setattr("core.detection.has_solutions_api", lambda: False)
+    with pytest.raises(OptionError, match="mediapipe 1.x has only the Tasks API"):
+        check_options(PipelineOptions(detector="solutions"))
+    check_options(PipelineOptions(detector="tasks-full"))
