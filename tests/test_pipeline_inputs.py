@@ -253,18 +253,19 @@ def test_ctrl_c_on_the_command_line_keeps_the_finished_chunks(tmp_path):
     import signal
     import time
     from core.detection_cache import frames_kept
-    video, model = _video(tmp_path / "long.mp4", frames=900, size=(320, 240)), _model(tmp_path / "m.npz")
+    # long enough that the run cannot finish before the signal, however fast detection is here
+    video, model = _video(tmp_path / "long.mp4", frames=3000, size=(320, 240)), _model(tmp_path / "m.npz")
     out = tmp_path / "out"
     child = subprocess.Popen([sys.executable, "-m", "core.pipeline", video, "--out", str(out), "--model", model],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     chunks = out / ".cache" / "detections"
     deadline = time.time() + 60
-    while frames_kept(str(chunks)) < 200 and time.time() < deadline and child.poll() is None:
+    while frames_kept(str(chunks)) < 100 and time.time() < deadline and child.poll() is None:
         time.sleep(0.05)
     child.send_signal(signal.SIGINT)
     _, error = child.communicate(timeout=60)
     assert child.returncode == 130, error[-2000:]
     assert "Traceback" not in error and "interrupted: " in error and "run the same command again" in error
     kept = frames_kept(str(chunks))
-    assert 200 <= kept < 900 and f"interrupted: {kept} frames" in error
+    assert 100 <= kept < 3000 and f"interrupted: {kept} frames" in error
     assert not (out / "motion.npz").exists()  # nothing half-made among the outputs
