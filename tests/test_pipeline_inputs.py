@@ -256,8 +256,11 @@ def test_ctrl_c_on_the_command_line_keeps_the_finished_chunks(tmp_path):
     # long enough that the run cannot finish before the signal, however fast detection is here
     video, model = _video(tmp_path / "long.mp4", frames=3000, size=(320, 240)), _model(tmp_path / "m.npz")
     out = tmp_path / "out"
+    # (Ctrl-C's default action restored in the child: a test run started in the background, as a
+    # non-interactive shell does with "&", would otherwise pass on SIGINT ignored)
     child = subprocess.Popen([sys.executable, "-m", "core.pipeline", video, "--out", str(out), "--model", model],
-                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     chunks = out / ".cache" / "detections"
     deadline = time.time() + 60
     while frames_kept(str(chunks)) < 100 and time.time() < deadline and child.poll() is None:

@@ -149,8 +149,10 @@ def interrupted_then_resumed(video: str, how: signal.Signals) -> dict:
     out = tempfile.mkdtemp(prefix="bench_resume_")
     cache = os.path.join(out, ".cache", "detections")
     try:
+        # Ctrl-C's default action restored in the child: a bench started in the background (a
+        # non-interactive shell's "&") passes SIGINT on ignored, and the run would not stop.
         child = subprocess.Popen(pipeline_command(video, out, "--no-preview"), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE)
+                                 stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         output: list[bytes] = []
         reader = threading.Thread(target=lambda: output.extend(iter(lambda: child.stderr.read(4096), b"")), daemon=True)
         reader.start()
