@@ -166,7 +166,11 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
     for piece in pieces:
         seeked = piece.start - piece.lead > 0 and not exact
         fresh = piece.detector is None
-        detector = piece.detector or detector_factory()
+        if piece.detector is None:
+            with _ONE_DETECTOR_STARTS:  # a model's loading peaks in memory: not two at once
+                detector = detector_factory()
+        else:
+            detector = piece.detector
         segment = None
         if preview is not None and piece.keep_frames:
             folder, height = preview
@@ -243,6 +247,9 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ca
                                         np.array([c for _, c in check]))
         if quit_event.is_set() or ended:  # stopped, or the video ended: later pieces have no frames
             return
+
+
+_ONE_DETECTOR_STARTS = threading.Lock()
 
 
 def _first_detection(detector, image: np.ndarray, box, counter: _Counter) -> tuple[np.ndarray, np.ndarray]:

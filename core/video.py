@@ -81,7 +81,7 @@ def probe(path: str) -> VideoInfo:
     return VideoInfo(path, width, height, fps, count, source)
 
 
-def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True, prefetch: int = 2,
+def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = True, prefetch: int = 1,
                 stopping: Callable[[], bool] | None = None, exact: bool = False) -> Iterator[DecodedFrame]:
     """Frames ``start`` to ``stop`` (exclusive) with their index and time, streamed; ends early at the video's end.
 
@@ -97,7 +97,9 @@ def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = 
     done = object()
 
     def decode() -> None:
-        capture = cv2.VideoCapture(path)
+        # one decoding thread: each worker has its own decoder already, and FFmpeg's frame threads
+        # each hold reference frames (about 6 MB a thread at 1768x994), for speed not needed here
+        capture = cv2.VideoCapture(path, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, 1])
         try:
             if start and exact:
                 for _ in range(start):
@@ -111,7 +113,7 @@ def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = 
                 if not ok:
                     break
                 time_ms = capture.get(cv2.CAP_PROP_POS_MSEC)
-                image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
+                image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame) if rgb else frame  # in place: one buffer
                 frames.put(DecodedFrame(index, image, float(time_ms) if time_ms >= 0 else float("nan")))
                 index += 1
         finally:
