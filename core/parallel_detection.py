@@ -276,7 +276,7 @@ def _only_inside(image: np.ndarray, box: tuple[float, float, float, float]) -> n
 
 
 CONVERGED_FRAMES = 5          # frames in a row on which a redone piece agrees with the earlier detections
-PRIMED_LEAD = 10               # lead frames of a piece beside another worker's (time to settle on the person)
+PRIMED_LEAD = 6                # lead frames of a piece beside another worker's (time to settle on the person)
 SAME_PERSON_DISTANCE = 0.5     # mean joint distance, in torso lengths, below which two detections are one person
 
 
