@@ -129,7 +129,8 @@ class TasksPoseDetector:
     are the frame's index over ``fps`` (the landmark smoothing needs increasing times).
     """
 
-    def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5):
+    def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5,
+                 keep_world_landmarks: bool = False):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
         self.name = f"mediapipe-tasks-{variant}"
@@ -141,6 +142,8 @@ class TasksPoseDetector:
             min_tracking_confidence=0.5)
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
+        self.keep_world_landmarks = keep_world_landmarks
+        self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, hips at the origin), for benchmarks
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
@@ -148,11 +151,16 @@ class TasksPoseDetector:
         result = self._landmarker.detect_for_video(image, int(round(self._frames * self._step_ms)))
         self._frames += 1
         if not result.pose_landmarks:
+            if self.keep_world_landmarks:
+                self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
             return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
         landmarks = result.pose_landmarks[0]
         points = np.array([[lm.x * width, lm.y * height] for lm in landmarks], np.float32)
         visibility = np.array([lm.visibility for lm in landmarks], np.float32)
         joints, confidence = map_to_h36m(points[None], visibility[None], "blazepose")
+        if self.keep_world_landmarks:
+            world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks[0]], np.float32)
+            self.world_landmarks.append(map_to_h36m(world[None], visibility[None], "blazepose")[0][0])
         return joints[0], confidence[0]
 
     def close(self) -> None:

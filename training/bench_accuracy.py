@@ -3,8 +3,9 @@
     python -m training.bench_accuracy --data runs/data/mocap.npz --quick --out results/accuracy.json
 
 Held-out mocap clips are rendered on a mannequin (training/render_mocap.py) from several camera
-placements and focal lengths; each video goes through the full pipeline (mediapipe 2D, our
-lifter, root fit with the known intrinsics, clean-up). Compared with the truth on the same
+placements and focal lengths; each video goes through the full pipeline (the pipeline's default
+2D detector, mediapipe's Tasks API with the full model; our lifter, root fit with the known
+intrinsics, clean-up). Compared with the truth on the same
 frames: P1 and P2 of the root-relative pose (mm), MPJVE, root position error (mm) and foot
 sliding (mean horizontal ankle speed while the true foot is planted, mm/frame), with the root from
 the default least-squares fit and, for comparison, from the trajectory network; and the same
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from core.cleanup import detect_foot_contacts, foot_sliding
-from core.detection import MediaPipePoseDetector, detect_video
+from core.detection import TasksPoseDetector, detect_video
 from core.inference import PoseLifter
 from core.keypoints import KeypointError
 from core.losses import mean_velocity_error, mpjpe, p_mpjpe
@@ -50,7 +51,7 @@ def pose_metrics(predicted: np.ndarray, truth: np.ndarray) -> dict:
 
 def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: float) -> dict:
     truth = np.load(truth_path)
-    detector = MediaPipePoseDetector(keep_world_landmarks=True)
+    detector = TasksPoseDetector("full", float(truth["fps"]), keep_world_landmarks=True)  # the pipeline's default
     try:
         track = detect_video(video, detector)
     finally:
