@@ -1,8 +1,10 @@
 """2D detectors behind one small interface, and the simplest detection of a whole video.
 
 A detector turns one RGB frame into our 17 joints in pixels with a confidence each. The
-default is mediapipe's BlazePose (``mp.solutions.pose``, model complexity 1, whose model ships
-inside the package and runs offline). Other detectors plug in by implementing ``Detector``;
+default is mediapipe's BlazePose through the Tasks API (``TasksPoseDetector``) with a bundled
+model (``core/weights/pose_landmarker_{full,heavy}.task``, assembled by ``training.pose_models``);
+the older solutions API (``MediaPipePoseDetector``, mediapipe 0.10 only) stays selectable.
+``DetectorFactory`` makes either by name. Other detectors plug in by implementing ``Detector``;
 keypoints produced elsewhere come in through ``core.keypoints`` importers instead. The
 pipeline detects through ``core.parallel_detection`` (two threads, resumable).
 """
