@@ -135,7 +135,7 @@ class TasksPoseDetector:
                  keep_world_landmarks: bool = False):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
-        self.name = f"mediapipe-tasks-{variant}"
+        self.name = self.name_of(variant)
         self._mp = mp
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=task_model_path(variant)),
@@ -146,6 +146,10 @@ class TasksPoseDetector:
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_world_landmarks = keep_world_landmarks
         self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, hips at the origin), for benchmarks
+
+    @staticmethod
+    def name_of(variant: str) -> str:
+        return f"mediapipe-tasks-{variant}"
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
@@ -176,12 +180,13 @@ class DetectorFactory:
         if kind not in DETECTORS:
             raise ValueError(f"detector must be one of {sorted(DETECTORS)}, not {kind!r}")
         self.kind, self.fps = kind, fps
-        self.name = "mediapipe-blazepose-1" if kind == "solutions" else f"mediapipe-tasks-{kind.split('-')[1]}"
+        self.variant = kind.removeprefix("tasks-")  # the bundled model, for the Tasks detectors
+        self.name = MediaPipePoseDetector.name if kind == "solutions" else TasksPoseDetector.name_of(self.variant)
 
     def __call__(self) -> Detector:
         if self.kind == "solutions":
             return MediaPipePoseDetector()
-        return TasksPoseDetector(self.kind.split("-")[1], self.fps)
+        return TasksPoseDetector(self.variant, self.fps)
 
 
 DETECTORS = {"tasks-full": "mediapipe Tasks API, full model (bundled)",

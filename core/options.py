@@ -68,7 +68,7 @@ def _detector(problems: list[str], kind) -> None:
                         "use --detector tasks-full")
     elif kind.startswith("tasks-"):
         try:
-            task_model_path(kind.split("-", 1)[1])
+            task_model_path(kind.removeprefix("tasks-"))
         except FileNotFoundError as exc:
             problems.append(str(exc))
 

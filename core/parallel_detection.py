@@ -393,11 +393,9 @@ class _WorkerRun:
 
         It continues the previous piece's detector where that is still open (the same result as
         one detector over both pieces), else (those frames come from an earlier run) it starts
-        over with a lead whose first frames show only where that person was. None when the seam
-        is fine or cannot be judged.
+        over with a lead whose first frames show only where that person was. None when it cannot
+        be repaired (the caller has found the seam broken: ``follows_previous`` is False).
         """
-        if start not in self.seam_checks or self.follows_previous(cache, start) is not False:
-            return None
         if start in self.open_detectors:
             return Piece(start, self.stops.get(start), detector=self.open_detectors.pop(start), keep_frames=False)
         if self.seam_checks[start][0] < start - 1:  # it had a lead already: a second one would find the same
@@ -430,10 +428,11 @@ def _detect_and_stitch(workers_run: _WorkerRun, cache: DetectionCache, plans: li
         total += (end or misplaced) - misplaced
         workers_run.run([[piece(misplaced, end)]], should_stop, lambda: report(total), exact=True)
     for seam in sorted(workers_run.seam_checks):  # in order: a repaired piece changes what the next seam sees
+        if workers_run.follows_previous(cache, seam) is not False:  # the same person, or nothing to judge by
+            continue
         redo = workers_run.repair_for(cache, seam, (info.width, info.height), start)
         if redo is None:
-            if workers_run.follows_previous(cache, seam) is False:
-                cache.problems.append(_lost_person(seam))
+            cache.problems.append(_lost_person(seam))
             continue
         earlier_stop = redo.stop if redo.stop is not None else max(c.stop for c in cache.chunks)
         positions, confidence, times = cache.assemble(redo.start, earlier_stop)

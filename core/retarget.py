@@ -247,8 +247,9 @@ def _axis_frame(along: np.ndarray, hinge: np.ndarray) -> np.ndarray:
     return np.stack([x, y, np.cross(x, y)], axis=-1)
 
 
-def _bend_deg(upper: np.ndarray, lower: np.ndarray) -> np.ndarray:
-    cos = np.sum(_unit(upper) * _unit(lower), axis=-1).clip(-1, 1)
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angles in degrees between vectors (..., 3): a limb's bend from its two segments, or an error."""
+    cos = np.sum(_unit(a) * _unit(b), axis=-1).clip(-1, 1)
     return np.degrees(np.arccos(cos))
 
 
@@ -257,7 +258,7 @@ def flexion_axis(upper: np.ndarray, lower: np.ndarray, forward: np.ndarray, kind
     straight limb, the way the joint bends by anatomy (a knee backwards, an elbow forwards)."""
     bent = _unit(np.cross(upper, lower))
     straight = _unit(np.cross(upper, -forward if kind == "knee" else forward))
-    return np.where((_bend_deg(upper, lower) > MIN_BEND_DEG)[..., None], bent, straight)
+    return np.where((angle_deg(upper, lower) > MIN_BEND_DEG)[..., None], bent, straight)
 
 
 def lifted_hinges(upper: np.ndarray, lower: np.ndarray, forward: np.ndarray, kind: str) -> np.ndarray | None:
@@ -268,7 +269,7 @@ def lifted_hinges(upper: np.ndarray, lower: np.ndarray, forward: np.ndarray, kin
     it is nearly straight the plane is noise, so the nearest bent frame's axis is carried over.
     None when the limb is never bent.
     """
-    bent = _bend_deg(upper, lower) > MIN_BEND_DEG
+    bent = angle_deg(upper, lower) > MIN_BEND_DEG
     if not bent.any():
         return None
     axis = _unit(np.cross(upper, lower))

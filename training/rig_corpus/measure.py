@@ -15,7 +15,7 @@ from __future__ import annotations
 import bpy
 import numpy as np
 
-from core.retarget import (HINGES, joint_points, leg_length, person_leg_length, rest_hinge_axes, resolve_mapping)
+from core.retarget import HINGES, angle_deg, joint_points, rest_hinge_axes, resolve_mapping
 from core.skeleton import H36M_SKELETON
 
 from .build import CorpusRig
@@ -23,11 +23,6 @@ from .build import CorpusRig
 SK = H36M_SKELETON
 MEASURED_BEND_DEG = 15.0
 LIMBS = [rule for pair in HINGES.items() for rule in (pair[0], pair[1][0])]
-
-
-def _angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    cos = np.sum(a * b, axis=-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
-    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
 def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[int] | None = None) -> dict:
@@ -55,13 +50,13 @@ def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[i
         for rule in LIMBS:
             if rule in by_rule:
                 a, e = rule.split(">")
-                limb_errors.append(_angle_deg(posed[e] - posed[a], lifted[SK.index(e)] - lifted[SK.index(a)]))
+                limb_errors.append(angle_deg(posed[e] - posed[a], lifted[SK.index(e)] - lifted[SK.index(a)]))
         for upper_bone, rest_axis in hinges.items():
             rule = resolved[upper_bone]
             a, m = rule.split(">")
             e = HINGES[rule][0].split(">")[1]
             upper, lower = lifted[SK.index(m)] - lifted[SK.index(a)], lifted[SK.index(e)] - lifted[SK.index(m)]
-            if _angle_deg(upper, lower) < MEASURED_BEND_DEG:
+            if angle_deg(upper, lower) < MEASURED_BEND_DEG:
                 continue
             carrier = bones[by_rule[HINGES[rule][0]]].parent  # the bone the lower limb hangs from (past twist bones)
             pose_bone = obj.pose.bones[bones[carrier].name]
@@ -69,11 +64,10 @@ def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[i
             posed_rotation /= np.linalg.norm(posed_rotation, axis=0)
             axis = world[:3, :3] @ posed_rotation @ bones[carrier].rest_rotation.T @ rest_axis
             normal = np.cross(upper, lower)
-            hinge_errors.append(min(_angle_deg(axis, normal), _angle_deg(axis, -normal)))
+            hinge_errors.append(min(angle_deg(axis, normal), angle_deg(axis, -normal)))
         ankles += [posed[f"{s}_ankle"][2] for s in ("left", "right") if f"{s}_ankle" in posed]
         hips.append((world @ np.append(np.array(obj.pose.bones[bones[by_rule["pelvis_frame"]].name].head), 1.0))[:3])
-    object_scale = float(np.cbrt(abs(np.linalg.det(world[:3, :3]))))
-    intended = leg_length(bones, resolved) * object_scale / person_leg_length(joints_world)
+    intended = addon_bake.root_scale(obj, bones, resolved, joints_world)  # what the bake scaled the root by
     travelled = np.linalg.norm(hips[-1][:2] - hips[0][:2])
     person = np.linalg.norm(joints_world[frames[-1], 0, :2] - joints_world[frames[0], 0, :2])
     return {
