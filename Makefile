@@ -15,31 +15,29 @@ BLENDER42 := .venv-blender42
 
 .PHONY: setup setup-runtime demo demo-lifting test bench build
 
+# A virtual environment in $(1) from the requirements file $(2), then mediapipe $(3) without its own
+# dependencies: its pins clash with bpy's numpy<2, and what it needs at run time is in $(2).
+# $(4): a step before the requirements (torch from its own index).
+define make_venv
+	$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install -q --upgrade pip
+	$(4)
+	$(1)/bin/python -m pip install -q -r $(2)
+	$(1)/bin/python -m pip install -q --no-deps mediapipe==$(3)
+	touch $@
+endef
+
 # What the pipeline needs and nothing more: numpy, OpenCV, mediapipe (no torch, no bpy).
 $(RUNTIME)/.installed: requirements-runtime.txt
-	$(PYTHON) -m venv $(RUNTIME)
-	$(RUN_PY) -m pip install -q --upgrade pip
-	$(RUN_PY) -m pip install -q -r requirements-runtime.txt
-	# mediapipe's own pins clash with bpy's numpy<2; its runtime needs are in requirements-runtime.txt.
-	$(RUN_PY) -m pip install -q --no-deps mediapipe==0.10.21
-	touch $@
+	$(call make_venv,$(RUNTIME),requirements-runtime.txt,0.10.21,)
 
 # Everything: training, Blender as a module, tests.
 $(VENV)/.installed: requirements.txt requirements-runtime.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q --retries 1 --no-deps torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
-	$(PY) -m pip install -q -r requirements.txt
-	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
-	touch $@
+	$(call make_venv,$(VENV),requirements.txt,0.10.21,$(PY) -m pip install -q --retries 1 --no-deps torch==2.13.0 $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)))
 
 # Blender 4.2 LTS as a module, for running the Blender-side tests a second time.
 $(BLENDER42)/.installed: requirements-blender42.txt
-	$(PYTHON) -m venv $(BLENDER42)
-	$(BLENDER42)/bin/python -m pip install -q --upgrade pip
-	$(BLENDER42)/bin/python -m pip install -q -r requirements-blender42.txt
-	$(BLENDER42)/bin/python -m pip install -q --no-deps mediapipe==0.10.21
-	touch $@
+	$(call make_venv,$(BLENDER42),requirements-blender42.txt,0.10.21,)
 
 # The bundled pose models (mediapipe Tasks API), assembled from the mediapipe wheel's files and, for
 # the heavy model, the npm package @mediapipe/pose (skipped with a note where npm is missing).
@@ -50,11 +48,7 @@ $(POSE_TASK): training/pose_models.py | $(RUNTIME)/.installed
 # mediapipe 1.x (what the add-on bundles for Python 3.11 and 3.13), to run the detector tests on it too.
 MEDIAPIPE1 := .venv-mediapipe1
 $(MEDIAPIPE1)/.installed: requirements-mediapipe1.txt
-	$(PYTHON) -m venv $(MEDIAPIPE1)
-	$(MEDIAPIPE1)/bin/python -m pip install -q --upgrade pip
-	$(MEDIAPIPE1)/bin/python -m pip install -q -r requirements-mediapipe1.txt
-	$(MEDIAPIPE1)/bin/python -m pip install -q --no-deps mediapipe==1.2.3
-	touch $@
+	$(call make_venv,$(MEDIAPIPE1),requirements-mediapipe1.txt,1.2.3,)
 
 setup-runtime: $(RUNTIME)/.installed $(POSE_TASK)
 setup: $(VENV)/.installed $(POSE_TASK)
