@@ -109,6 +109,14 @@ def test_exporting_without_animation_is_a_clear_error(addon, exporter, scene, tm
     assert not (tmp_path / "x.bvh").exists()
 
 
+def test_bvh_units_other_than_cm_or_m_are_a_clear_error(addon, exporter, scene, tmp_path):
+    obj = addon.create_armature("Mocap", LENGTHS, scene.collection)
+    addon.bake_motion(obj, rigid_motion(frames=3, seed=7)[0], frame_start=1)
+    with pytest.raises(ValueError, match="BVH units must be one of"):
+        exporter.export_bvh(obj, str(tmp_path / "x.bvh"), units="km")
+    assert not (tmp_path / "x.bvh").exists() and [o.name for o in scene.objects] == ["Mocap"]
+
+
 @pytest.fixture
 def rigify():
     """Rigify enabled for one test; left enabled, Blender 4.2's bpy module crashes at interpreter exit."""
