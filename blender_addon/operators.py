@@ -20,14 +20,17 @@ from .core.detection import DetectorFactory
 from .core.parallel_detection import detect_video_cached
 from .core.inference import PoseLifter
 from .core.options import check_frame_range, check_options
-from .core.pipeline import PipelineOptions, input_warnings, lift_track
+from .core.people import select_people
+from .core.pipeline import PipelineOptions, animate_people, input_warnings
+from .core.track_sheet import write_track_sheet
 from .core.retarget import PRESET_SWITCHES, PRESETS, MappingError, parse_mapping
 from .core.skeleton import H36M_SKELETON
 from .core.video import probe
 from .jobs import Cancelled, Job
 from .preferences import model_path, preferences, user_cache_folder
 
-RESULTS: dict[str, dict] = {}  # per scene name: "video", "track", "motion"
+RESULTS: dict[str, dict] = {}  # per scene name: "video", "people", "tracks", "chosen", "motions", "warnings"
+PEOPLE_IMAGE = "VideoPose people"
 
 
 class UserError(Exception):
@@ -60,7 +63,8 @@ def pipeline_options(context) -> PipelineOptions:
         focal_mm=s.focal_mm if s.camera_mode == "FOCAL" else None, sensor_mm=s.sensor_mm,
         min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
         constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
-        start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector)
+        start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector,
+        person=str(s.person_id) if s.person == "ID" else s.person, all_people=s.all_people)
     check_options(options)  # an OptionError is reported like any other failure of prepare
     return options
 
@@ -72,18 +76,36 @@ def _cache_folder(video: str) -> str:
 
 
 def detect_work(video: str, options: PipelineOptions):
-    """Work returning the 2D track and the warnings about the input (truncation, frame rate, missing person)."""
+    """Work returning everyone's 2D detections, the warnings about the input (truncation, frame rate),
+    and the contact sheet of the people found (a PNG in the cache)."""
     cache = _cache_folder(video)
     info = probe(video)
     check_frame_range(options, info)
 
     def work(job: Job):
-        run = detect_video_cached(video, cache, DetectorFactory(options.detector, info.fps),
+        run = detect_video_cached(video, cache, DetectorFactory(options.detector, info.fps, options.max_people),
                                   progress=lambda done, total, fps: job.progress(done, total),
                                   should_stop=lambda: job.cancelled, start=options.start_frame,
                                   stop=options.end_frame, workers=options.workers, info=info)
-        return run.track, input_warnings(info, run, run.track, options)
+        warnings, rate = input_warnings(info, run, run.people.num_frames, options)
+        run.people.fps = rate or run.people.fps
+        selection = select_people(run.people, options.person, options.all_people)
+        sheet = os.path.join(cache, "tracks.png")
+        write_track_sheet(video, selection.tracks, sheet, options.start_frame, selection.chosen.id)
+        return run.people, warnings, sheet
     return work
+
+
+def store_people(context, video: str, people, warnings: list[str], sheet: str) -> None:
+    """Keep the detections and list their tracks in the panel; load the contact sheet as an image."""
+    selection = select_people(people, pipeline_options(context).person)
+    RESULTS[context.scene.name] = {"video": video, "people": people, "warnings": warnings,
+                                   "tracks": [t.summary(people.fps) for t in selection.tracks],
+                                   "chosen": selection.chosen.id}
+    image = bpy.data.images.get(PEOPLE_IMAGE)
+    if image is not None:
+        bpy.data.images.remove(image)
+    bpy.data.images.load(sheet).name = PEOPLE_IMAGE
 
 
 def report_warnings(operator, warnings: list[str]) -> str:
@@ -95,14 +117,17 @@ def report_warnings(operator, warnings: list[str]) -> str:
     return f" ({len(warnings)} warning{'s' if len(warnings) > 1 else ''}: see the Info editor)"
 
 
-def lift_work(track, options: PipelineOptions):
+def lift_work(people, options: PipelineOptions):
+    """Work returning the motion of the chosen person (and, with ``all_people``, every main person) and
+    the warnings about them (frames unseen, swaps repaired)."""
     def work(job: Job):
         if not os.path.isfile(options.model_path):
             raise UserError(f"Model file not found: {options.model_path} (check the add-on preferences)")
-        job.progress(0, track.num_frames)
-        motion = lift_track(track, PoseLifter.from_file(options.model_path), options)
-        job.progress(track.num_frames, track.num_frames)
-        return motion
+        job.progress(0, people.num_frames)
+        selection = select_people(people, options.person, options.all_people)
+        motions = animate_people(selection, PoseLifter.from_file(options.model_path), options)
+        job.progress(people.num_frames, people.num_frames)
+        return motions, selection.warnings
     return work
 
 
@@ -120,25 +145,36 @@ def chosen_mapping(context) -> dict[str, str]:
     return dict(PRESETS[s.mapping])
 
 
-def bake_new_armature(context, motion) -> bpy.types.Object:
-    """Bake onto the target rig (through its mapping) or a new armature; set the scene's rate and range."""
+def bake_people(context, motions: list) -> list[bpy.types.Object]:
+    """Bake the chosen person onto the target rig (or a new armature) and every other person onto a new
+    armature of their own, each from the frame they appear in; set the scene's rate and range."""
     scene = context.scene
-    target = settings(context).target
+    objects = [bake_new_armature(context, motions[0], settings(context).target)]
+    for motion in motions[1:]:
+        objects.append(bake_new_armature(context, motion, None))
+    fps = motions[0].fps
+    scene.render.fps, scene.render.fps_base = max(int(round(fps)), 1), max(int(round(fps)), 1) / fps
+    scene.frame_end = scene.frame_start + max(m.first_frame + len(m.joints_world) for m in motions) - 1
+    return objects
+
+
+def bake_new_armature(context, motion, target) -> bpy.types.Object:
+    """Bake onto ``target`` (through the chosen mapping) or a new armature, from the person's first frame."""
+    scene = context.scene
+    frame_start = scene.frame_start + motion.first_frame
     if target is not None:
         mapping = chosen_mapping(context)
         switches = PRESET_SWITCHES.get(settings(context).mapping)
         try:
-            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=scene.frame_start, switches=switches,
+            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=frame_start, switches=switches,
                                keep_rig_size=settings(context).keep_rig_size)
         except MappingError as exc:
             raise UserError(str(exc)) from exc
         obj = target
     else:
         lengths = np.median(H36M_SKELETON.bone_lengths(motion.joints_world), axis=0)
-        obj = bake.create_armature("VideoPose", lengths, scene.collection)
-        bake.bake_motion(obj, motion.joints_world, frame_start=scene.frame_start)
-    scene.render.fps, scene.render.fps_base = max(int(round(motion.fps)), 1), max(int(round(motion.fps)), 1) / motion.fps
-    scene.frame_end = scene.frame_start + len(motion.joints_world) - 1
+        obj = bake.create_armature(f"VideoPose person {motion.person}", lengths, scene.collection)
+        bake.bake_motion(obj, motion.joints_world, frame_start=frame_start)
     return obj
 
 
@@ -222,9 +258,11 @@ class VIDEOPOSE_OT_detect(_JobOperator, bpy.types.Operator):
         return detect_work(self._video, pipeline_options(context))
 
     def apply(self, context, result) -> None:
-        track, warnings = result
-        RESULTS[context.scene.name] = {"video": self._video, "track": track, "warnings": warnings}
-        settings(context).status = f"Detected {track.num_frames} frames" + report_warnings(self, warnings)
+        people, warnings, sheet = result
+        store_people(context, self._video, people, warnings, sheet)
+        count = len(RESULTS[context.scene.name]["tracks"])
+        settings(context).status = (f"Detected {people.num_frames} frames, {count} {'people' if count > 1 else 'person'}"
+                                    + report_warnings(self, warnings))
         self.report({"INFO"}, settings(context).status)
 
 
@@ -236,13 +274,15 @@ class VIDEOPOSE_OT_lift(_JobOperator, bpy.types.Operator):
 
     def prepare(self, context):
         stored = RESULTS.get(context.scene.name, {})
-        if "track" not in stored:
+        if "people" not in stored:
             raise UserError("Detect 2D first")
-        return lift_work(stored["track"], pipeline_options(context))
+        return lift_work(stored["people"], pipeline_options(context))
 
-    def apply(self, context, motion) -> None:
-        RESULTS[context.scene.name]["motion"] = motion
-        settings(context).status = f"Lifted {len(motion.joints_world)} frames"
+    def apply(self, context, result) -> None:
+        motions, warnings = result
+        RESULTS[context.scene.name]["motions"] = motions
+        settings(context).status = (f"Lifted {', '.join(f'person {m.person}' for m in motions)}: "
+                                    f"{len(motions[0].joints_world)} frames" + report_warnings(self, warnings))
         self.report({"INFO"}, settings(context).status)
 
 
@@ -255,14 +295,15 @@ class VIDEOPOSE_OT_bake(bpy.types.Operator):
     def execute(self, context):
         try:
             require_object_mode(context)
-            motion = RESULTS.get(context.scene.name, {}).get("motion")
-            if motion is None:
+            motions = RESULTS.get(context.scene.name, {}).get("motions")
+            if not motions:
                 raise UserError("Lift to 3D first")
-            obj = bake_new_armature(context, motion)
+            objects = bake_people(context, motions)
         except (UserError, MappingError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        settings(context).status = f"Baked {len(motion.joints_world)} frames onto {obj.name}"
+        settings(context).status = (f"Baked {len(motions[0].joints_world)} frames onto "
+                                    f"{', '.join(obj.name for obj in objects)}")
         self.report({"INFO"}, settings(context).status)
         return {"FINISHED"}
 
@@ -281,16 +322,19 @@ class VIDEOPOSE_OT_video_to_animation(_JobOperator, bpy.types.Operator):
         self._video = video
 
         def work(job: Job):
-            track, warnings = detect(job)
-            return track, warnings, lift_work(track, options)(job)
+            people, warnings, sheet = detect(job)
+            motions, notes = lift_work(people, options)(job)
+            return people, warnings + notes, sheet, motions
         return work
 
     def apply(self, context, result) -> None:
         require_object_mode(context)
-        track, warnings, motion = result
-        RESULTS[context.scene.name] = {"video": self._video, "track": track, "motion": motion, "warnings": warnings}
-        obj = bake_new_armature(context, motion)
-        settings(context).status = f"{len(motion.joints_world)} frames baked onto {obj.name}" + report_warnings(self, warnings)
+        people, warnings, sheet, motions = result
+        store_people(context, self._video, people, warnings, sheet)
+        RESULTS[context.scene.name]["motions"] = motions
+        objects = bake_people(context, motions)
+        settings(context).status = (f"{len(motions[0].joints_world)} frames baked onto "
+                                    f"{', '.join(obj.name for obj in objects)}" + report_warnings(self, warnings))
         self.report({"INFO"}, settings(context).status)
 
 
@@ -361,7 +405,41 @@ class VIDEOPOSE_OT_mapping_template(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (VIDEOPOSE_OT_mapping_template, VIDEOPOSE_OT_detect, VIDEOPOSE_OT_lift, VIDEOPOSE_OT_bake, VIDEOPOSE_OT_video_to_animation,
+class VIDEOPOSE_OT_pick_person(bpy.types.Operator):
+    """Animate this person (Lift to 3D and Bake again to apply)"""
+    bl_idname = "videopose.pick_person"
+    bl_label = "Pick Person"
+    person_id: bpy.props.IntProperty(min=1)
+
+    def execute(self, context):
+        s = settings(context)
+        s.person, s.person_id = "ID", self.person_id
+        stored = RESULTS.get(context.scene.name, {})
+        if "tracks" in stored:
+            stored["chosen"] = self.person_id
+        s.status = f"Person {self.person_id} chosen: Lift to 3D and Bake to animate them"
+        return {"FINISHED"}
+
+
+class VIDEOPOSE_OT_show_people(bpy.types.Operator):
+    """Show the picture of each person found, with their id, in an Image Editor"""
+    bl_idname = "videopose.show_people"
+    bl_label = "Show People"
+
+    def execute(self, context):
+        image = bpy.data.images.get(PEOPLE_IMAGE)
+        if image is None:
+            self.report({"ERROR"}, "Detect 2D first")
+            return {"CANCELLED"}
+        for area in getattr(context.screen, "areas", []):
+            if area.type == "IMAGE_EDITOR":
+                area.spaces.active.image = image
+                return {"FINISHED"}
+        self.report({"INFO"}, f"Open the image '{PEOPLE_IMAGE}' in an Image Editor")
+        return {"FINISHED"}
+
+
+CLASSES = (VIDEOPOSE_OT_mapping_template, VIDEOPOSE_OT_pick_person, VIDEOPOSE_OT_show_people, VIDEOPOSE_OT_detect, VIDEOPOSE_OT_lift, VIDEOPOSE_OT_bake, VIDEOPOSE_OT_video_to_animation,
            VIDEOPOSE_OT_export_bvh, VIDEOPOSE_OT_export_fbx)
 
 

@@ -40,6 +40,23 @@ class _MocapPanel:
         box.prop(s, "constant_bones")
         box.prop(s, "foot_lock")
         box = layout.box()
+        box.label(text="People")
+        box.prop(s, "person")
+        if s.person == "ID":
+            box.prop(s, "person_id")
+        box.prop(s, "all_people")
+        from .operators import RESULTS  # the tracks of the last detection, listed to choose from
+        stored = RESULTS.get(context.scene.name, {})
+        for track in stored.get("tracks", []):
+            row = box.row(align=True)
+            chosen = track["id"] == stored.get("chosen")
+            row.label(text=f"{track['id']}: frames {track['first_frame']}-{track['last_frame']} "
+                           f"({track['frames']} seen), {track['mean_size_px']:.0f} px",
+                      icon="CHECKMARK" if chosen else "USER")
+            row.operator("videopose.pick_person", text="", icon="RESTRICT_SELECT_OFF").person_id = track["id"]
+        if stored.get("tracks"):
+            box.operator("videopose.show_people", icon="IMAGE_DATA")
+        box = layout.box()
         box.label(text="Target")
         box.prop(s, "target")
         if s.target is not None:

@@ -24,6 +24,14 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
         ("tasks-full", "BlazePose full", "mediapipe's pose landmarker, full model (bundled)"),
         ("tasks-heavy", "BlazePose heavy", "The heavy model: about a third less 2D error, about half the speed"),
         ("solutions", "BlazePose (legacy API)", "mediapipe's older solutions API (mediapipe 0.10 only)")])
+    person: bpy.props.EnumProperty(name="Person", default="longest", items=[
+        ("longest", "Longest in view", "The person seen in the most frames"),
+        ("largest", "Largest", "The person biggest on screen (of those seen for a good while)"),
+        ("center", "Nearest the centre", "The person nearest the frame's centre"),
+        ("ID", "By id", "The person with the id below (see the people list after Detect 2D)")])
+    person_id: bpy.props.IntProperty(name="Person id", default=1, min=1)
+    all_people: bpy.props.BoolProperty(name="Animate everyone", default=False,
+                                       description="Bake every main person of the clip, one armature each")
     min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.01, max=1.0)
     smoothing: bpy.props.IntProperty(name="Smoothing window", default=9, min=0, max=61,
                                      description="Savitzky-Golay window in frames: odd, 5 or more (0 turns smoothing off)")

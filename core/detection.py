@@ -1,7 +1,8 @@
 """2D detectors behind one small interface, and the simplest detection of a whole video.
 
-A detector turns one RGB frame into our 17 joints in pixels with a confidence each. The
-default is mediapipe's BlazePose through the Tasks API (``TasksPoseDetector``) with a bundled
+A detector turns one RGB frame into our 17 joints in pixels with a confidence each, for every
+person it finds (up to its ``max_people``); who is who across frames is ``core.tracking``'s
+job. The default is mediapipe's BlazePose through the Tasks API (``TasksPoseDetector``) with a bundled
 model (``core/weights/pose_landmarker_{full,heavy}.task``, assembled by ``training.pose_models``);
 the older solutions API (``MediaPipePoseDetector``, mediapipe 0.10 only) stays selectable.
 ``DetectorFactory`` makes either by name. Other detectors plug in by implementing ``Detector``;
@@ -19,7 +20,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .keypoints import KeypointTrack, map_to_h36m
+from .keypoints import PeopleDetections, map_to_h36m
 from .video import probe, read_frames
 
 ProgressCallback = Callable[[int, int, float], None]  # (frames done, total frames or 0, frames per second)
@@ -29,7 +30,7 @@ class Detector(Protocol):
     name: str
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(17, 2) pixel positions and (17,) confidences; all-zero confidence when nobody is seen."""
+        """(people, 17, 2) pixel positions and (people, 17) confidences of everyone seen (0 people: nobody)."""
 
     def close(self) -> None:
         ...
@@ -74,10 +75,28 @@ def has_solutions_api() -> bool:
         return False
 
 
+def padded(joints: np.ndarray, confidence: np.ndarray, max_people: int) -> tuple[np.ndarray, np.ndarray]:
+    """A detector's (n, 17, 2) and (n, 17) as (max_people, 17, 2) and (max_people, 17); empty slots have confidence 0."""
+    joints, confidence = np.asarray(joints, np.float32), np.asarray(confidence, np.float32)
+    if joints.ndim != 3 or joints.shape[1:] != (17, 2) or confidence.shape != joints.shape[:2]:
+        raise ValueError(f"a detector must return (people, 17, 2) and (people, 17) arrays, got {joints.shape} "
+                         f"and {confidence.shape}")
+    n = min(len(joints), max_people)
+    positions = np.zeros((max_people, 17, 2), np.float32)
+    conf = np.zeros((max_people, 17), np.float32)
+    positions[:n], conf[:n] = joints[:n], confidence[:n]
+    return positions, conf
+
+
+def _nobody() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)
+
+
 class MediaPipePoseDetector:
-    """BlazePose through mediapipe's solutions API, tracking across frames (video mode)."""
+    """BlazePose through mediapipe's solutions API, tracking one person across frames (video mode)."""
 
     name = "mediapipe-blazepose-1"
+    max_people = 1
 
     def __init__(self, min_detection_confidence: float = 0.5, keep_world_landmarks: bool = False):
         mp = import_mediapipe()
@@ -93,7 +112,7 @@ class MediaPipePoseDetector:
         if result.pose_landmarks is None:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
-            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
+            return _nobody()
         landmarks = result.pose_landmarks.landmark
         points = np.array([[lm.x * width, lm.y * height] for lm in landmarks], np.float32)
         visibility = np.array([lm.visibility for lm in landmarks], np.float32)
@@ -101,7 +120,7 @@ class MediaPipePoseDetector:
         if self.keep_world_landmarks:
             world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks.landmark], np.float32)
             self.world_landmarks.append(map_to_h36m(world[None], visibility[None], "blazepose")[0][0])
-        return joints[0], confidence[0]
+        return joints, confidence
 
     def close(self) -> None:
         self._pose.close()
@@ -127,22 +146,24 @@ class TasksPoseDetector:
 
     The same landmark network as the solutions API for ``full``, a larger one for ``heavy``;
     it runs on mediapipe 0.10.21 and on the 1.x wheels (Python 3.11 to 3.13, where the solutions
-    API is gone). Like the solutions API it follows one person from frame to frame. Frame times
-    are the frame's index over ``fps`` (the landmark smoothing needs increasing times).
+    API is gone). It finds up to ``max_people`` people in each frame. Frame times are the
+    frame's index over ``fps`` (the landmark smoothing needs increasing times). World landmarks
+    (``keep_world_landmarks``, for benchmarks) are the first person's.
     """
 
     def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5,
-                 keep_world_landmarks: bool = False):
+                 keep_world_landmarks: bool = False, max_people: int = 1):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
         self.name = self.name_of(variant)
         self._mp = mp
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=task_model_path(variant)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=1,
+            running_mode=vision.RunningMode.VIDEO, num_poses=max_people,
             min_pose_detection_confidence=min_detection_confidence, min_pose_presence_confidence=0.5,
             min_tracking_confidence=0.5)
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_world_landmarks = keep_world_landmarks
         self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, hips at the origin), for benchmarks
@@ -159,44 +180,50 @@ class TasksPoseDetector:
         if not result.pose_landmarks:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
-            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
-        landmarks = result.pose_landmarks[0]
-        points = np.array([[lm.x * width, lm.y * height] for lm in landmarks], np.float32)
-        visibility = np.array([lm.visibility for lm in landmarks], np.float32)
-        joints, confidence = map_to_h36m(points[None], visibility[None], "blazepose")
+            return _nobody()
+        points = np.array([[[lm.x * width, lm.y * height] for lm in person] for person in result.pose_landmarks],
+                          np.float32)
+        visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks], np.float32)
+        joints, confidence = map_to_h36m(points, visibility, "blazepose")
         if self.keep_world_landmarks:
             world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks[0]], np.float32)
-            self.world_landmarks.append(map_to_h36m(world[None], visibility[None], "blazepose")[0][0])
-        return joints[0], confidence[0]
+            self.world_landmarks.append(map_to_h36m(world[None], visibility[:1], "blazepose")[0][0])
+        return joints, confidence
 
     def close(self) -> None:
         self._landmarker.close()
 
 
-class DetectorFactory:
-    """Makes detectors of one kind for ``core.parallel_detection`` (its ``name`` signs the cache)."""
+DEFAULT_MAX_PEOPLE = 4   # people looked for in each frame; more costs speed on crowded clips only
 
-    def __init__(self, kind: str = "tasks-full", fps: float = 30.0):
+
+class DetectorFactory:
+    """Makes detectors of one kind for ``core.parallel_detection`` (its ``name`` and ``max_people`` sign the cache)."""
+
+    def __init__(self, kind: str = "tasks-full", fps: float = 30.0, max_people: int = DEFAULT_MAX_PEOPLE):
         if kind not in DETECTORS:
             raise ValueError(f"detector must be one of {sorted(DETECTORS)}, not {kind!r}")
         self.kind, self.fps = kind, fps
         self.variant = kind.removeprefix("tasks-")  # the bundled model, for the Tasks detectors
         self.name = MediaPipePoseDetector.name if kind == "solutions" else TasksPoseDetector.name_of(self.variant)
+        self.max_people = 1 if kind == "solutions" else max_people
 
     def __call__(self) -> Detector:
         if self.kind == "solutions":
             return MediaPipePoseDetector()
-        return TasksPoseDetector(self.variant, self.fps)
+        return TasksPoseDetector(self.variant, self.fps, max_people=self.max_people)
 
 
 DETECTORS = {"tasks-full": "mediapipe Tasks API, full model (bundled)",
              "tasks-heavy": "mediapipe Tasks API, heavy model (bundled; more accurate, slower)",
-             "solutions": "mediapipe solutions API, model complexity 1 (mediapipe 0.10 only)"}
+             "solutions": "mediapipe solutions API, model complexity 1, one person only (mediapipe 0.10 only)"}
 
 
 def detect_video(path: str, detector: Detector, progress: ProgressCallback | None = None,
-                 should_stop: Callable[[], bool] | None = None, start: int = 0, stop: int | None = None) -> KeypointTrack:
+                 should_stop: Callable[[], bool] | None = None, start: int = 0,
+                 stop: int | None = None) -> PeopleDetections:
     """Run one ``detector`` over frames ``start`` to ``stop``, streaming, without a cache (benchmarks, tests)."""
+    max_people = int(getattr(detector, "max_people", 1))
     info = probe(path)
     total = max((min(stop, info.frame_count) if stop else info.frame_count) - start, 0)
     positions, confidence = [], []
@@ -204,11 +231,11 @@ def detect_video(path: str, detector: Detector, progress: ProgressCallback | Non
     for frame in read_frames(path, start, stop):
         if should_stop is not None and should_stop():
             raise InterruptedError("detection cancelled")
-        joints, conf = detector.detect(frame.image)
+        joints, conf = padded(*detector.detect(frame.image), max_people)
         positions.append(joints)
         confidence.append(conf)
         if progress is not None:
             progress(len(positions), total, len(positions) / max(time.perf_counter() - started, 1e-9))
     if not positions:
         raise ValueError(f"{path}: no frames in the range {start}-{stop}")
-    return KeypointTrack(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps)
+    return PeopleDetections(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps)

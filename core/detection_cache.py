@@ -40,8 +40,8 @@ def frames_kept(folder: str) -> int:
 @dataclass
 class Chunk:
     start: int
-    positions: np.ndarray     # (n, 17, 2) pixels
-    confidence: np.ndarray    # (n, 17)
+    positions: np.ndarray     # (n, people, 17, 2) pixels: every person found in each frame
+    confidence: np.ndarray    # (n, people, 17); 0 in the slots of people not there
     time_ms: np.ndarray       # (n,) presentation times
     video_ended: bool         # the video had no frame after this chunk's last one
     seeked: bool = False      # its first frame was reached by seeking, which can land on a wrong frame
@@ -52,10 +52,10 @@ class Chunk:
 
 
 class DetectionCache:
-    """Chunks of detections of one video by one detector, in ``folder``."""
+    """Chunks of detections of one video by one detector, in ``folder``, each frame with ``max_people`` slots."""
 
-    def __init__(self, folder: str, signature: str):
-        self.folder, self.signature = folder, signature
+    def __init__(self, folder: str, signature: str, max_people: int = 1):
+        self.folder, self.signature, self.max_people = folder, signature, max_people
         self.chunks: list[Chunk] = []
         self.problems: list[str] = []
 
@@ -75,7 +75,8 @@ class DetectionCache:
                         continue
                     chunk = Chunk(int(data["start"]), data["positions"], data["confidence"], data["time_ms"],
                                   bool(data["video_ended"]), bool(data["seeked"]))
-                if chunk.positions.shape != (len(chunk.time_ms), 17, 2) or chunk.confidence.shape != (len(chunk.time_ms), 17):
+                frames, people = len(chunk.time_ms), self.max_people
+                if chunk.positions.shape != (frames, people, 17, 2) or chunk.confidence.shape != (frames, people, 17):
                     raise ValueError("arrays of mismatched shapes")
             except Exception as exc:  # noqa: BLE001 - any unreadable chunk is rebuilt, whatever broke it
                 self.problems.append(f"damaged detection cache file {os.path.basename(path)} ({type(exc).__name__}: "
@@ -162,8 +163,8 @@ class DetectionCache:
     def assemble(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Positions, confidences and times of frames ``start``..``stop``, which must all be held."""
         count = stop - start
-        positions = np.zeros((count, 17, 2), np.float32)
-        confidence = np.zeros((count, 17), np.float32)
+        positions = np.zeros((count, self.max_people, 17, 2), np.float32)
+        confidence = np.zeros((count, self.max_people, 17), np.float32)
         time_ms = np.full(count, np.nan)
         for chunk in self.chunks:
             lo, hi = max(chunk.start, start), min(chunk.stop, stop)

@@ -68,6 +68,40 @@ class KeypointTrack:
             raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
 
 
+@dataclass
+class PeopleDetections:
+    """Everyone a detector found in each frame, before anyone is told apart (``core.tracking`` does that).
+
+    Each frame has the same number of slots; slots without a person have confidence 0. The
+    order of people within a frame means nothing.
+    """
+    positions: np.ndarray            # (F, P, 17, 2) pixels
+    confidence: np.ndarray           # (F, P, 17) in [0, 1]
+    width: int
+    height: int
+    fps: float
+
+    def __post_init__(self) -> None:
+        self.positions = np.asarray(self.positions, dtype=np.float32)
+        self.confidence = np.asarray(self.confidence, dtype=np.float32)
+        if self.positions.ndim != 4 or self.positions.shape[2:] != (17, 2):
+            raise KeypointError(f"detections must have shape (frames, people, 17, 2), got {self.positions.shape}")
+        if self.confidence.shape != self.positions.shape[:3]:
+            raise KeypointError("confidence must have one value per joint, person and frame")
+
+    @property
+    def num_frames(self) -> int:
+        return self.positions.shape[0]
+
+    @classmethod
+    def of_one_person(cls, track: KeypointTrack) -> "PeopleDetections":
+        return cls(track.positions[:, None], track.confidence[:, None], track.width, track.height, track.fps)
+
+    def save(self, path: str) -> None:
+        np.savez(path, positions=self.positions, confidence=self.confidence, width=self.width, height=self.height,
+                 fps=self.fps)
+
+
 def _complete_torso_and_head(out: np.ndarray, conf: np.ndarray, ears: np.ndarray, ears_conf: np.ndarray) -> None:
     """Fill pelvis, spine, thorax, neck/nose level and head top from hips, shoulders and ears (in place)."""
     hips = out[:, [J("left_hip"), J("right_hip")]]

@@ -40,6 +40,9 @@ class PipelineOptions:
     workers: int = 2                         # detector threads (each with its own decoder)
     fps: float | None = None                 # the clip's frame rate, where the video's own is missing or wrong
     detector: str = "tasks-full"             # core.detection.DETECTORS
+    max_people: int = 4                      # people looked for in each frame
+    person: str = "longest"                  # the person to animate: a track id or core.tracking.CHOICES
+    all_people: bool = False                 # also animate every main person (core.tracking.main_people)
 
 
 def _number(problems: list[str], name: str, value, low: float, high: float, low_open: bool = False,
@@ -104,6 +107,14 @@ def check_options(options: PipelineOptions) -> None:
         problems.append(f"keypoint file or folder not found: {options.keypoints_path}")
     if not options.keypoints_path:
         _detector(problems, options.detector)
+    if not isinstance(options.max_people, int) or isinstance(options.max_people, bool) or \
+            not 1 <= options.max_people <= 10:
+        problems.append(f"--max-people must be a whole number from 1 to 10, got {options.max_people!r}")
+    from .tracking import CHOICES
+    person = str(options.person)
+    if not (person.isdigit() and int(person) >= 1) and person not in CHOICES:
+        problems.append(f"--person must be a track id (1, 2, ...: see tracks.json) or one of {', '.join(CHOICES)}; "
+                        f"got {options.person!r}")
     if problems:
         raise OptionError("; ".join(problems))
 

@@ -7,6 +7,7 @@ where the next run resumes from them.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -17,7 +18,8 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
 MANIFEST = "run.json"
-OUTPUT_NAMES = ("detections.npz", "motion.npz", "motion.bvh", "preview.mp4")
+OUTPUT_NAMES = ("detections.npz", "tracks.json", "tracks.png", "motion.npz", "motion.bvh", "preview.mp4")
+PER_PERSON_PATTERNS = ("person_*.npz", "person_*.bvh")   # --all-people
 
 
 class OutputError(OSError):
@@ -89,9 +91,11 @@ class OutputFolder:
         manifest_path = self.final(MANIFEST)
         if os.path.exists(manifest_path):
             os.remove(manifest_path)  # while the set is being replaced, the folder has no manifest
-        for name in OUTPUT_NAMES:
-            if name not in self._staged and os.path.exists(self.final(name)):
-                os.remove(self.final(name))
+        older = [self.final(name) for name in OUTPUT_NAMES]
+        older += [path for pattern in PER_PERSON_PATTERNS for path in glob.glob(os.path.join(self.path, pattern))]
+        for path in older:
+            if os.path.basename(path) not in self._staged and os.path.exists(path):
+                os.remove(path)
         for name, path in self._staged.items():
             os.replace(path, self.final(name))
         paths = {name: self.final(name) for name in self._staged}

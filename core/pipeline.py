@@ -2,15 +2,23 @@
 
     python -m core.pipeline VIDEO --out DIR [--fov 60 | --focal-mm 26 --sensor-mm 36] [--keypoints FILE]
 
-Writes to DIR: ``detections.npz`` (the 2D track), ``motion.npz`` (3D joints in world and camera
-space, root trajectory, foot contacts, camera pose), ``motion.bvh``, ``preview.mp4`` (2D skeleton
-on the frames beside a 3D view) and ``run.json`` (what made them). Detection is saved in chunks
-under ``DIR/.cache/`` as it goes: a run stopped with Ctrl-C, or killed, continues from there.
+Everyone in the clip is detected and tracked; one person is animated (``--person``: a track id,
+``longest`` (default), ``largest`` or ``center``), or with ``--all-people`` every main person.
+VIDEO is a video file or a folder of images (one per frame, in name order).
+
+Writes to DIR: ``detections.npz`` (everyone's 2D detections), ``tracks.json`` and ``tracks.png``
+(each person's id, frames and size, and a picture of each), ``motion.npz`` (the chosen person's
+3D joints in world and camera space, root trajectory, foot contacts, camera pose), ``motion.bvh``,
+with ``--all-people`` ``person_<id>.npz`` and ``person_<id>.bvh`` for each main person (one world
+for all), ``preview.mp4`` (2D skeleton on the frames beside a 3D view) and ``run.json`` (what made
+them). Detection is saved in chunks under ``DIR/.cache/`` as it goes: a run stopped with Ctrl-C,
+or killed, continues from there.
 """
 from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import shutil
 import sys
@@ -25,17 +33,20 @@ from .detection import DETECTORS, DetectorFactory
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import PoseLifter
-from .keypoints import KeypointTrack, fill_gaps, load_coco_json, load_openpose_folder
+from .keypoints import KeypointTrack, PeopleDetections, fill_gaps, load_coco_json, load_openpose_folder
 from .options import DEFAULT_FOV, DEFAULT_MODEL, PipelineOptions, check_frame_range, check_options
 from .outputs import OutputFolder
+from .people import PeopleSelection, select_people
 from .progress import RunProgress
+from .track_sheet import write_track_sheet
 from .skeleton import H36M_SKELETON
+from .tracking import CHOICES
 from .video import VideoInfo, probe
-from .world import world_frame
+from .world import WorldFrame, world_frame
 
 PREVIEW_HEIGHT = 480
-OUTPUT_KEYS = {"detections.npz": "detections", "motion.npz": "motion", "motion.bvh": "bvh", "preview.mp4": "preview"}
-NO_PERSON_WARNING_SHARE = 0.2     # warn when the person is missing from more than this share of frames
+OUTPUT_KEYS = {"detections.npz": "detections", "motion.npz": "motion", "motion.bvh": "bvh", "preview.mp4": "preview",
+               "tracks.json": "tracks", "tracks.png": "tracks_image"}
 VARIABLE_RATE_SPREAD = 0.2        # frame intervals spreading more than this share of their median
 
 
@@ -53,6 +64,10 @@ class MotionResult:
     sliding_mm_per_frame: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     detection: DetectionRun | None = None
+    world: WorldFrame | None = None
+    others: list["MotionResult"] = field(default_factory=list)  # the other people animated (--all-people)
+    first_frame: int = 0                     # where the motion starts in the clip's range (the person's first frame)
+    person: int | None = None                # the track id animated
 
 
 def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> CameraIntrinsics:
@@ -72,8 +87,13 @@ def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float
     return load_coco_json(path, width, height, fps)
 
 
-def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions) -> MotionResult:
-    """Everything after 2D: gap filling, lifting, root, clean-up, world frame, foot locking."""
+def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
+               world: WorldFrame | None = None) -> MotionResult:
+    """Everything after 2D: gap filling, lifting, root, clean-up, world frame, foot locking.
+
+    ``world``: the world frame to use (another person's in the same clip, so that everyone stands
+    on one floor); by default it is estimated from this motion.
+    """
     timings = {}
     started = time.perf_counter()
     track = fill_gaps(track, options.min_confidence)
@@ -93,7 +113,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     if options.constant_bones:
         poses, _ = enforce_bone_lengths(poses)
     joints_camera = poses + root[:, None]
-    frame = world_frame(joints_camera)
+    frame = world or world_frame(joints_camera)
     joints_world = frame.apply(joints_camera)
     contacts = detect_foot_contacts(joints_world, track.fps)
     sliding = {"before_lock": foot_sliding(joints_world, contacts)}
@@ -103,7 +123,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     rotation, center = frame.camera_pose()
     timings["post_s"] = time.perf_counter() - started - timings["lift_s"]
     return MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
-                        timings, sliding)
+                        timings, sliding, world=frame)
 
 
 def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: PipelineOptions) -> None:
@@ -116,7 +136,8 @@ def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: 
              camera_rotation=result.camera_rotation, camera_center=result.camera_center,
              intrinsics_px=result.intrinsics.pixel_vector(), fps=result.fps,
              keypoints_2d=result.keypoints.positions, keypoints_filled=result.keypoints.filled,
-             joint_names=np.array(H36M_SKELETON.names))
+             joint_names=np.array(H36M_SKELETON.names), first_frame=result.first_frame,
+             person=result.person if result.person is not None else -1)
     write_bvh(bvh_path, result.joints_world, result.fps, units=options.bvh_units)
 
 
@@ -145,41 +166,48 @@ def frame_rate_from_times(time_ms: np.ndarray) -> tuple[float | None, float]:
     return 1000.0 * len(steps) / float(np.sum(steps)), float((high - low) / np.median(steps))
 
 
-def input_warnings(info: VideoInfo, detection: DetectionRun | None, track: KeypointTrack,
-                   options: PipelineOptions) -> list[str]:
-    """What the user should know about the input: truncation, frame rate, frames without the person.
-
-    Where the frame times show a variable rate, this also sets ``track.fps`` to their mean rate.
-    """
-    warnings = []
+def input_warnings(info: VideoInfo, detection: DetectionRun | None, frames: int,
+                   options: PipelineOptions) -> tuple[list[str], float | None]:
+    """What the user should know about the input (truncation, frame rate), and the frame rate the frame
+    times give where they show a variable rate (None: keep the container's)."""
+    warnings, rate_from_times = [], None
     if detection is not None:
         warnings += detection.cache_problems
-        if detection.frames_announced and track.num_frames < detection.frames_announced:
+        if detection.frames_announced and frames < detection.frames_announced:
             warnings.append(f"the video announces {detection.frames_announced} frames in this range but only "
-                            f"{track.num_frames} could be read: the file is truncated or damaged; the motion covers "
-                            f"the {track.num_frames} frames read")
+                            f"{frames} could be read: the file is truncated or damaged; the motion covers "
+                            f"the {frames} frames read")
         if options.fps is None:
             rate, spread = frame_rate_from_times(detection.time_ms)
             if rate is not None and spread > VARIABLE_RATE_SPREAD:
                 warnings.append(f"variable frame rate: frame intervals vary by {100 * spread:.0f} % of their median; "
                                 f"the motion is timed by the frame times' mean rate, {rate:.2f} fps "
                                 f"(the container says {info.fps:.2f})")
-                track.fps = rate
+                rate_from_times = rate
     if options.fps is None and info.fps_source != "container" and not options.keypoints_path:
-        warnings.append(f"the video states no frame rate; {track.fps:.2f} fps "
+        fps = rate_from_times or info.fps
+        warnings.append(f"the video states no frame rate; {fps:.2f} fps "
                         f"{'measured from its frame times' if info.fps_source == 'timestamps' else 'assumed'}"
                         " (set the right one with --fps)")
-    missing = track.confidence.mean(axis=1) < options.min_confidence
-    if missing.mean() > NO_PERSON_WARNING_SHARE:
-        warnings.append(f"the person was not found in {100 * missing.mean():.0f} % of the frames "
-                        f"({int(missing.sum())} of {track.num_frames}); those frames are interpolated and will "
-                        "look wrong: trim the clip with --start/--end to where the person is visible")
-    return warnings
+    return warnings, rate_from_times
+
+
+def animate_people(selection: PeopleSelection, lifter: PoseLifter, options: PipelineOptions) -> list[MotionResult]:
+    """Lift each person of ``selection``; the others stand in the chosen person's world frame."""
+    results = []
+    for clip in selection.animated:
+        result = lift_track(clip.keypoints, lifter, options, results[0].world if results else None)
+        result.first_frame, result.person = clip.first_frame, clip.id
+        results.append(result)
+    return results
 
 
 def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
         should_stop=None) -> tuple[MotionResult, dict]:
-    """The whole pipeline; every option and the output folder are checked before any long work starts."""
+    """The whole pipeline; every option and the output folder are checked before any long work starts.
+
+    Returns the chosen person's motion (``result.others``: the other people animated) and the output paths.
+    """
     started = time.perf_counter()
     check_options(options)
     info = probe(video)
@@ -195,48 +223,63 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             detection = None
             fps = options.fps or info.fps
             if options.keypoints_path:
-                track = load_keypoints(options, info.width, info.height, fps)
+                people = PeopleDetections.of_one_person(load_keypoints(options, info.width, info.height, fps))
             else:
                 update = progress.stage("detecting 2D", announced)
                 detection = detect_video_cached(
-                    video, os.path.join(folder.cache, "detections"), DetectorFactory(options.detector, info.fps),
+                    video, os.path.join(folder.cache, "detections"),
+                    DetectorFactory(options.detector, info.fps, options.max_people),
                     lambda done, total, rate: update(done, total), should_stop, options.start_frame,
                     options.end_frame, options.workers, info, PREVIEW_HEIGHT if options.preview else None)
-                track = detection.track
-                track.fps = fps
+                people = detection.people
             detect_seconds = time.perf_counter() - started
-            warnings = input_warnings(info, detection, track, options)
-            progress.set_frames(track.num_frames)
-            progress.stage("lifting to 3D", track.num_frames)(0)
-            result = lift_track(track, lifter, options)
-            result.warnings, result.detection = warnings, detection
+            warnings, rate_from_times = input_warnings(info, detection, people.num_frames, options)
+            people.fps = options.fps or rate_from_times or people.fps
+            selection = select_people(people, options.person, options.all_people)
+            warnings += selection.warnings
+            progress.set_frames(people.num_frames)
+            progress.stage("lifting to 3D", people.num_frames)(0)
+            results = animate_people(selection, lifter, options)
+            result = results[0]
+            result.warnings, result.detection, result.others = warnings, detection, results[1:]
             result.timings["detect_s"] = detect_seconds
+            result.timings["clip_frames"] = people.num_frames
             result.timings["frames_detected"] = detection.frames_detected if detection else 0
             result.timings["frames_from_cache"] = detection.frames_from_cache if detection else 0
-            update = progress.stage("exporting", track.num_frames)
+            update = progress.stage("exporting", people.num_frames)
             export_started = time.perf_counter()
-            if detection is not None:
-                detection.track.save(folder.staged("detections.npz"))
+            people.save(folder.staged("detections.npz"))
+            with open(folder.staged("tracks.json"), "w") as handle:
+                json.dump(selection.tracks_json(people.fps), handle, indent=2)
+            write_track_sheet(video, selection.tracks, folder.staged("tracks.png"), options.start_frame,
+                              chosen=selection.chosen.id)
             save_motion(result, folder.staged("motion.npz"), folder.staged("motion.bvh"), options)
-            update(track.num_frames)
+            if options.all_people:
+                for person in results:
+                    save_motion(person, folder.staged(f"person_{person.person}.npz"),
+                                folder.staged(f"person_{person.person}.bvh"), options)
+            update(people.num_frames)
             result.timings["export_s"] = time.perf_counter() - export_started
             if options.preview:
                 preview_started = time.perf_counter()
                 write_preview(video, result, folder.staged("preview.mp4"),
-                              options.start_frame if not options.keypoints_path else 0,
+                              (options.start_frame if not options.keypoints_path else 0) + result.first_frame,
                               detection.preview_segments if detection else (),
-                              progress.stage("writing preview", track.num_frames))
+                              progress.stage("writing preview", result.keypoints.num_frames))
                 result.timings["preview_s"] = time.perf_counter() - preview_started
             if detection is not None:  # the kept frames served the preview; the detections stay for re-runs
                 shutil.rmtree(os.path.join(folder.cache, "detections", "preview"), ignore_errors=True)
-            paths = folder.commit({"video": os.path.abspath(video), "frames": track.num_frames,
+            paths = folder.commit({"video": os.path.abspath(video), "frames": people.num_frames,
                                    "start_frame": options.start_frame, "fps": result.fps, "warnings": warnings,
+                                   "person": result.person, "first_frame": result.first_frame,
+                                   "people": {str(r.person): {"first_frame": r.first_frame,
+                                                              "frames": len(r.joints_world)} for r in results},
                                    "frames_detected": result.timings["frames_detected"],
                                    "frames_from_cache": result.timings["frames_from_cache"]})
         finally:
             progress.close()
     result.timings["total_s"] = time.perf_counter() - started
-    return result, {OUTPUT_KEYS[name]: path for name, path in paths.items()}
+    return result, {OUTPUT_KEYS.get(name, name): path for name, path in paths.items()}
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, PipelineOptions]:
@@ -264,13 +307,19 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--fps", type=float, default=None, help="the clip's frame rate, where the file's is missing or wrong")
     parser.add_argument("--workers", type=int, default=2, help="detector threads (default 2: one per core here)")
     parser.add_argument("--detector", default="tasks-full", help="; ".join(f"{k}: {v}" for k, v in DETECTORS.items()))
+    parser.add_argument("--max-people", type=int, default=4, help="people looked for in each frame (1-10; default 4)")
+    parser.add_argument("--person", default="longest",
+                        help=f"who to animate: a track id from tracks.json, or {', '.join(CHOICES)} (default longest)")
+    parser.add_argument("--all-people", action="store_true",
+                        help="also animate every main person: person_<id>.bvh and .npz each, in one world")
     args = parser.parse_args(argv)
     options = PipelineOptions(
         model_path=args.model, fov_deg=args.fov, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm,
         keypoints_path=args.keypoints, min_confidence=args.min_confidence, flip_augment=not args.no_flip,
         smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
-        start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector)
+        start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector,
+        max_people=args.max_people, person=args.person, all_people=args.all_people)
     return args, options
 
 
@@ -304,12 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     t = result.timings
     for warning in result.warnings:
         print(f"warning: {warning}")
-    print(f"{frames} frames at {result.fps:.1f} fps, {result.keypoints.width}x{result.keypoints.height}; "
-          f"{int(result.keypoints.filled.any(axis=1).sum())} frames had gaps filled")
+    for motion in [result, *result.others]:
+        print(f"person {motion.person}: {len(motion.joints_world)} frames from frame {motion.first_frame} at "
+              f"{motion.fps:.1f} fps; {int(motion.keypoints.filled.any(axis=1).sum())} frames had gaps filled")
     cache_note = f" ({t['frames_from_cache']} frames from the cache)" if t.get("frames_from_cache") else ""
     print(f"detection {t['detect_s']:.1f} s{cache_note}, lifting {t['lift_s']:.2f} s, clean-up {t['post_s']:.2f} s, "
           f"export {t['export_s']:.2f} s, preview {t.get('preview_s', 0):.1f} s; "
-          f"end to end {frames / t['total_s']:.1f} frames/s")
+          f"end to end {t['clip_frames'] / t['total_s']:.1f} frames/s")
     print(f"foot sliding during contact: {result.sliding_mm_per_frame['before_lock']:.1f} -> "
           f"{result.sliding_mm_per_frame['after_lock']:.1f} mm/frame")
     for name, path in paths.items():

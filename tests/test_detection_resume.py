@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from core.detection_cache import frames_kept
-from core.parallel_detection import CONVERGED_FRAMES, PRIMED_LEAD, FirstPerson, detect_video_cached, split_work
+from core.parallel_detection import CONVERGED_FRAMES, detect_video_cached, split_work
 from core.pipeline import PipelineOptions, input_warnings
 from core.video import probe
 from tests.video_helpers import (FollowingDetector, IndexDetector, index_video, read_index, two_people_video,
@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def frame_indices(run) -> list[int]:
-    return [int(round(x)) for x in run.track.positions[:, 0, 0]]
+    return [int(round(x)) for x in run.people.positions[:, 0, 0, 0]]
 
 
 def chunk_files(folder) -> list[str]:
@@ -48,14 +48,12 @@ def test_two_workers_give_every_frame_its_own_detection(tmp_path, fourcc, suffix
     video = index_video(tmp_path / f"clip{suffix}", frames=300, fourcc=fourcc)
     run = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, chunk_frames=64)
     assert frame_indices(run) == list(range(300))
-    # The second worker's detector also ran over the PRIMED_LEAD frames before its half, to start
-    # on the first worker's person and to check that it follows the same one.
-    assert run.frames_detected == 300 + PRIMED_LEAD and run.frames_from_cache == 0 and run.cache_problems == []
+    assert run.frames_detected == 300 and run.frames_from_cache == 0 and run.cache_problems == []
     np.testing.assert_allclose(np.diff(run.time_ms), 40.0)
     starts = [int(os.path.basename(p).split("_")[1]) for p in chunk_files(tmp_path / "cache")]
     assert starts == [0, 64, 128, 150, 214, 278]  # the second worker began half-way; a chunk every 64 frames
     single = detect_video_cached(video, str(tmp_path / "cache1"), IndexDetector, workers=1)
-    np.testing.assert_array_equal(single.track.positions, run.track.positions)
+    np.testing.assert_array_equal(single.people.positions[:, 0], run.people.positions[:, 0])
 
 
 @pytest.fixture
@@ -82,11 +80,10 @@ def test_a_stopped_run_resumes_where_it_stopped(tmp_path, slow_detector):
     kept = frames_kept(cache)
     resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=50, workers=2)
     assert frame_indices(resumed) == list(range(400))
-    # Stopping flushes every frame already detected (all but the second worker's lead frames), and
-    # the resumed pieces start on the person of the frame before them: nothing is detected twice.
-    assert resumed.frames_from_cache == kept == done_before - PRIMED_LEAD
-    # (a resumed range cut between the workers costs the second one a lead)
-    assert 400 - kept <= resumed.frames_detected <= 400 - kept + PRIMED_LEAD and resumed.cache_problems == []
+    # Stopping flushes every frame already detected, and the resumed pieces start on the people of
+    # the frame before them: nothing is detected twice (but each resumed piece's priming frame).
+    assert resumed.frames_from_cache == kept == done_before
+    assert 400 - kept <= resumed.frames_detected <= 400 - kept + 2 and resumed.cache_problems == []
 
 
 def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
@@ -101,8 +98,8 @@ def test_ctrl_c_keeps_the_finished_chunks(tmp_path, slow_detector):
     assert chunk_files(cache)
     resumed = detect_video_cached(video, cache, IndexDetector, chunk_frames=40)
     assert frame_indices(resumed) == list(range(300))
-    assert resumed.frames_from_cache >= 100 - PRIMED_LEAD
-    assert resumed.frames_detected <= 300 - resumed.frames_from_cache + PRIMED_LEAD
+    assert resumed.frames_from_cache >= 100
+    assert resumed.frames_detected <= 300 - resumed.frames_from_cache + 2  # a priming frame per resumed piece
 
 
 KILLED_RUN = """
@@ -141,7 +138,7 @@ def test_a_damaged_chunk_is_reported_and_detected_again(tmp_path):
     open(damaged, "wb").write(data[: len(data) // 3])
     rerun = detect_video_cached(video, cache, IndexDetector, chunk_frames=50)
     assert frame_indices(rerun) == list(range(200))
-    assert rerun.frames_detected == 50  # the rebuilt piece starts on the person of the frame before it
+    assert rerun.frames_detected == 50 + 1  # and a priming frame: it starts on the people of the frame before it
     assert any("damaged" in problem and os.path.basename(damaged) in problem for problem in rerun.cache_problems)
     assert detect_video_cached(video, cache, IndexDetector).frames_detected == 0  # rebuilt whole
 
@@ -153,13 +150,13 @@ def test_a_truncated_video_is_detected_to_its_real_end_and_warned_about(tmp_path
     info = probe(video)
     assert info.frame_count == 240  # the header still announces the whole clip
     run = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, info=info)
-    assert 60 < run.track.num_frames < 240
-    assert frame_indices(run) == list(range(run.track.num_frames))
+    assert 60 < run.people.num_frames < 240
+    assert frame_indices(run) == list(range(run.people.num_frames))
     assert run.frames_announced == 240
-    warnings = input_warnings(info, run, run.track, PipelineOptions())
-    assert any("announces 240 frames" in w and f"only {run.track.num_frames}" in w for w in warnings)
+    warnings, _ = input_warnings(info, run, run.people.num_frames, PipelineOptions())
+    assert any("announces 240 frames" in w and f"only {run.people.num_frames}" in w for w in warnings)
     again = detect_video_cached(video, str(tmp_path / "cache"), IndexDetector, workers=2, info=info)
-    assert again.frames_detected == 0 and again.track.num_frames == run.track.num_frames
+    assert again.frames_detected == 0 and again.people.num_frames == run.people.num_frames
 
 
 def test_variable_frame_rate_seeks_are_caught_and_the_rate_comes_from_the_frame_times(tmp_path):
@@ -170,49 +167,40 @@ def test_variable_frame_rate_seeks_are_caught_and_the_rate_comes_from_the_frame_
     # frames after the seek are detected again in decoding order.
     assert frame_indices(run) == list(range(400))
     assert any("seeking" in problem for problem in run.cache_problems)
-    warnings = input_warnings(info, run, run.track, PipelineOptions())
+    warnings, rate = input_warnings(info, run, run.people.num_frames, PipelineOptions())
     assert any("variable frame rate" in w for w in warnings)
-    assert run.track.fps == pytest.approx(400 / 16.0, rel=0.02)  # 400 frames over the clip's 16 s
+    assert rate == pytest.approx(400 / 16.0, rel=0.02)  # 400 frames over the clip's 16 s
 
 
-def test_splitting_the_work_never_switches_to_another_person(tmp_path, monkeypatch):
+def test_splitting_the_work_never_loses_a_person_the_tracker_held(tmp_path):
     # One worker starts on the left person (alone at first) and follows them; a second detector
-    # started half-way from scratch picks the brighter person on the right. The first worker's
-    # detector then goes on past the seam until both agree again: one person, as with one worker.
+    # started half-way from scratch picks only the brighter person on the right. The first worker's
+    # detector then goes on past the seam until both find the same people: as with one worker.
     video = two_people_video(tmp_path / "two.avi", frames=200)
     one = detect_video_cached(video, str(tmp_path / "one"), FollowingDetector, workers=1)
-    assert np.allclose(one.track.positions[:, 0, 0], 19.5, atol=1.0)
-    monkeypatch.setattr(FirstPerson, "wait", lambda self, quit_event: None)  # no head start on the first person
+    assert np.allclose(one.people.positions[:, 0, 0, 0], 19.5, atol=1.0)
     two = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
-    assert any("to keep following the same person" in problem for problem in two.cache_problems)
-    np.testing.assert_allclose(two.track.positions, one.track.positions, atol=1.0)
-
-
-def test_the_second_worker_starts_on_the_first_workers_person(tmp_path):
-    video = two_people_video(tmp_path / "two.avi", frames=200)
-    one = detect_video_cached(video, str(tmp_path / "one"), FollowingDetector, workers=1)
-    two = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
-    assert two.cache_problems == [] and two.frames_detected == 200 + PRIMED_LEAD  # nothing detected twice
-    np.testing.assert_allclose(two.track.positions, one.track.positions, atol=1.0)
+    assert any("100 frames from frame 100 on were detected again" in problem for problem in two.cache_problems)
+    np.testing.assert_allclose(two.people.positions, one.people.positions, atol=1.0)
 
 
 def test_a_seam_between_pieces_on_the_same_person_is_kept(tmp_path):
     video = two_people_video(tmp_path / "one_person.avi", frames=200, second_from=10_000)
     run = detect_video_cached(video, str(tmp_path / "cache"), FollowingDetector, workers=2)
-    assert run.cache_problems == [] and run.frames_detected == 200 + PRIMED_LEAD
+    assert run.cache_problems == [] and run.frames_detected == 200
 
 
 def test_a_resumed_piece_starts_on_the_person_the_earlier_run_followed(tmp_path):
     # The first run followed the left person over frames 0-99. A fresh detector at frame 100
-    # would pick the brighter right person; the resumed piece's first frame is shown only where
-    # the earlier run's person was, so it goes on with them and nothing is redone.
+    # would pick the brighter right person; the resumed piece first sees frame 100 shown only
+    # where the earlier run's people were, so it goes on with them and nothing is redone.
     video = two_people_video(tmp_path / "two.avi", frames=200)
     cache = str(tmp_path / "cache")
     detect_video_cached(video, cache, FollowingDetector, stop=100, workers=1)
     resumed = detect_video_cached(video, cache, FollowingDetector, workers=2)
     assert resumed.frames_from_cache == 100 and resumed.cache_problems == []
-    assert resumed.frames_detected == 100
-    assert np.allclose(resumed.track.positions[:, 0, 0], 19.5, atol=1.0)
+    assert resumed.frames_detected == 100 + 1  # and the priming frame
+    assert np.allclose(resumed.people.positions[:, 0, 0, 0], 19.5, atol=1.0)
 
 
 def test_preview_frames_come_in_order_from_kept_frames_and_the_video(tmp_path, slow_detector):
@@ -232,7 +220,7 @@ def test_preview_frames_come_in_order_from_kept_frames_and_the_video(tmp_path, s
 def resumed_finding_nobody_where_primed(video: str, cache: str, detector, monkeypatch, workers: int):
     """Frames 0-99 detected, then the rest, with every primed frame showing nobody."""
     detect_video_cached(video, cache, detector, stop=100, workers=1)
-    monkeypatch.setattr("core.parallel_detection._only_inside", lambda image, box: np.zeros_like(image))
+    monkeypatch.setattr("core.parallel_detection._only_inside", lambda image, boxes: np.zeros_like(image))
     return detect_video_cached(video, cache, detector, workers=workers)
 
 
@@ -241,10 +229,10 @@ def test_a_person_that_cannot_be_found_again_is_a_warning(tmp_path, monkeypatch)
     # first frame, so the resumed piece starts on the other person. The run says so.
     video = two_people_video(tmp_path / "two.avi", frames=200)
     resumed = resumed_finding_nobody_where_primed(video, str(tmp_path / "cache"), FollowingDetector, monkeypatch, 2)
-    assert any("may switch to another person at frame 100" in problem for problem in resumed.cache_problems)
-    # The first frame twice (shown only in part, then whole), then a redo over a primed lead that
-    # ends once it agrees with the first try for CONVERGED_FRAMES frames.
-    assert resumed.frames_detected == 100 + 1 + PRIMED_LEAD + CONVERGED_FRAMES
+    assert any("could not be found again at frame 100" in problem for problem in resumed.cache_problems)
+    # The resumed piece and its priming frame, then a redo (primed again, in vain) that ends once
+    # it agrees with the first try for CONVERGED_FRAMES frames.
+    assert resumed.frames_detected == 100 + 1 + 1 + CONVERGED_FRAMES
 
 
 def test_a_primed_first_frame_without_anybody_is_detected_whole(tmp_path, monkeypatch):
@@ -267,7 +255,7 @@ def test_a_second_detector_that_finds_nobody_where_the_first_tracks_someone_is_n
     from tests.video_helpers import HardToFindDetector, fading_person_video
     video = fading_person_video(tmp_path / "fading.avi", frames=200)
     one = detect_video_cached(video, str(tmp_path / "one"), HardToFindDetector, workers=1)
-    assert (one.track.confidence > 0).all()  # one tracker holds the person throughout
+    assert (one.people.confidence[:, 0] > 0).all()  # one tracker holds the person throughout
     two = detect_video_cached(video, str(tmp_path / "two"), HardToFindDetector, workers=2)
-    np.testing.assert_array_equal(two.track.confidence, one.track.confidence)
-    np.testing.assert_allclose(two.track.positions, one.track.positions, atol=1.0)
+    np.testing.assert_array_equal(two.people.confidence[:, 0], one.people.confidence[:, 0])
+    np.testing.assert_allclose(two.people.positions[:, 0], one.people.positions[:, 0], atol=1.0)

@@ -78,7 +78,7 @@ def test_video_without_person_is_a_clear_error_and_writes_no_motion(tmp_path):
 
 def test_no_person_message(tmp_path):
     video = _video(tmp_path / "blank.mp4")
-    with pytest.raises(KeypointError, match="no person was detected"):
+    with pytest.raises(KeypointError, match="nobody was detected in this clip"):
         pipeline.run(video, str(tmp_path / "out"), pipeline.PipelineOptions(model_path=_model(tmp_path / "m.npz")),
                      quiet=True)
 
@@ -123,7 +123,7 @@ class _CountingDetector:
         type(self).calls += 1
 
     def detect(self, frame):
-        return np.full((17, 2), 10.0, np.float32), np.ones(17, np.float32)
+        return np.full((1, 17, 2), 10.0, np.float32), np.ones((1, 17), np.float32)
 
     def close(self):
         pass
@@ -133,13 +133,13 @@ def test_detections_are_cached_per_video(tmp_path):
     video = _video(tmp_path / "clip.mp4")
     cache = str(tmp_path / "detections")
     first = detect_video_cached(video, cache, _CountingDetector)
-    assert first.frames_detected == 12 and first.track.num_frames == 12 and first.track.fps == pytest.approx(25)
+    assert first.frames_detected == 12 and first.people.num_frames == 12 and first.people.fps == pytest.approx(25)
     second = detect_video_cached(video, cache, _CountingDetector)
     assert second.frames_detected == 0 and second.frames_from_cache == 12 and _CountingDetector.calls == 1
-    np.testing.assert_array_equal(second.track.positions, first.track.positions)
+    np.testing.assert_array_equal(second.people.positions, first.people.positions)
     other = _video(tmp_path / "other.mp4", frames=5)
     third = detect_video_cached(other, cache, _CountingDetector)
-    assert third.frames_detected == 5 and third.track.num_frames == 5
+    assert third.frames_detected == 5 and third.people.num_frames == 5
     assert any("another video" in problem for problem in third.cache_problems)
 
 
@@ -164,7 +164,7 @@ def test_real_clip_gives_an_upright_person_on_the_floor(tmp_path):
     options = pipeline.PipelineOptions(start_frame=0, end_frame=90, preview=False)
     result, paths = pipeline.run(DEMO, str(tmp_path), options, quiet=True)
     joints = result.joints_world
-    assert joints.shape == (90, 17, 3) and np.isfinite(joints).all()
+    assert result.first_frame <= 5 and joints.shape == (90 - result.first_frame, 17, 3) and np.isfinite(joints).all()
     up = joints[:, SK.index("head"), 2] - joints[:, SK.index("pelvis"), 2]
     assert np.mean(up > 0.3) > 0.9  # standing, head above the pelvis
     lengths = SK.bone_lengths(joints)

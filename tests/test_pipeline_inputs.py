@@ -40,7 +40,7 @@ class _StandingPersonDetector:
         self.joints, self.confidence = (a[0] for a in map_to_h36m(coco[None, :, :2], coco[None, :, 2], "coco"))
 
     def detect(self, frame):
-        return self.joints, self.confidence
+        return self.joints[None], self.confidence[None]
 
     def close(self):
         pass
@@ -53,12 +53,12 @@ _STANDING_JSON = None
 def standing_detector(tmp_path, monkeypatch):
     global _STANDING_JSON
     _STANDING_JSON = _keypoints_json(tmp_path / "standing.json", frames=1)
-    monkeypatch.setattr(pipeline, "DetectorFactory", lambda kind, fps: _StandingPersonDetector)
+    monkeypatch.setattr(pipeline, "DetectorFactory", lambda kind, fps, max_people: _StandingPersonDetector)
 
 
 @pytest.fixture
 def clip(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "DetectorFactory", lambda kind, fps: _DetectionMustNotStart)
+    monkeypatch.setattr(pipeline, "DetectorFactory", lambda kind, fps, max_people: _DetectionMustNotStart)
     return _video(tmp_path / "clip.mp4", frames=12), _model(tmp_path / "m.npz")
 
 
@@ -185,14 +185,22 @@ def test_preview_from_kept_frames_matches_a_rerun_from_the_cache(tmp_path, stand
 
 def test_input_warnings_name_the_frame_rate_and_the_missing_person(tmp_path, clip):
     video, model = clip
-    keypoints = _keypoints_json(tmp_path / "k.json", missing=range(8))
+    keypoints = _keypoints_json(tmp_path / "k.json", missing=range(3, 6))
     result, _ = pipeline.run(video, str(tmp_path / "out"),
                              pipeline.PipelineOptions(model_path=model, keypoints_path=keypoints), quiet=True)
-    assert any("not found in 67 % of the frames (8 of 12)" in w for w in result.warnings)
-    track = result.keypoints
+    assert any("person 1 is not seen in 25 % of their frames (3 of 12" in w for w in result.warnings)
     for source, words in (("assumed", "assumed"), ("timestamps", "measured from its frame times")):
         info = VideoInfo(video, 160, 120, 30.0, 12, source)
-        assert any(words in w and "--fps" in w for w in pipeline.input_warnings(info, None, track, pipeline.PipelineOptions()))
+        warnings, _ = pipeline.input_warnings(info, None, 12, pipeline.PipelineOptions())
+        assert any(words in w and "--fps" in w for w in warnings)
+
+
+def test_a_person_in_only_a_few_frames_is_a_clear_error(tmp_path, clip):
+    video, model = clip
+    keypoints = _keypoints_json(tmp_path / "k.json", missing=range(8))
+    with pytest.raises(KeypointError, match="nobody was detected.*found in only 4 frames, too few to follow"):
+        pipeline.run(video, str(tmp_path / "out"), pipeline.PipelineOptions(model_path=model, keypoints_path=keypoints),
+                     quiet=True)
 
 
 @pytest.mark.parametrize("entry, message", [

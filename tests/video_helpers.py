@@ -32,6 +32,10 @@ def read_index(frame_rgb: np.ndarray) -> int:
     return sum(int(round((value - 30) / 20)) * scale for value, scale in ((blue, 1), (green, 10), (red, 100)))
 
 
+def nobody():
+    return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)
+
+
 class IndexDetector:
     """A 'person' at x = the frame's own index (a vertical line of joints); optionally slow, to be
     stopped or killed mid-run. It reads the index from the frame's visible (not blacked out) part."""
@@ -47,11 +51,11 @@ class IndexDetector:
             time.sleep(self.delay)
         visible = frame.max(axis=2) >= 20  # parts blacked out (outside a priming box) show nothing
         if not visible.any():
-            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
-        positions = np.zeros((17, 2), np.float32)
-        positions[:, 0] = read_index(frame[visible])
-        positions[:, 1] = 2 + np.arange(17)
-        return positions, np.ones(17, np.float32)
+            return nobody()
+        positions = np.zeros((1, 17, 2), np.float32)
+        positions[0, :, 0] = read_index(frame[visible])
+        positions[0, :, 1] = 2 + np.arange(17)
+        return positions, np.ones((1, 17), np.float32)
 
     def close(self):
         pass
@@ -119,14 +123,14 @@ class FollowingDetector:
         edges = np.flatnonzero(np.diff(np.concatenate([[0], bright.astype(np.int8), [0]])))
         blobs = [((a + b - 1) / 2, columns[a:b].mean()) for a, b in zip(edges[::2], edges[1::2])]
         if not blobs:
-            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
+            return nobody()
         if self.last_x is None:
             x = max(blobs, key=lambda blob: blob[1])[0]
         else:
             x = min(blobs, key=lambda blob: abs(blob[0] - self.last_x))[0]
         self.last_x = x
         joints = np.column_stack([np.full(17, x), 10 + 2.5 * np.arange(17)]).astype(np.float32)
-        return joints, np.ones(17, np.float32)
+        return joints[None], np.ones((1, 17), np.float32)
 
     def close(self):
         pass
@@ -150,5 +154,5 @@ class HardToFindDetector(FollowingDetector):
 
     def detect(self, frame):
         if self.last_x is None and frame.max() < 200:
-            return np.zeros((17, 2), np.float32), np.zeros(17, np.float32)
+            return nobody()
         return super().detect(frame)

@@ -1,0 +1,102 @@
+"""From everyone detected to the people to animate: tracks, the choice, 2D repairs, and what to tell the user.
+
+Shared by the command line (``core.pipeline``) and the add-on, so both choose, repair and warn
+alike. Each animated person's 2D track covers the frames from their first to their last
+appearance (``PersonClip.first_frame`` on): outside them there is nothing to animate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .keypoints import KeypointError, KeypointTrack, PeopleDetections
+from .tracking import PersonTrack, choose, drop_implausible_joints, main_people, repair_left_right, track_people
+
+MIN_FRAMES = 5               # fewer frames of a person are not enough to animate
+MISSING_WARNING_SHARE = 0.1  # warn when a person is unseen in more than this share of their span
+
+
+@dataclass
+class PersonClip:
+    """One person to animate: their 2D track over their span of the clip, and what was repaired."""
+    track: PersonTrack
+    keypoints: KeypointTrack   # frames first_frame .. last_frame of the clip's range
+    first_frame: int           # offset of the span in the clip's range
+    missing_frames: int        # frames of the span in which the person is not seen (filled in)
+    swaps_repaired: int
+    joints_dropped: int
+
+    @property
+    def id(self) -> int:
+        return self.track.id
+
+
+@dataclass
+class PeopleSelection:
+    tracks: list[PersonTrack]
+    chosen: PersonClip
+    animated: list[PersonClip]           # the chosen person first, then (with all_people) the other main people
+    warnings: list[str] = field(default_factory=list)
+
+    def tracks_json(self, fps: float) -> dict:
+        return {"chosen": self.chosen.id, "animated": [p.id for p in self.animated],
+                "tracks": [t.summary(fps) for t in self.tracks]}
+
+
+def _person_clip(track: PersonTrack, people: PeopleDetections) -> PersonClip:
+    dropped = drop_implausible_joints(track)
+    swaps = repair_left_right(track)
+    first, last = track.first_frame, track.last_frame
+    keypoints = KeypointTrack(track.positions[first:last + 1].copy(), track.confidence[first:last + 1].copy(),
+                              people.width, people.height, people.fps)
+    missing = int((~track.present[first:last + 1]).sum())
+    return PersonClip(track, keypoints, first, missing, swaps, dropped)
+
+
+def _notes(clip: PersonClip, total_frames: int, fps: float) -> list[str]:
+    span = clip.keypoints.num_frames
+    notes = []
+    if span < total_frames:
+        notes.append(f"person {clip.id} is in frames {clip.first_frame}-{clip.first_frame + span - 1} of "
+                     f"{total_frames}; their motion covers those frames only")
+    if clip.missing_frames > MISSING_WARNING_SHARE * span:
+        notes.append(f"person {clip.id} is not seen in {100 * clip.missing_frames / span:.0f} % of their frames "
+                     f"({clip.missing_frames} of {span}; hidden or not found); those frames are filled in from "
+                     "the frames around them and may look wrong")
+    if clip.swaps_repaired:
+        notes.append(f"person {clip.id}: left and right limbs were swapped by the detector and swapped back in "
+                     f"{clip.swaps_repaired} frames")
+    if clip.joints_dropped:
+        notes.append(f"person {clip.id}: {clip.joints_dropped} joint positions far off the body were dropped "
+                     "and filled in")
+    return notes
+
+
+def select_people(people: PeopleDetections, person: str | int = "longest",
+                  all_people: bool = False) -> PeopleSelection:
+    """Track everyone, choose ``person`` (a track id or ``core.tracking.CHOICES``), prepare each person to animate."""
+    tracks = track_people(people)
+    if not tracks:
+        seen = int((people.confidence.max(axis=(1, 2)) > 0).sum())
+        raise KeypointError("nobody was detected in this clip: is a whole person (head to hips at least) in view?"
+                            + (f" (someone was found in only {seen} frames, too few to follow)" if seen else ""))
+    chosen_track = choose(tracks, person, people.width, people.height)
+    if chosen_track.frames < MIN_FRAMES:
+        raise KeypointError(f"person {chosen_track.id} is seen in only {chosen_track.frames} frames; at least "
+                            f"{MIN_FRAMES} are needed (tracks: " +
+                            ", ".join(f"{t.id}: {t.frames} frames" for t in tracks) + ")")
+    chosen = _person_clip(chosen_track, people)
+    animated = [chosen]
+    warnings = []
+    if len(tracks) > 1:
+        warnings.append(f"{len(tracks)} people in this clip; animating person {chosen.id} "
+                        f"({'--person ' + str(person)}); see tracks.json and tracks.png to choose another")
+    if all_people:
+        others = [t for t in main_people(tracks, people.num_frames) if t is not chosen_track and t.frames >= MIN_FRAMES]
+        animated += [_person_clip(t, people) for t in others]
+        left_out = [t.id for t in tracks if t is not chosen_track and t not in others]
+        if left_out:
+            warnings.append(f"people {', '.join(map(str, left_out))} are seen in too few frames to animate "
+                            "(choose one with --person)")
+    for clip in animated:
+        warnings += _notes(clip, people.num_frames, people.fps)
+    return PeopleSelection(tracks, chosen, animated, warnings)

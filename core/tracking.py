@@ -1,0 +1,343 @@
+"""Who is who: everyone the detector found, linked into one track per person over the whole clip.
+
+Detections of one frame are matched to the tracks alive so far by how far their joints are
+from where each track's joints are expected (the last position moved on by the track's recent
+speed), in units of the person's own size, cheapest pair first; a track that finds no match
+waits up to ``MAX_GAP_SECONDS`` (an occlusion, a missed frame) before it ends. Afterwards, short
+pieces of one person separated by a longer occlusion are joined where the later one starts
+near where the earlier one ended. A track never takes a frame from another, so filling a
+person's gaps (``core.keypoints.fill_gaps``) interpolates only between frames of that person.
+
+Also here: choosing the person to animate (``choose``), repairing left/right swaps of the 2D
+limbs (``repair_left_right``), and dropping joints whose bones are implausibly long.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .keypoints import KeypointTrack, PeopleDetections
+from .skeleton import H36M_SKELETON
+
+J = H36M_SKELETON.index
+SEEN = 0.5                 # a joint's confidence at or above which it counts as seen
+MIN_JOINTS = 6             # seen joints for a detection to count as a person
+MATCH_DISTANCE = 0.6       # mean joint distance (in person sizes) up to which a detection continues a track
+MATCH_GROWTH = 0.02        # ... plus this much per frame the track has been unseen
+MATCH_MAX = 1.0            # ... but never more than this
+MATCH_SIZE_RATIO = 2.0     # nor when one is more than this many times the other's size
+DUPLICATE_DISTANCE = 0.3   # two detections of one frame closer than this are one person found twice
+MAX_GAP_SECONDS = 1.0      # a track unseen this long has ended
+JOIN_GAP_SECONDS = 4.0     # tracks this far apart in time may still be one person (a long occlusion)
+JOIN_DISTANCE = 1.0        # ... when the later starts within this many sizes (plus the walked distance) of the earlier's end
+MIN_TRACK_FRAMES = 5       # shorter tracks are detector noise, not people
+CHOICE_SHARE = 0.25        # to be chosen as ``largest`` or ``center``, a track needs this share of the longest one's frames
+MAIN_PERSON_SHARE = 0.25   # ``--all-people`` animates the tracks seen in at least this share of the clip's frames
+CHOICES = ("largest", "longest", "center")
+
+
+@dataclass
+class PersonTrack:
+    """One person over the clip: positions and confidences in every frame (confidence 0 where unseen)."""
+    id: int
+    positions: np.ndarray      # (F, 17, 2) pixels
+    confidence: np.ndarray     # (F, 17)
+    swaps_repaired: int = 0    # frames whose left/right limbs were swapped back
+
+    @property
+    def present(self) -> np.ndarray:
+        return (self.confidence >= SEEN).sum(axis=1) >= MIN_JOINTS
+
+    @property
+    def frames(self) -> int:
+        return int(self.present.sum())
+
+    @property
+    def first_frame(self) -> int:
+        return int(np.argmax(self.present))
+
+    @property
+    def last_frame(self) -> int:
+        return len(self.present) - 1 - int(np.argmax(self.present[::-1]))
+
+    def sizes(self) -> np.ndarray:
+        """(F,) the person's size in pixels per frame (NaN where unseen)."""
+        return np.array([person_size(p, c) if ok else np.nan
+                         for p, c, ok in zip(self.positions, self.confidence, self.present)])
+
+    @property
+    def mean_size(self) -> float:
+        sizes = self.sizes()
+        return float(np.nanmean(sizes)) if np.isfinite(sizes).any() else 0.0
+
+    @property
+    def mean_confidence(self) -> float:
+        present = self.present
+        return float(self.confidence[present].mean()) if present.any() else 0.0
+
+    def best_frame(self) -> int:
+        """The track's first good frame: the first whose seen-joint count and size are near its best."""
+        seen = (self.confidence >= SEEN).sum(axis=1)
+        sizes = np.nan_to_num(self.sizes())
+        good = (seen >= 0.9 * seen.max()) & (sizes >= 0.8 * np.nanmax(sizes))
+        return int(np.argmax(good)) if good.any() else self.first_frame
+
+    def box(self, frame: int) -> tuple[float, float, float, float]:
+        seen = self.positions[frame][self.confidence[frame] >= SEEN]
+        (x0, y0), (x1, y1) = seen.min(axis=0), seen.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+    def keypoint_track(self, width: int, height: int, fps: float) -> KeypointTrack:
+        return KeypointTrack(self.positions.copy(), self.confidence.copy(), width, height, fps)
+
+    def summary(self, fps: float) -> dict:
+        return {"id": self.id, "frames": self.frames, "first_frame": self.first_frame, "last_frame": self.last_frame,
+                "seconds": round(self.frames / fps, 2), "mean_size_px": round(self.mean_size, 1),
+                "mean_confidence": round(self.mean_confidence, 3), "best_frame": self.best_frame(),
+                "left_right_swaps_repaired": self.swaps_repaired}
+
+
+def person_size(joints: np.ndarray, confidence: np.ndarray) -> float:
+    """A person's size in pixels: the diagonal of the box around their seen joints (at least 1)."""
+    seen = joints[confidence >= SEEN]
+    if len(seen) < 2:
+        return 1.0
+    return max(float(np.linalg.norm(seen.max(axis=0) - seen.min(axis=0))), 1.0)
+
+
+def pose_distance(a: np.ndarray, a_conf: np.ndarray, b: np.ndarray, b_conf: np.ndarray, size: float) -> float:
+    """Mean distance of the joints seen in both poses, in units of ``size``; inf when fewer than 4 are shared."""
+    both = (a_conf >= SEEN) & (b_conf >= SEEN)
+    if both.sum() < 4:
+        return np.inf
+    return float(np.linalg.norm(a[both] - b[both], axis=-1).mean() / size)
+
+
+class _Live:
+    """A track being built: its frames so far and what predicts its next position."""
+
+    def __init__(self, frame: int, joints: np.ndarray, confidence: np.ndarray):
+        self.frames, self.joints, self.confidence = [frame], [joints], [confidence]
+        self.velocity = np.zeros(2)
+
+    def predicted(self, frame: int) -> np.ndarray:
+        """Where the joints should be in ``frame``: the median of the last three frames, each moved on by
+        the track's speed, so that one misplaced detection does not lead the track astray."""
+        recent = [j + self.velocity * (frame - f) for f, j in zip(self.frames[-3:], self.joints[-3:])]
+        return np.median(recent, axis=0)
+
+    def centre(self, index: int = -1) -> np.ndarray:
+        seen = self.confidence[index] >= SEEN
+        return self.joints[index][seen].mean(axis=0) if seen.any() else self.joints[index].mean(axis=0)
+
+    def add(self, frame: int, joints: np.ndarray, confidence: np.ndarray) -> None:
+        previous_centre, previous_frame = self.centre(), self.frames[-1]
+        self.frames.append(frame)
+        self.joints.append(joints)
+        self.confidence.append(confidence)
+        step = (self.centre() - previous_centre) / max(frame - previous_frame, 1)
+        self.velocity = 0.7 * self.velocity + 0.3 * step  # smoothed: one noisy frame does not throw the prediction
+
+    def size(self) -> float:
+        return float(np.median([person_size(j, c) for j, c in zip(self.joints[-5:], self.confidence[-5:])]))
+
+
+def _people_in_frame(positions: np.ndarray, confidence: np.ndarray) -> list[int]:
+    """Slots holding a person, without a second detection of someone already found (most confident kept)."""
+    slots = [p for p in range(len(positions)) if (confidence[p] >= SEEN).sum() >= MIN_JOINTS]
+    slots.sort(key=lambda p: -confidence[p].mean())
+    kept: list[int] = []
+    for p in slots:
+        size = person_size(positions[p], confidence[p])
+        if all(pose_distance(positions[p], confidence[p], positions[k], confidence[k], size) > DUPLICATE_DISTANCE
+               for k in kept):
+            kept.append(p)
+    return kept
+
+
+def _link(people: PeopleDetections) -> list[_Live]:
+    """Frame by frame, each detection continues the nearest expecting track (cheapest pairs first) or starts one."""
+    max_gap = max(int(round(MAX_GAP_SECONDS * people.fps)), 1)
+    live: list[_Live] = []
+    ended: list[_Live] = []
+    for frame in range(people.num_frames):
+        positions, confidence = people.positions[frame], people.confidence[frame]
+        slots = _people_in_frame(positions, confidence)
+        still = []
+        for track in live:
+            (ended if frame - track.frames[-1] > max_gap else still).append(track)
+        live = still
+        pairs = []
+        for t, track in enumerate(live):
+            predicted, size = track.predicted(frame), track.size()
+            gap = frame - track.frames[-1]
+            for p in slots:
+                cost = pose_distance(predicted, track.confidence[-1], positions[p], confidence[p], size)
+                ratio = person_size(positions[p], confidence[p]) / size
+                if cost <= min(MATCH_DISTANCE + MATCH_GROWTH * (gap - 1), MATCH_MAX) and \
+                        1 / MATCH_SIZE_RATIO <= ratio <= MATCH_SIZE_RATIO:
+                    pairs.append((cost, t, p))
+        taken_tracks, taken_slots = set(), set()
+        for cost, t, p in sorted(pairs):
+            if t not in taken_tracks and p not in taken_slots:
+                live[t].add(frame, positions[p], confidence[p])
+                taken_tracks.add(t)
+                taken_slots.add(p)
+        for p in slots:
+            if p not in taken_slots:
+                live.append(_Live(frame, positions[p], confidence[p]))
+    return ended + live
+
+
+def _join_after_occlusions(tracks: list[_Live], fps: float) -> list[_Live]:
+    """Join a track that ends with one that starts later nearby (one person hidden for a while); nearest first."""
+    max_gap = JOIN_GAP_SECONDS * fps
+    while True:
+        best = None
+        for a in tracks:
+            for b in tracks:
+                gap = b.frames[0] - a.frames[-1]
+                if a is b or not 0 < gap <= max_gap:
+                    continue
+                size = a.size()
+                walked = np.linalg.norm(a.velocity) * gap
+                distance = np.linalg.norm(b.centre(0) - a.centre()) - min(walked, 2 * size)
+                size_ratio = person_size(b.joints[0], b.confidence[0]) / size
+                if distance <= JOIN_DISTANCE * size and 0.6 <= size_ratio <= 1.6:
+                    if best is None or distance / size < best[0]:
+                        best = (distance / size, a, b)
+        if best is None:
+            return tracks
+        _, a, b = best
+        a.frames += b.frames
+        a.joints += b.joints
+        a.confidence += b.confidence
+        a.velocity = b.velocity
+        tracks.remove(b)
+
+
+def track_people(people: PeopleDetections) -> list[PersonTrack]:
+    """Everyone in the clip as tracks with ids 1, 2, ... in order of first appearance (noise dropped)."""
+    built = _join_after_occlusions(_link(people), people.fps)
+    built = [t for t in built if len(t.frames) >= MIN_TRACK_FRAMES]
+    built.sort(key=lambda t: (t.frames[0], -len(t.frames)))
+    tracks = []
+    for number, live in enumerate(built, start=1):
+        positions = np.zeros((people.num_frames, 17, 2), np.float32)
+        confidence = np.zeros((people.num_frames, 17), np.float32)
+        positions[live.frames], confidence[live.frames] = np.array(live.joints), np.array(live.confidence)
+        tracks.append(PersonTrack(number, positions, confidence))
+    return tracks
+
+
+def choose(tracks: list[PersonTrack], person: str | int, width: int, height: int) -> PersonTrack:
+    """The track to animate: a track id, or ``largest`` (biggest on screen), ``longest`` (most frames; the default:
+    a clip is framed around its subject) or
+    ``center`` (nearest the frame's centre); ``largest`` and ``center`` consider only tracks seen in at least
+    ``CHOICE_SHARE`` of the longest one's frames, so a passer-by close to the lens is not chosen."""
+    if not tracks:
+        raise ValueError("nobody was detected in this clip")
+    if isinstance(person, int) or (isinstance(person, str) and person.isdigit()):
+        found = [t for t in tracks if t.id == int(person)]
+        if not found:
+            raise ValueError(f"there is no person {person}: the tracks are {', '.join(str(t.id) for t in tracks)}")
+        return found[0]
+    if person not in CHOICES:
+        raise ValueError(f"person must be a track id or one of {', '.join(CHOICES)}; got {person!r}")
+    longest = max(tracks, key=lambda t: t.frames)
+    if person == "longest":  # near-ties (within a tenth) go to the bigger person
+        return max([t for t in tracks if t.frames >= 0.9 * longest.frames], key=lambda t: t.mean_size)
+    candidates = [t for t in tracks if t.frames >= CHOICE_SHARE * longest.frames]
+    if person == "largest":
+        return max(candidates, key=lambda t: t.mean_size)
+    centre = np.array([width / 2, height / 2])
+
+    def off_centre(track: PersonTrack) -> float:
+        present = track.present
+        centres = np.array([track.positions[f][track.confidence[f] >= SEEN].mean(axis=0) for f in np.flatnonzero(present)])
+        return float(np.linalg.norm(centres - centre, axis=1).mean())
+    return min(candidates, key=off_centre)
+
+
+def main_people(tracks: list[PersonTrack], frames: int) -> list[PersonTrack]:
+    """The tracks ``--all-people`` animates: those seen in at least ``MAIN_PERSON_SHARE`` of the clip."""
+    return [t for t in tracks if t.frames >= MAIN_PERSON_SHARE * frames]
+
+
+LIMB_PAIRS = {  # each limb's joints (left, right); a swap exchanges a whole limb
+    "legs": [("left_hip", "right_hip"), ("left_knee", "right_knee"), ("left_ankle", "right_ankle")],
+    "arms": [("left_shoulder", "right_shoulder"), ("left_elbow", "right_elbow"), ("left_wrist", "right_wrist")],
+}
+SWAP_MARGIN = 0.6      # swap when the swapped limbs are this much closer to the prediction than as detected
+SWAP_MIN_GAIN = 0.05   # ... and the difference is at least this share of the person's size
+
+
+def repair_left_right(track: PersonTrack) -> int:
+    """Swap back left and right legs or arms where the detector exchanged them for a while; returns the frames repaired.
+
+    A detector sees a side view's limbs nearly on top of each other and now and then labels the
+    near limb as the far one: the limb jumps to where the other one was. Each frame is compared
+    with where the limbs were heading (the two frames before, after repair): where the exchanged
+    labels fit clearly better, they are swapped back. Runs in order, so a swap that lasts many
+    frames is undone on all of them.
+    """
+    repaired_frames = set()
+    frames = np.flatnonzero(track.present)
+    for group, pairs in LIMB_PAIRS.items():
+        left = [J(a) for a, _ in pairs]
+        right = [J(b) for _, b in pairs]
+        history: list[int] = []
+        for frame in frames:
+            if history and frame - history[-1] > 3:
+                history = []  # too long unseen to predict from
+            if history:
+                previous = track.positions[history[-1]]
+                if len(history) > 1 and history[-1] - history[-2] == 1:
+                    predicted = previous + 0.5 * (previous - track.positions[history[-2]])
+                else:
+                    predicted = previous
+                points, conf = track.positions[frame], track.confidence[frame]
+                usable = (conf[left] >= SEEN) & (conf[right] >= SEEN)
+                if usable.sum() >= 2:
+                    l, r = points[left][usable], points[right][usable]
+                    pl, pr = predicted[left][usable], predicted[right][usable]
+                    as_is = np.linalg.norm(l - pl, axis=1).sum() + np.linalg.norm(r - pr, axis=1).sum()
+                    swapped = np.linalg.norm(l - pr, axis=1).sum() + np.linalg.norm(r - pl, axis=1).sum()
+                    size = person_size(points, conf)
+                    if swapped < SWAP_MARGIN * as_is and as_is - swapped > SWAP_MIN_GAIN * size * usable.sum():
+                        _swap(track, frame, left, right)
+                        repaired_frames.add(int(frame))
+            history = (history + [int(frame)])[-2:]
+    track.swaps_repaired = len(repaired_frames)
+    return track.swaps_repaired
+
+
+def _swap(track: PersonTrack, frame: int, left: list[int], right: list[int]) -> None:
+    for array in (track.positions, track.confidence):
+        array[frame, left + right] = array[frame, right + left]
+
+
+MAX_BONE_RATIO = 1.8   # a 2D bone longer than this many times its usual length is a misplaced joint
+
+
+def drop_implausible_joints(track: PersonTrack) -> int:
+    """Unsee joints whose bone to their parent is far longer than usual for this person; returns how many.
+
+    Such a joint is on something else (another person, the background); gap filling then
+    interpolates it from this person's own neighbouring frames instead.
+    """
+    dropped = 0
+    present = track.present
+    for parent, child in H36M_SKELETON.bones():
+        lengths = np.linalg.norm(track.positions[:, child] - track.positions[:, parent], axis=-1)
+        seen = present & (track.confidence[:, child] >= SEEN) & (track.confidence[:, parent] >= SEEN)
+        if seen.sum() < 5:
+            continue
+        usual = float(np.median(lengths[seen]))
+        torso = np.median(np.linalg.norm(track.positions[present, J("thorax")] - track.positions[present, J("pelvis")],
+                                         axis=-1))
+        bad = seen & (lengths > MAX_BONE_RATIO * max(usual, 0.25 * torso))
+        dropped += int(bad.sum())
+        track.confidence[bad, child] = 0.0
+    return dropped
