@@ -102,6 +102,19 @@ class PeopleDetections:
                  fps=self.fps)
 
 
+def load_npz_keypoints(path: str) -> PeopleDetections:
+    """A ``detections.npz`` (everyone) or a one-person track this tool wrote."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            positions = data["positions"]
+            if positions.ndim == 4:
+                return PeopleDetections(positions, data["confidence"], int(data["width"]), int(data["height"]),
+                                        float(data["fps"]))
+    except (OSError, KeyError, ValueError) as exc:
+        raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
+    return PeopleDetections.of_one_person(KeypointTrack.load(path))
+
+
 def _complete_torso_and_head(out: np.ndarray, conf: np.ndarray, ears: np.ndarray, ears_conf: np.ndarray) -> None:
     """Fill pelvis, spine, thorax, neck/nose level and head top from hips, shoulders and ears (in place)."""
     hips = out[:, [J("left_hip"), J("right_hip")]]
@@ -193,24 +206,36 @@ def _read_json(path: str):
         raise KeypointError(f"cannot read keypoint JSON {path}: {exc}") from exc
 
 
-def _best_person(people: list[dict], key: str, count: int, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """The most confident person of a frame, as (count, 2) points and (count,) confidences."""
-    best, best_score = None, -1.0
+def _people_points(people: list[dict], key: str, count: int, source: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each person of a frame as (count, 2) points and (count,) confidences."""
+    found = []
     for person in people:
-        flat = person.get(key)
+        flat = person.get(key) if isinstance(person, dict) else None
         if not isinstance(flat, list) or len(flat) != 3 * count:
             raise KeypointError(f"{source}: '{key}' must hold {3 * count} numbers (x, y, confidence per joint)")
         values = np.asarray(flat, dtype=np.float32).reshape(count, 3)
-        score = float(values[:, 2].mean())
-        if score > best_score:
-            best, best_score = values, score
-    if best is None:
-        return np.zeros((count, 2), np.float32), np.zeros(count, np.float32)
-    return best[:, :2], best[:, 2]
+        found.append((values[:, :2], values[:, 2]))
+    return found
 
 
-def load_openpose_folder(folder: str, width: int, height: int, fps: float) -> KeypointTrack:
-    """An OpenPose ``--write_json`` folder: one ``*_keypoints.json`` per frame, BODY_25 or COCO-18 layout."""
+def _everyone(frames: list[list[tuple[np.ndarray, np.ndarray]]], count: int, layout: str, width: int, height: int,
+              fps: float) -> PeopleDetections:
+    """Per-frame lists of people in a source layout -> ``PeopleDetections`` of our joints (slots padded)."""
+    slots = max(1, max(len(people) for people in frames))
+    points = np.zeros((len(frames), slots, count, 2), np.float32)
+    confidence = np.zeros((len(frames), slots, count), np.float32)
+    for f, people in enumerate(frames):
+        for p, (xy, conf) in enumerate(people):
+            points[f, p], confidence[f, p] = xy, conf
+    joints, conf = map_to_h36m(points.reshape(-1, count, 2), confidence.reshape(-1, count), layout)
+    empty = confidence.reshape(-1, count).max(axis=1) <= 0
+    conf[empty] = 0.0
+    return PeopleDetections(joints.reshape(len(frames), slots, 17, 2), conf.reshape(len(frames), slots, 17),
+                            int(width), int(height), float(fps))
+
+
+def load_openpose_folder(folder: str, width: int, height: int, fps: float) -> PeopleDetections:
+    """An OpenPose ``--write_json`` folder: one ``*_keypoints.json`` per frame, BODY_25 or COCO-18 layout; everyone in it."""
     paths = sorted(glob.glob(os.path.join(folder, "*.json")))
     if not paths:
         raise KeypointError(f"no OpenPose JSON files in {folder}")
@@ -227,9 +252,8 @@ def load_openpose_folder(folder: str, width: int, height: int, fps: float) -> Ke
     if layout is None:
         raise KeypointError(f"{folder}: unknown OpenPose layout (expected BODY_25 or COCO-18)")
     count = LAYOUTS[layout]["count"]
-    points, confidence = zip(*(_best_person(people, "pose_keypoints_2d", count, path) for path, people in frames))
-    mapped = map_to_h36m(np.stack(points), np.stack(confidence), layout)
-    return KeypointTrack(*mapped, width, height, fps)
+    return _everyone([_people_points(people, "pose_keypoints_2d", count, path) for path, people in frames], count,
+                     layout, width, height, fps)
 
 
 MAX_FRAME_INDEX = 1_000_000  # over nine hours at 30 fps: anything larger is a broken file, not a video
@@ -245,8 +269,9 @@ def _frame_index(value, path: str, entry: int) -> int:
     return int(value)
 
 
-def load_coco_json(path: str, width: int | None = None, height: int | None = None, fps: float = 30.0) -> KeypointTrack:
-    """COCO-style keypoints, one entry per frame.
+def load_coco_json(path: str, width: int | None = None, height: int | None = None,
+                   fps: float = 30.0) -> PeopleDetections:
+    """COCO-style keypoints of everyone, one entry per frame.
 
     Accepts a list of frames, or ``{"frames": [...], "width": W, "height": H, "fps": f}``; each frame
     is ``{"frame": index, "people": [{"keypoints": [x, y, score] * 17}]}`` or a COCO results list of
@@ -274,10 +299,6 @@ def load_coco_json(path: str, width: int | None = None, height: int | None = Non
             by_frame.setdefault(_frame_index(entry.get("image_id", index), path, index), []).append(entry)
         else:
             raise KeypointError(f"{path}: frame {index} has neither 'people' nor 'keypoints'")
-    frames = max(by_frame) + 1
-    points = np.zeros((frames, 17, 2), np.float32)
-    confidence = np.zeros((frames, 17), np.float32)
-    for frame, people in by_frame.items():
-        points[frame], confidence[frame] = _best_person(people, "keypoints", 17, f"{path} frame {frame}")
-    mapped = map_to_h36m(points, confidence, "coco")
-    return KeypointTrack(*mapped, int(width), int(height), float(fps))
+    frames = [_people_points(by_frame.get(frame, []), "keypoints", 17, f"{path} frame {frame}")
+              for frame in range(max(by_frame) + 1)]
+    return _everyone(frames, 17, "coco", width, height, fps)

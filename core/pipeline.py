@@ -33,7 +33,8 @@ from .detection import DETECTORS, DetectorFactory
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import PoseLifter
-from .keypoints import KeypointTrack, PeopleDetections, fill_gaps, load_coco_json, load_openpose_folder
+from .keypoints import (KeypointTrack, PeopleDetections, fill_gaps, load_coco_json, load_npz_keypoints,
+                        load_openpose_folder)
 from .options import DEFAULT_FOV, DEFAULT_MODEL, PipelineOptions, check_frame_range, check_options
 from .outputs import OutputFolder
 from .people import PeopleSelection, select_people
@@ -76,14 +77,16 @@ def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> Came
     return CameraIntrinsics.from_fov(width, height, DEFAULT_FOV if options.fov_deg is None else options.fov_deg)
 
 
-def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float) -> KeypointTrack:
+def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float) -> PeopleDetections:
+    """Everyone in a keypoint file or folder: OpenPose JSON folder, COCO-style JSON, or an .npz this tool wrote
+    (``detections.npz``, everyone; or one person's track)."""
     path = options.keypoints_path
     if os.path.isdir(path):
         return load_openpose_folder(path, width, height, fps)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"keypoint file not found: {path}")
     if path.endswith(".npz"):
-        return KeypointTrack.load(path)
+        return load_npz_keypoints(path)
     return load_coco_json(path, width, height, fps)
 
 
@@ -223,7 +226,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             detection = None
             fps = options.fps or info.fps
             if options.keypoints_path:
-                people = PeopleDetections.of_one_person(load_keypoints(options, info.width, info.height, fps))
+                people = load_keypoints(options, info.width, info.height, fps)
             else:
                 update = progress.stage("detecting 2D", announced)
                 detection = detect_video_cached(

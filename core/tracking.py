@@ -21,17 +21,25 @@ from .keypoints import KeypointTrack, PeopleDetections
 from .skeleton import H36M_SKELETON
 
 J = H36M_SKELETON.index
+MIRROR = np.arange(17)   # each joint's left/right counterpart (itself on the midline)
+MIRROR[list(H36M_SKELETON.joints_left)] = list(H36M_SKELETON.joints_right)
+MIRROR[list(H36M_SKELETON.joints_right)] = list(H36M_SKELETON.joints_left)
 SEEN = 0.5                 # a joint's confidence at or above which it counts as seen
 MIN_JOINTS = 6             # seen joints for a detection to count as a person
 MATCH_DISTANCE = 0.6       # mean joint distance (in person sizes) up to which a detection continues a track
 MATCH_GROWTH = 0.02        # ... plus this much per frame the track has been unseen
 MATCH_MAX = 1.0            # ... but never more than this
-MATCH_SIZE_RATIO = 2.0     # nor when one is more than this many times the other's size
+MATCH_SIZE_RATIO = 3.0     # nor when one is more than this many times the other's size
 DUPLICATE_DISTANCE = 0.3   # two detections of one frame closer than this are one person found twice
 MAX_GAP_SECONDS = 1.0      # a track unseen this long has ended
 JOIN_GAP_SECONDS = 4.0     # tracks this far apart in time may still be one person (a long occlusion)
-JOIN_DISTANCE = 1.0        # ... when the later starts within this many sizes (plus the walked distance) of the earlier's end
+JOIN_DISTANCE = 1.0        # ... when the later starts within this many sizes of where the earlier was heading
+JOIN_SPEED = 0.1           # ... plus this many sizes per frame of the gap (a person's run: about 3 heights a second)
+JOIN_OVERLAP = 10          # a track may start up to this many frames before the other ends, on the same person
+SAME_PERSON = 0.5          # ... where their poses in those frames are this near (in sizes)
 MIN_TRACK_FRAMES = 5       # shorter tracks are detector noise, not people
+GHOST_SECONDS = 1.0        # a track this short that is always beside another person ...
+GHOST_DISTANCE = 0.5       # ... (this near, in sizes) is the detector seeing one person out of two close ones
 CHOICE_SHARE = 0.25        # to be chosen as ``largest`` or ``center``, a track needs this share of the longest one's frames
 MAIN_PERSON_SHARE = 0.25   # ``--all-people`` animates the tracks seen in at least this share of the clip's frames
 CHOICES = ("largest", "longest", "center")
@@ -99,19 +107,30 @@ class PersonTrack:
 
 
 def person_size(joints: np.ndarray, confidence: np.ndarray) -> float:
-    """A person's size in pixels: the diagonal of the box around their seen joints (at least 1)."""
+    """A person's size in pixels: the diagonal of the box around their seen joints (at least 1), leaving out
+    a joint far off the rest (more than three times the median distance from their centre: misplaced)."""
     seen = joints[confidence >= SEEN]
     if len(seen) < 2:
         return 1.0
+    distance = np.linalg.norm(seen - np.median(seen, axis=0), axis=1)
+    seen = seen[distance <= 3 * max(float(np.median(distance)), 1.0)]
     return max(float(np.linalg.norm(seen.max(axis=0) - seen.min(axis=0))), 1.0)
 
 
 def pose_distance(a: np.ndarray, a_conf: np.ndarray, b: np.ndarray, b_conf: np.ndarray, size: float) -> float:
-    """Mean distance of the joints seen in both poses, in units of ``size``; inf when fewer than 4 are shared."""
+    """Mean distance of the joints seen in both poses, in units of ``size``; inf when fewer than 4 are shared.
+
+    A pose is also compared with the other's left and right exchanged, and the nearer counts: a
+    detector that names a person's limbs the other way round has still found the same person.
+    """
     both = (a_conf >= SEEN) & (b_conf >= SEEN)
-    if both.sum() < 4:
-        return np.inf
-    return float(np.linalg.norm(a[both] - b[both], axis=-1).mean() / size)
+    mirrored = (a_conf >= SEEN) & (b_conf[MIRROR] >= SEEN)
+    distances = []
+    if both.sum() >= 4:
+        distances.append(np.linalg.norm(a[both] - b[both], axis=-1).mean())
+    if mirrored.sum() >= 4:
+        distances.append(np.linalg.norm(a[mirrored] - b[MIRROR][mirrored], axis=-1).mean())
+    return float(min(distances) / size) if distances else np.inf
 
 
 class _Live:
@@ -190,37 +209,64 @@ def _link(people: PeopleDetections) -> list[_Live]:
     return ended + live
 
 
+def _overlap_is_one_person(a: _Live, b: _Live) -> bool:
+    """Whether the frames where ``b`` has begun before ``a`` ended show one person twice."""
+    mine = {f: (j, c) for f, j, c in zip(a.frames, a.joints, a.confidence)}
+    shared = [(f, j, c) for f, j, c in zip(b.frames, b.joints, b.confidence) if f in mine]
+    return all(pose_distance(*mine[f], j, c, person_size(j, c)) <= SAME_PERSON for f, j, c in shared)
+
+
 def _join_after_occlusions(tracks: list[_Live], fps: float) -> list[_Live]:
-    """Join a track that ends with one that starts later nearby (one person hidden for a while); nearest first."""
+    """Join a track that ends with one that starts later nearby (one person hidden for a while, or found
+    twice for a few frames before the first track let go); the most likely pair first."""
     max_gap = JOIN_GAP_SECONDS * fps
     while True:
         best = None
         for a in tracks:
             for b in tracks:
                 gap = b.frames[0] - a.frames[-1]
-                if a is b or not 0 < gap <= max_gap:
+                if a is b or not -JOIN_OVERLAP <= gap <= max_gap or b.frames[0] <= a.frames[0] or \
+                        b.frames[-1] <= a.frames[-1]:
+                    continue
+                if gap <= 0 and not _overlap_is_one_person(a, b):
                     continue
                 size = a.size()
-                walked = np.linalg.norm(a.velocity) * gap
-                distance = np.linalg.norm(b.centre(0) - a.centre()) - min(walked, 2 * size)
+                expected = a.centre() + a.velocity * max(gap, 0)   # where a would be had it walked on
+                distance = np.linalg.norm(b.centre(0) - expected) if gap > 0 else 0.0
+                allowed = (JOIN_DISTANCE + JOIN_SPEED * max(gap, 0)) * size  # anywhere a person could have got to
                 size_ratio = person_size(b.joints[0], b.confidence[0]) / size
-                if distance <= JOIN_DISTANCE * size and 0.6 <= size_ratio <= 1.6:
-                    if best is None or distance / size < best[0]:
-                        best = (distance / size, a, b)
+                if distance <= allowed and 0.5 <= size_ratio <= 2.0:
+                    if best is None or distance / allowed < best[0]:
+                        best = (distance / allowed, a, b)
         if best is None:
             return tracks
         _, a, b = best
-        a.frames += b.frames
-        a.joints += b.joints
-        a.confidence += b.confidence
+        keep = [k for k, f in enumerate(a.frames) if f < b.frames[0]]  # b's frames where both have one
+        a.frames = [a.frames[k] for k in keep] + b.frames
+        a.joints = [a.joints[k] for k in keep] + b.joints
+        a.confidence = [a.confidence[k] for k in keep] + b.confidence
         a.velocity = b.velocity
         tracks.remove(b)
+
+
+def _ghost(track: _Live, tracks: list[_Live], fps: float) -> bool:
+    """Whether a short track is only ever seen right beside others: a detection made of two close people."""
+    if len(track.frames) > GHOST_SECONDS * fps:
+        return False
+    others = [{f: (j, c) for f, j, c in zip(t.frames, t.joints, t.confidence)} for t in tracks if t is not track]
+    for frame, joints, confidence in zip(track.frames, track.joints, track.confidence):
+        size = person_size(joints, confidence)
+        if not any(frame in other and pose_distance(joints, confidence, *other[frame], size) <= GHOST_DISTANCE
+                   for other in others):
+            return False
+    return True
 
 
 def track_people(people: PeopleDetections) -> list[PersonTrack]:
     """Everyone in the clip as tracks with ids 1, 2, ... in order of first appearance (noise dropped)."""
     built = _join_after_occlusions(_link(people), people.fps)
     built = [t for t in built if len(t.frames) >= MIN_TRACK_FRAMES]
+    built = [t for t in built if not _ghost(t, built, people.fps)]
     built.sort(key=lambda t: (t.frames[0], -len(t.frames)))
     tracks = []
     for number, live in enumerate(built, start=1):
@@ -269,48 +315,76 @@ LIMB_PAIRS = {  # each limb's joints (left, right); a swap exchanges a whole lim
     "legs": [("left_hip", "right_hip"), ("left_knee", "right_knee"), ("left_ankle", "right_ankle")],
     "arms": [("left_shoulder", "right_shoulder"), ("left_elbow", "right_elbow"), ("left_wrist", "right_wrist")],
 }
-SWAP_MARGIN = 0.6      # swap when the swapped limbs are this much closer to the prediction than as detected
-SWAP_MIN_GAIN = 0.05   # ... and the difference is at least this share of the person's size
+SWITCH_COST = 0.45     # cost (in person sizes of jolt) of changing between as detected and exchanged
+SWAP_PRIOR = 0.005     # and of each frame labelled against the detector (as detected, where both fit alike)
+JERK_CAP = 0.5         # a limb end's jolt counts at most this much (in person sizes): one bad detection is not a swap
+LIMB_SEEN = 0.05       # a far limb is seldom seen with much confidence, but it is still where the detector puts it
 
 
 def repair_left_right(track: PersonTrack) -> int:
-    """Swap back left and right legs or arms where the detector exchanged them for a while; returns the frames repaired.
+    """Swap back left and right legs or arms where the detector exchanged them; returns the frames repaired.
 
-    A detector sees a side view's limbs nearly on top of each other and now and then labels the
-    near limb as the far one: the limb jumps to where the other one was. Each frame is compared
-    with where the limbs were heading (the two frames before, after repair): where the exchanged
-    labels fit clearly better, they are swapped back. Runs in order, so a swap that lasts many
-    frames is undone on all of them.
+    Seen from the side, a leg passes in front of the other at every step, and the detector often
+    comes out of that crossing with the labels exchanged (it names the front leg "left", say) and
+    keeps them so for half a step. A limb moves smoothly; the exchanged labels make each limb end
+    jolt where they change. So for each run of frames, the labelling of every frame (as detected
+    or exchanged) is chosen together, by dynamic programming over the frames, to make the knees
+    and ankles (elbows and wrists) move most smoothly, each change of labelling costing a fixed
+    amount: a swap is repaired only where it makes the motion clearly smoother.
     """
-    repaired_frames = set()
-    frames = np.flatnonzero(track.present)
-    for group, pairs in LIMB_PAIRS.items():
-        left = [J(a) for a, _ in pairs]
-        right = [J(b) for _, b in pairs]
-        history: list[int] = []
-        for frame in frames:
-            if history and frame - history[-1] > 3:
-                history = []  # too long unseen to predict from
-            if history:
-                previous = track.positions[history[-1]]
-                if len(history) > 1 and history[-1] - history[-2] == 1:
-                    predicted = previous + 0.5 * (previous - track.positions[history[-2]])
-                else:
-                    predicted = previous
-                points, conf = track.positions[frame], track.confidence[frame]
-                usable = (conf[left] >= SEEN) & (conf[right] >= SEEN)
-                if usable.sum() >= 2:
-                    l, r = points[left][usable], points[right][usable]
-                    pl, pr = predicted[left][usable], predicted[right][usable]
-                    as_is = np.linalg.norm(l - pl, axis=1).sum() + np.linalg.norm(r - pr, axis=1).sum()
-                    swapped = np.linalg.norm(l - pr, axis=1).sum() + np.linalg.norm(r - pl, axis=1).sum()
-                    size = person_size(points, conf)
-                    if swapped < SWAP_MARGIN * as_is and as_is - swapped > SWAP_MIN_GAIN * size * usable.sum():
-                        _swap(track, frame, left, right)
-                        repaired_frames.add(int(frame))
-            history = (history + [int(frame)])[-2:]
-    track.swaps_repaired = len(repaired_frames)
+    repaired: set[int] = set()
+    for pairs in LIMB_PAIRS.values():
+        left, right = [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+        for run in _runs_of_frames(track, left + right):
+            if len(run) < 4:
+                continue
+            for frame, exchange in zip(run, _smoothest_labels(track, run, left, right)):
+                if exchange:
+                    _swap(track, frame, left, right)
+                    repaired.add(int(frame))
+    track.swaps_repaired = len(repaired)
     return track.swaps_repaired
+
+
+def _runs_of_frames(track: PersonTrack, joints: list[int]) -> list[np.ndarray]:
+    """Runs of consecutive frames in which the person and these joints are seen at all."""
+    seen = track.present & (track.confidence[:, joints] >= LIMB_SEEN).all(axis=1)
+    frames = np.flatnonzero(seen)
+    if not len(frames):
+        return []
+    return np.split(frames, np.flatnonzero(np.diff(frames) > 1) + 1)
+
+
+def _smoothest_labels(track: PersonTrack, run: np.ndarray, left: list[int], right: list[int]) -> list[bool]:
+    """Per frame of ``run``: whether exchanging left and right makes the limb ends move most smoothly."""
+    ends = [left[1], left[2], right[1], right[2]]
+    swapped_ends = [right[1], right[2], left[1], left[2]]
+    size = np.median([person_size(track.positions[f], track.confidence[f]) for f in run])
+    options = np.stack([track.positions[run][:, ends], track.positions[run][:, swapped_ends]]) / size  # (2, T, 4, 2)
+
+    def jolt(a: int, b: int, c: int, t: int) -> float:
+        second = options[c, t] - 2 * options[b, t - 1] + options[a, t - 2]
+        return float(np.minimum(np.linalg.norm(second, axis=-1), JERK_CAP).sum())
+
+    # cost[a, b]: the best labelling up to frame t ending with labels a (frame t - 1) and b (frame t)
+    cost = np.array([[SWAP_PRIOR * (a + b) + SWITCH_COST * (a != b) for b in (0, 1)] for a in (0, 1)], float)
+    back = []
+    for t in range(2, len(run)):
+        new, choice = np.full((2, 2), np.inf), np.zeros((2, 2), int)
+        for b in (0, 1):
+            for c in (0, 1):
+                totals = [cost[a, b] + jolt(a, b, c, t) for a in (0, 1)]
+                choice[b, c] = int(np.argmin(totals))
+                new[b, c] = min(totals) + SWAP_PRIOR * c + SWITCH_COST * (b != c)
+        cost = new
+        back.append(choice)
+    b, c = np.unravel_index(int(np.argmin(cost)), cost.shape)
+    labels = [c, b]
+    for choice in reversed(back):
+        a = choice[b, c]
+        labels.append(a)
+        b, c = a, b
+    return [bool(label) for label in reversed(labels)]
 
 
 def _swap(track: PersonTrack, frame: int, left: list[int], right: list[int]) -> None:

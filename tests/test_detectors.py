@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from core.detection import DETECTORS, DetectorFactory, has_solutions_api, import_mediapipe, task_model_path
+from core.detection import DETECTORS, DetectorFactory, has_solutions_api, import_mediapipe, padded, task_model_path
 from core.options import OptionError, PipelineOptions, check_options
 from core.video import read_frames
 
@@ -22,23 +22,25 @@ def needs_mediapipe() -> None:
         pytest.skip("mediapipe is not installed")
 
 
-def _detect(kind: str, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    detector = DetectorFactory(kind, 30.0)()
+def _detect(kind: str, frames: int, max_people: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """(F, max_people, 17, 2) and (F, max_people, 17) of the demo's first ``frames`` frames."""
+    detector = DetectorFactory(kind, 30.0, max_people)()
     try:
-        found = [detector.detect(frame.image) for frame in read_frames(DEMO, 0, frames)]
+        found = [padded(*detector.detect(frame.image), max_people) for frame in read_frames(DEMO, 0, frames)]
     finally:
         detector.close()
     return np.array([j for j, _ in found]), np.array([c for _, c in found])
 
 
 @pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
-def test_the_tasks_detector_follows_the_person_on_the_demo():
+def test_the_tasks_detector_finds_both_people_on_the_demo():
     needs_mediapipe()  # (runs on mediapipe 0.10 and 1.x: make test does both)
-    joints, confidence = _detect("tasks-full", 60)
-    seen = (confidence[:, LIMBS] > 0.5).sum(axis=1) >= 6
-    assert seen.mean() > 0.8
-    hips = joints[seen, 0]
-    assert np.percentile(np.linalg.norm(np.diff(hips, axis=0), axis=1), 95) < 40  # no jumps between people
+    joints, confidence = _detect("tasks-full", 120, max_people=4)
+    people = ((confidence[:, :, LIMBS] > 0.5).sum(axis=2) >= 6).sum(axis=1)
+    assert (people[:55] >= 1).mean() > 0.8          # the man on the box
+    assert (people[65:120] == 2).mean() > 0.8       # and the woman walking in from frame 59
+    centres = [joints[f, p, 0] for f in range(65, 120) for p in range(4) if confidence[f, p, LIMBS].mean() > 0.5]
+    assert max(c[1] for c in centres) > 600 and min(c[1] for c in centres) < 300  # one on the box, one below
 
 
 @pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
@@ -46,8 +48,8 @@ def test_the_tasks_api_finds_the_same_2d_as_the_solutions_api_on_the_demo():
     needs_mediapipe()
     if not has_solutions_api():
         pytest.skip("mediapipe 1.x: no solutions API to compare with")
-    tasks, tasks_confidence = _detect("tasks-full", 60)
-    solutions, solutions_confidence = _detect("solutions", 60)
+    tasks, tasks_confidence = (a[:, 0] for a in _detect("tasks-full", 60))
+    solutions, solutions_confidence = (a[:, 0] for a in _detect("solutions", 60))
     both = (tasks_confidence[:, LIMBS] > 0.5) & (solutions_confidence[:, LIMBS] > 0.5)
     assert both.sum() > 300  # both see the person on most frames
     distance = np.linalg.norm(tasks[:, LIMBS] - solutions[:, LIMBS], axis=-1)[both]

@@ -88,19 +88,22 @@ def test_person_leaving_the_frame_is_filled(tmp_path):
               for i in range(12)]
     path = tmp_path / "coco.json"
     path.write_text(json.dumps({"width": 200, "height": 150, "fps": 25, "frames": frames}))
-    track = fill_gaps(load_coco_json(str(path)))
+    people = load_coco_json(str(path))
+    track = fill_gaps(KeypointTrack(people.positions[:, 0], people.confidence[:, 0], 200, 150, people.fps))
     assert track.num_frames == 12 and track.fps == 25
     assert track.filled[7].all() and not track.filled[5].any()
     assert track.positions[7, J("left_wrist"), 0] == pytest.approx(33 + 7, abs=1e-4)
 
 
-def test_coco_results_list_picks_the_most_confident_person(tmp_path):
+def test_coco_results_list_keeps_every_person(tmp_path):
     entries = [{"image_id": 0, "keypoints": _coco_person(0, 0.2)}, {"image_id": 0, "keypoints": _coco_person(40, 0.9)},
                {"image_id": 1, "keypoints": _coco_person(40, 0.9)}]
     path = tmp_path / "results.json"
     path.write_text(json.dumps(entries))
-    track = load_coco_json(str(path), width=200, height=150)
-    assert track.positions[0, J("left_wrist"), 0] == pytest.approx(73)
+    people = load_coco_json(str(path), width=200, height=150)
+    assert people.positions.shape == (2, 2, 17, 2)
+    assert sorted(people.positions[0, :, J("left_wrist"), 0]) == pytest.approx([33, 73])
+    assert people.confidence[1, 1].max() == 0  # frame 1 has one person: the second slot is empty
 
 
 @pytest.mark.parametrize("content, message", [
@@ -123,9 +126,9 @@ def test_openpose_folder(tmp_path):
         flat[:, 2] = 0.8
         (tmp_path / f"clip_{i:012d}_keypoints.json").write_text(
             json.dumps({"version": 1.3, "people": [{"pose_keypoints_2d": flat.ravel().tolist()}]}))
-    track = load_openpose_folder(str(tmp_path), 640, 480, 30)
-    assert track.num_frames == 3
-    assert track.positions[2, J("left_elbow"), 0] == pytest.approx(6 + 2)  # BODY_25 index 6
+    people = load_openpose_folder(str(tmp_path), 640, 480, 30)
+    assert people.num_frames == 3
+    assert people.positions[2, 0, J("left_elbow"), 0] == pytest.approx(6 + 2)  # BODY_25 index 6
     (tmp_path / "clip_000000000003_keypoints.json").write_text('{"people": [{"pose_keypoints_2d": [1, 2]}]}')
     with pytest.raises(KeypointError, match="mix keypoint layouts"):
         load_openpose_folder(str(tmp_path), 640, 480, 30)

@@ -25,7 +25,7 @@ import torch
 from core.cleanup import detect_foot_contacts, foot_sliding
 from core.detection import TasksPoseDetector, detect_video
 from core.inference import PoseLifter
-from core.keypoints import KeypointError
+from core.keypoints import KeypointError, KeypointTrack
 from core.losses import mean_velocity_error, mpjpe, p_mpjpe
 from core.pipeline import DEFAULT_MODEL, PipelineOptions, lift_track
 
@@ -53,7 +53,8 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
     truth = np.load(truth_path)
     detector = TasksPoseDetector("full", float(truth["fps"]), keep_world_landmarks=True)  # the pipeline's default
     try:
-        track = detect_video(video, detector)
+        people = detect_video(video, detector)  # one person: slot 0
+        track = KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, people.fps)
     finally:
         detector.close()
     options = PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False)

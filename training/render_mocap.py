@@ -41,16 +41,21 @@ def camera_setup(joints_world: np.ndarray, distance: float, height: float, yaw_d
     return center, rotation, CameraIntrinsics.from_focal_mm(width, height_px, focal_mm, 36.0)
 
 
+CLOTHES = [CLOTH, (0.55, 0.12, 0.1, 1.0), (0.15, 0.45, 0.15, 1.0), (0.5, 0.45, 0.1, 1.0)]  # one per person
+
+
 def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: np.ndarray,
            intrinsics: CameraIntrinsics, focal_mm: float, video_path: str) -> None:
+    """Render (T, 17, 3) joints, or (T, people, 17, 3) for several people (each in other clothes)."""
     import bpy
     import cv2
     from mathutils import Matrix, Vector
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
+    people = joints_world[:, None] if joints_world.ndim == 3 else joints_world
     materials = {}
-    for name, colour in (("skin", SKIN), ("cloth", CLOTH)):
+    for name, colour in [("skin", SKIN)] + [(f"cloth{k}", CLOTHES[k % len(CLOTHES)]) for k in range(people.shape[1])]:
         materials[name] = bpy.data.materials.new(name)
         materials[name].diffuse_color = colour
 
@@ -60,15 +65,17 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
         obj.data.materials.append(materials[material])
         return obj
 
-    spheres, cylinders = {}, {}
-    for parent, child in SK.bones():
-        name = SK.names[child]
-        if name == "head":
-            continue
-        material = "cloth" if name in TORSO else "skin"
-        cylinders[child] = add("cylinder", material, radius=RADIUS[name], depth=1.0, vertices=24)
-        spheres[child] = add("sphere", material, radius=RADIUS[name], segments=16, ring_count=8)
-    head = add("sphere", "skin", radius=0.11, segments=24, ring_count=12)
+    mannequins = []
+    for k in range(people.shape[1]):
+        spheres, cylinders = {}, {}
+        for parent, child in SK.bones():
+            name = SK.names[child]
+            if name == "head":
+                continue
+            material = f"cloth{k}" if name in TORSO else "skin"
+            cylinders[child] = add("cylinder", material, radius=RADIUS[name], depth=1.0, vertices=24)
+            spheres[child] = add("sphere", material, radius=RADIUS[name], segments=16, ring_count=8)
+        mannequins.append((spheres, cylinders, add("sphere", "skin", radius=0.11, segments=24, ring_count=12)))
     bpy.ops.mesh.primitive_plane_add(size=40)
 
     camera_data = bpy.data.cameras.new("camera")
@@ -91,16 +98,17 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
     folder = tempfile.mkdtemp(prefix="render_")
     writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (intrinsics.width, intrinsics.height))
     try:
-        for t, pose in enumerate(joints_world):
-            for child, cylinder in cylinders.items():
-                a, b = Vector(pose[SK.parents[child]]), Vector(pose[child])
-                direction = b - a
-                cylinder.rotation_mode = "QUATERNION"
-                cylinder.rotation_quaternion = Vector((0, 0, 1)).rotation_difference(direction)
-                cylinder.location = (a + b) / 2
-                cylinder.scale = (1.0, 1.0, max(direction.length, 1e-3))
-                spheres[child].location = b
-            head.location = Vector(pose[SK.index("neck_nose")] + 0.5 * (pose[SK.index("head")] - pose[SK.index("neck_nose")]))
+        for t, poses in enumerate(people):
+            for pose, (spheres, cylinders, head) in zip(poses, mannequins):
+                for child, cylinder in cylinders.items():
+                    a, b = Vector(pose[SK.parents[child]]), Vector(pose[child])
+                    direction = b - a
+                    cylinder.rotation_mode = "QUATERNION"
+                    cylinder.rotation_quaternion = Vector((0, 0, 1)).rotation_difference(direction)
+                    cylinder.location = (a + b) / 2
+                    cylinder.scale = (1.0, 1.0, max(direction.length, 1e-3))
+                    spheres[child].location = b
+                head.location = Vector(pose[SK.index("neck_nose")] + 0.5 * (pose[SK.index("head")] - pose[SK.index("neck_nose")]))
             scene.render.filepath = os.path.join(folder, f"{t:06d}.png")
             bpy.ops.render.render(write_still=True)
             writer.write(cv2.imread(scene.render.filepath))

@@ -1,0 +1,233 @@
+"""Tracking benchmark: identities on rendered clips of several people, the demo clip, and left/right swaps.
+
+    python -m training.bench_tracking --data runs/data/mocap.npz [--quick] --out results/tracking.json
+
+- Rendered clips (``training.render_mocap`` mannequins in different clothes, Bandai Namco walks
+  put on straight crossing paths; truth from the joints): two people crossing with one passing
+  behind the other, and three people crossing. Detection and tracking exactly as the pipeline does
+  them (two workers, ``core.people.select_people``). Each track is matched per frame to the truth
+  person whose projected joints it is nearest; an identity switch is a truth person's track id
+  changing; the chosen person (``--person longest``) is missed in a frame where that truth person
+  is in view and the chosen track is not on them.
+- The demo clip (two people): identity switches of the chosen track, by a hand-made rule of where
+  each person is (the man on the box up to frame 175, then right of x = 900 after his jump; the
+  woman on the ground), and the number of people ``--all-people`` animates.
+- Side views of a walk: the share of frames whose left and right legs or arms are exchanged
+  against the truth, as detected and after ``core.tracking.repair_left_right``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from core.camera import project_to_2d
+from core.detection import DetectorFactory
+from core.parallel_detection import detect_video_cached
+from core.people import select_people
+from core.skeleton import H36M_SKELETON
+from core.tracking import LIMB_PAIRS, SEEN, PersonTrack, person_size, repair_left_right
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RENDERS = os.path.join(ROOT, "data", "bench", "renders")
+DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
+J = H36M_SKELETON.index
+# (name, [(clip content, start x, depth y, direction in degrees)], camera yaw)
+SCENES = [
+    ("tracking_cross2", [("walk_normal", -2.2, 0.0, 0.0), ("walk_happy", 2.2, 1.2, 180.0)], 0.0),
+    ("tracking_cross3", [("walk_normal", -2.2, 0.0, 0.0), ("walk_sad", 2.2, 1.0, 180.0),
+                         ("walk_proud", -1.5, 2.2, 10.0)], 0.0),
+]
+SIDE_VIEWS = [("tracking_side_walk", "walk_normal", 0.0), ("tracking_side_walk_tired", "walk_tired", 180.0)]
+
+
+def _clip(clips, content: str, frames: int) -> np.ndarray:
+    for clip in clips:
+        if content in clip.name and len(clip.positions) >= frames:
+            return np.asarray(clip.positions[:frames], np.float64)
+    raise ValueError(f"no clip with {content!r} and {frames} frames in the data")
+
+
+def on_path(positions: np.ndarray, start_x: float, depth: float, direction_deg: float) -> np.ndarray:
+    """The clip turned so that it travels along ``direction_deg`` (0: +x), starting at (start_x, depth)."""
+    travel = positions[-1, 0, :2] - positions[0, 0, :2]
+    turn = math.radians(direction_deg) - math.atan2(travel[1], travel[0])
+    c, s = math.cos(turn), math.sin(turn)
+    rotation = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+    moved = (positions - np.array([*positions[0, 0, :2], 0.0])) @ rotation.T
+    return moved + np.array([start_x, depth, 0.0])
+
+
+def render_scene(name: str, people: np.ndarray, yaw: float, distance: float = 4.5) -> tuple[str, dict]:
+    """Render (T, N, 17, 3) once into data/bench/renders/NAME; returns the video and the truth."""
+    from .render_mocap import camera_setup, render
+    folder = os.path.join(RENDERS, name)
+    video, truth_path = os.path.join(folder, "video.mp4"), os.path.join(folder, "truth.npz")
+    if not (os.path.isfile(video) and os.path.isfile(truth_path)):
+        os.makedirs(folder, exist_ok=True)
+        center, rotation, intrinsics = camera_setup(people.reshape(-1, 17, 3), distance, 1.4, yaw, 28.0, 960, 540)
+        render(people, 30.0, center, rotation, intrinsics, 28.0, video)
+        camera = (people - center) @ rotation
+        np.savez(truth_path, joints_world=people, pixels=project_to_2d(camera, intrinsics.pixel_vector()),
+                 depth=camera[..., 2], width=960, height=540)
+    with np.load(truth_path) as data:
+        return video, {k: data[k] for k in data.files}
+
+
+def detect_and_track(video: str, workers: int = 2):
+    with tempfile.TemporaryDirectory() as cache:
+        run = detect_video_cached(video, cache, DetectorFactory("tasks-full", 30.0), workers=workers)
+    return run.people, select_people(run.people, "longest", all_people=True)
+
+
+def truth_labels(track: PersonTrack, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) the truth person each frame of ``track`` is on (-1: not present or on nobody), and how far (sizes)."""
+    labels, distance = np.full(len(track.present), -1), np.full(len(track.present), np.inf)
+    for frame in np.flatnonzero(track.present):
+        seen = track.confidence[frame] >= SEEN
+        size = person_size(track.positions[frame], track.confidence[frame])
+        distances = [np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean() / size
+                     for truth in pixels[frame]]
+        if min(distances) < 0.5:
+            labels[frame], distance[frame] = int(np.argmin(distances)), min(distances)
+    return labels, distance
+
+
+def identity_report(selection, truth: dict) -> dict:
+    pixels = truth["pixels"]                       # (F, N, 17, 2)
+    frames, people = pixels.shape[:2]
+    inside = ((pixels[..., 0] > 0) & (pixels[..., 0] < truth["width"]) & (pixels[..., 1] > 0) &
+              (pixels[..., 1] < truth["height"])).mean(axis=-1) > 0.8       # (F, N) the person is in view
+    owner = np.full((frames, people), -1)          # which track is on each truth person (the nearest)
+    nearest = np.full((frames, people), np.inf)
+    labels = {}
+    for track in selection.tracks:
+        track_labels, distance = truth_labels(track, pixels)
+        labels[track.id] = track_labels
+        for frame in np.flatnonzero(track_labels >= 0):
+            if distance[frame] < nearest[frame, track_labels[frame]]:
+                owner[frame, track_labels[frame]], nearest[frame, track_labels[frame]] = track.id, distance[frame]
+    switches = 0
+    for person in range(people):
+        ids = owner[:, person][owner[:, person] >= 0]
+        switches += int((np.diff(ids) != 0).sum())
+    chosen = labels[selection.chosen.id]
+    chosen_person = int(np.bincount(chosen[chosen >= 0]).argmax()) if (chosen >= 0).any() else 0
+    visible = inside[:, chosen_person]
+    missed = visible & (chosen != chosen_person)
+    person_frames = int(inside.sum())
+    return {"frames": frames, "people": people, "tracks": len(selection.tracks), "person_frames": person_frames,
+            "identity_switches": switches, "chosen_missed_frames": int(missed.sum()),
+            "chosen_visible_frames": int(visible.sum())}
+
+
+def swapped_frames(track: PersonTrack, pixels: np.ndarray) -> tuple[int, int]:
+    """Frames whose legs or arms are exchanged against the truth (of frames where that can be told)."""
+    swapped, judged = 0, 0
+    for frame in np.flatnonzero(track.present):
+        size = person_size(track.positions[frame], track.confidence[frame])
+        verdicts = []
+        for pairs in LIMB_PAIRS.values():
+            left, right = [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+            truth_l, truth_r = pixels[frame, left], pixels[frame, right]
+            if np.linalg.norm(truth_l - truth_r, axis=-1).mean() < 0.08 * size:
+                continue  # left and right overlap in the image: nothing to tell them apart by
+            l, r = track.positions[frame, left], track.positions[frame, right]
+            as_is = np.linalg.norm(l - truth_l, axis=-1).sum() + np.linalg.norm(r - truth_r, axis=-1).sum()
+            exchanged = np.linalg.norm(l - truth_r, axis=-1).sum() + np.linalg.norm(r - truth_l, axis=-1).sum()
+            verdicts.append(exchanged < as_is)
+        if verdicts:
+            judged += 1
+            swapped += any(verdicts)
+    return swapped, judged
+
+
+def demo_report() -> dict:
+    """Identity switches of the chosen track on the demo, by where the man and the woman are."""
+    if not os.path.isfile(DEMO):
+        return {}
+    people, selection = detect_and_track(DEMO)
+
+    def who(frame: int, x: float, y: float) -> int:  # 0 the man, 1 the woman, -1 cannot tell
+        if frame <= 175:
+            return 0 if y < 450 else (1 if y > 550 else -1)
+        if frame >= 190:
+            return 0 if x > 900 else (1 if x < 450 else -1)
+        return -1
+
+    chosen = selection.chosen.track
+    names = []
+    for frame in np.flatnonzero(chosen.present):
+        x, y = chosen.positions[frame][chosen.confidence[frame] >= SEEN].mean(axis=0)
+        names.append(who(int(frame), float(x), float(y)))
+    known = [n for n in names if n >= 0]
+    return {"demo_identity_switches": int((np.diff(known) != 0).sum()) if known else 0,
+            "demo_chosen_is_the_man": bool(known) and np.bincount(known).argmax() == 0,
+            "demo_people_animated_all": len(select_people(people, "longest", all_people=True).animated),
+            "demo_tracks": [t.summary(people.fps) for t in selection.tracks]}
+
+
+def run(data: str, quick: bool = False) -> dict:
+    from .datasets import load_clips
+    frames = 120 if quick else 180
+    clips = load_clips(data)
+    started = time.time()
+    report = {"scenes": {}, "side_views": {}}
+    for name, walkers, yaw in (SCENES[:1] if quick else SCENES):
+        people = np.stack([on_path(_clip(clips, content, frames), x, y, direction)
+                           for content, x, y, direction in walkers], axis=1)
+        video, truth = render_scene(f"{name}_{frames}", people, yaw)
+        _, selection = detect_and_track(video)
+        report["scenes"][name] = identity_report(selection, truth)
+    for name, content, direction in (SIDE_VIEWS[:1] if quick else SIDE_VIEWS):
+        person = on_path(_clip(clips, content, frames), -1.5 if direction == 0 else 1.5, 0.0, direction)
+        video, truth = render_scene(f"{name}_{frames}", person[:, None], 0.0, distance=4.0)
+        _, selection = detect_and_track(video)
+        track = copy.deepcopy(selection.tracks[0])   # as detected (select_people repaired its own copy)
+        before = swapped_frames(track, truth["pixels"][:, 0])
+        repair_left_right(track)
+        after = swapped_frames(track, truth["pixels"][:, 0])
+        report["side_views"][name] = {"judged_frames": before[1], "swapped_before": before[0],
+                                      "swapped_after": after[0], "repaired": track.swaps_repaired}
+    report["demo"] = demo_report()
+    scenes = report["scenes"].values()
+    person_frames = sum(s["person_frames"] for s in scenes)
+    side = report["side_views"].values()
+    judged = max(sum(s["judged_frames"] for s in side), 1)
+    report["summary"] = {
+        "tracking_identity_switches_per_1000_frames": round(1000 * sum(s["identity_switches"] for s in scenes)
+                                                            / max(person_frames, 1), 2),
+        "tracking_missed_frames_pct": round(100 * sum(s["chosen_missed_frames"] for s in scenes)
+                                            / max(sum(s["chosen_visible_frames"] for s in scenes), 1), 2),
+        "lr_swap_frames_pct_before": round(100 * sum(s["swapped_before"] for s in side) / judged, 2),
+        "lr_swap_frames_pct_after": round(100 * sum(s["swapped_after"] for s in side) / judged, 2),
+        "tracking_demo_identity_switches": report["demo"].get("demo_identity_switches", -1),
+        "tracking_demo_people_all": report["demo"].get("demo_people_animated_all", 0),
+    }
+    report["seconds"] = round(time.time() - started, 1)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--quick", action="store_true", help="one crossing scene and one side view, 120 frames")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    report = run(args.data, args.quick)
+    text = json.dumps(report, indent=2, default=float)
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        with open(args.out, "w") as handle:
+            handle.write(text)
+    print(json.dumps(report["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
