@@ -42,13 +42,18 @@ def settings(context):
 
 
 def video_path(context) -> str:
-    """The chosen movie clip's file, else (in the Movie Clip editor) the editor's clip, else the chosen file."""
+    """The chosen movie clip's file, else (in the Movie Clip editor) the editor's clip, else the chosen file.
+
+    A clip made from an image sequence is the folder of its images (all of them, in name order).
+    """
     s = settings(context)
     clip = s.clip or getattr(getattr(context, "space_data", None), "clip", None)
     path = bpy.path.abspath(clip.filepath) if clip else bpy.path.abspath(s.video_path)
     if not path:
         raise UserError("Choose a movie clip or a video file first")
-    if not os.path.isfile(path):
+    if clip is not None and clip.source == "SEQUENCE":
+        path = os.path.dirname(path)
+    if not os.path.isfile(path) and not os.path.isdir(path):
         raise UserError(f"Video file not found: {path}")
     return path
 

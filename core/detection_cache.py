@@ -9,6 +9,7 @@ cannot be read, or that belongs to another video, is reported and discarded.
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -21,9 +22,16 @@ CHUNK_PATTERN = "chunk_*.npz"
 
 
 def video_signature(info: VideoInfo, detector_name: str) -> str:
-    """What a chunk must match to be reused: the video file (path, size, time) and the detector."""
-    stat = os.stat(info.path)
-    return json.dumps({"video": os.path.abspath(info.path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+    """What a chunk must match to be reused: the video file (path, size, time), or every image of an image
+    sequence, and the detector."""
+    if os.path.isdir(info.path):
+        from .video import image_files
+        stats = [(os.path.basename(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in image_files(info.path)]
+        size, mtime = len(stats), hashlib.sha1(json.dumps(stats).encode()).hexdigest()
+    else:
+        stat = os.stat(info.path)
+        size, mtime = stat.st_size, stat.st_mtime_ns
+    return json.dumps({"video": os.path.abspath(info.path), "size": size, "mtime_ns": mtime,
                        "detector": detector_name}, sort_keys=True)
 
 

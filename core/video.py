@@ -1,8 +1,14 @@
-"""Video input through OpenCV, one frame at a time, so memory does not grow with the clip's length."""
+"""Video input through OpenCV, one frame at a time, so memory does not grow with the clip's length.
+
+A clip is a video file or a folder of images, one per frame, in the order of their names
+(numbers within names in numeric order: frame_2 before frame_10). An image sequence has no
+frame rate of its own: 30 frames per second is assumed unless the user gives one.
+"""
 from __future__ import annotations
 
 import os
 import queue
+import re
 import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -57,8 +63,34 @@ def _rate_from_timestamps(capture, cv2, first_ms: float, frames: int = 8) -> flo
     return 1000.0 / float(np.median(steps)) if len(steps) else None
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".exr")
+SEQUENCE_FPS = 30.0
+
+
+def image_files(folder: str) -> list[str]:
+    """The images of a folder in frame order: names compared with their numbers as numbers."""
+    def key(name: str):
+        return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+    names = [n for n in os.listdir(folder) if n.lower().endswith(IMAGE_EXTENSIONS) and not n.startswith(".")]
+    return [os.path.join(folder, n) for n in sorted(names, key=key)]
+
+
+def _probe_images(folder: str) -> VideoInfo:
+    cv2 = _cv2()
+    files = image_files(folder)
+    if not files:
+        raise VideoError(f"no images in folder {folder} (looked for {', '.join(IMAGE_EXTENSIONS)}): give a video "
+                         "file or a folder holding one image per frame")
+    first = cv2.imread(files[0], cv2.IMREAD_COLOR)
+    if first is None:
+        raise VideoError(f"cannot read {files[0]}: not an image OpenCV can decode, or the file is damaged")
+    return VideoInfo(folder, first.shape[1], first.shape[0], SEQUENCE_FPS, len(files), "assumed")
+
+
 def probe(path: str) -> VideoInfo:
-    """Open the video once: size, frame rate and announced frame count, and check that a frame decodes."""
+    """Open the clip once: size, frame rate and announced frame count, and check that a frame decodes."""
+    if os.path.isdir(path):
+        return _probe_images(path)
     if not os.path.isfile(path):
         raise VideoError(f"video not found: {path}")
     cv2 = _cv2()
@@ -96,6 +128,27 @@ def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = 
     quit_event = threading.Event()
     done = object()
 
+    def decode_images() -> None:
+        files = image_files(path)
+        try:
+            size = None
+            for index in range(start, min(stop, len(files)) if stop is not None else len(files)):
+                if quit_event.is_set():
+                    break
+                frame = cv2.imread(files[index], cv2.IMREAD_COLOR)
+                if frame is None:
+                    raise VideoError(f"cannot read {files[index]}: not an image, or the file is damaged")
+                size = size or frame.shape
+                if frame.shape != size:
+                    raise VideoError(f"{files[index]} is {frame.shape[1]}x{frame.shape[0]}, the images before it "
+                                     f"{size[1]}x{size[0]}: every image of a sequence must have one size")
+                image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB, dst=frame) if rgb else frame
+                frames.put(DecodedFrame(index, image, 1000.0 * index / SEQUENCE_FPS))
+        except VideoError as exc:
+            frames.put(exc)
+        finally:
+            frames.put(done)
+
     def decode() -> None:
         # one decoding thread: each worker has its own decoder already, and FFmpeg's frame threads
         # each hold reference frames (about 6 MB a thread at 1768x994), for speed not needed here
@@ -120,10 +173,13 @@ def read_frames(path: str, start: int = 0, stop: int | None = None, rgb: bool = 
             capture.release()
             frames.put(done)
 
-    worker = threading.Thread(target=decode, name="video-decode", daemon=True)
+    worker = threading.Thread(target=decode_images if os.path.isdir(path) else decode, name="video-decode",
+                              daemon=True)
     worker.start()
     try:
         while (item := frames.get()) is not done:
+            if isinstance(item, Exception):
+                raise item
             yield item
             if stopping is not None and stopping():
                 break

@@ -74,6 +74,12 @@ def test_results_page_and_plots(tmp_path):
             "tasks-heavy": {"fps_1080p": 38.8, "fps_demo": 31.9, "person_found_pct_1080p": 73.0,
                             "error_vs_truth_1080p": {"median_px": 11.2, "p90_px": 32.4},
                             "against_solutions": {"1080p": {"median_px": 4.9}, "demo": {"median_px": 4.3}}}}},
+        "tracking": {"scenes": {"tracking_cross2": {"frames": 180, "people": 2, "tracks": 3, "identity_switches": 2,
+                                                    "chosen_missed_frames": 40, "chosen_visible_frames": 170}},
+                     "demo": {"demo_chosen_is_the_man": True},
+                     "keys": {"tracking_identity_switches_per_1000_frames": 5.9, "tracking_missed_frames_pct": 23.5,
+                              "tracking_demo_identity_switches": 0, "tracking_demo_people_all": 2,
+                              "lr_swap_frames_pct_before": 42.4, "lr_swap_frames_pct_after": 40.0}},
         "retarget": {"rigs": [{"rig": "mpfb_mixamo", "about": "Mixamo names", "motion": "walk", "bones": 52,
                                "limb_direction_error_max_deg": 0.01, "hinge_error_median_deg": 0.2,
                                "hinge_error_p90_deg": 0.9, "lowest_ankle_m": 0.07, "root_scale": 0.95,
@@ -94,6 +100,9 @@ def test_results_page_and_plots(tmp_path):
     assert "`results/bench/retarget/<rig>.png`" in page
     assert "| solutions | 78.5 | 72.1 | 79.3 % | 16.6 / 67.3 |  |" in page
     assert "| tasks-heavy | 38.8 | 31.9 | 73.0 % | 11.2 / 32.4 | 4.9 / 4.3 |" in page
+    assert "| tracking_cross2 | 180 | 2 | 3 | 2 | 40 / 170 |" in page
+    assert "Demo clip: 0 identity switches of the chosen track (the man: True); `--all-people` animates 2" in page
+    assert "as detected **42.4 %**, after the repair **40.0 %**" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)
     for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
         path = tmp_path / f"{part}.png"

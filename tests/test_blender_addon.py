@@ -275,3 +275,21 @@ def test_everyone_in_the_demo_is_baked_where_they_stand_and_a_person_can_be_pick
         assert s.person == "ID" and s.person_id == 2 and stored["chosen"] == 2
     finally:
         s.all_people, s.person = False, "longest"
+
+
+def test_a_movie_clip_of_an_image_sequence_is_read_as_all_its_images(scene, tmp_path):
+    from types import SimpleNamespace
+    import cv2
+    for i in range(1, 6):
+        cv2.imwrite(str(tmp_path / f"shot_{i:04d}.png"), np.full((48, 64, 3), 40 * i, np.uint8))
+    clip = bpy.data.movieclips.load(str(tmp_path / "shot_0001.png"))
+    try:
+        assert clip.source == "SEQUENCE"
+        scene.videopose.clip = clip
+        path = _operators_module().video_path(SimpleNamespace(scene=scene, space_data=None))
+        assert os.path.samefile(path, tmp_path)
+        from core.video import probe
+        assert probe(path).frame_count == 5  # every image, not the first one only
+    finally:
+        scene.videopose.clip = None
+        bpy.data.movieclips.remove(clip)

@@ -76,6 +76,9 @@ def clip(tmp_path, monkeypatch):
     (["--sensor-mm", "0"], "sensor width"),
     (["--fps", "0"], "frame rate"),
     (["--workers", "0"], "--workers"),
+    (["--person", "tallest"], "--person must be a track id"),
+    (["--person", "0"], "--person must be a track id"),
+    (["--max-people", "0"], "--max-people"),
 ])
 def test_bad_options_stop_before_detection_with_a_clear_message(tmp_path, clip, capsys, arguments, message):
     video, model = clip
@@ -280,3 +283,103 @@ def test_ctrl_c_on_the_command_line_keeps_the_finished_chunks(tmp_path):
     kept = frames_kept(str(chunks))
     assert 100 <= kept < 3000 and f"interrupted: {kept} frames" in error
     assert not (out / "motion.npz").exists()  # nothing half-made among the outputs
+
+
+def _image_sequence(folder, frames: int = 30, size=(96, 64)):
+    """PNG images whose colours carry their frame index (``tests.video_helpers.read_index``), named unpadded."""
+    import cv2
+    from tests.video_helpers import index_colour
+    os.makedirs(folder, exist_ok=True)
+    for i in range(frames):
+        cv2.imwrite(os.path.join(folder, f"frame_{i}.png"), np.full((size[1], size[0], 3), index_colour(i), np.uint8))
+    return str(folder)
+
+
+def test_a_folder_of_images_is_a_clip_in_numeric_name_order(tmp_path):
+    from core.parallel_detection import detect_video_cached
+    from core.video import probe
+    from tests.video_helpers import IndexDetector
+    folder = _image_sequence(tmp_path / "frames", frames=130)
+    info = probe(folder)
+    assert (info.width, info.height, info.frame_count, info.fps_source) == (96, 64, 130, "assumed")
+    run = detect_video_cached(folder, str(tmp_path / "cache"), IndexDetector, workers=2)
+    assert [int(round(x)) for x in run.people.positions[:, 0, 0, 0]] == list(range(130))  # frame_10 after frame_9
+    again = detect_video_cached(folder, str(tmp_path / "cache"), IndexDetector, workers=2)
+    assert again.frames_detected == 0  # the same images: all from the cache
+    os.remove(os.path.join(folder, "frame_129.png"))
+    changed = detect_video_cached(folder, str(tmp_path / "cache"), IndexDetector, workers=2)
+    assert changed.frames_detected == 129 and any("another video" in p for p in changed.cache_problems)
+
+
+def test_an_empty_image_folder_is_a_clear_error(tmp_path, clip):
+    _, model = clip
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    code = pipeline.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out"), "--model", model])
+    assert code == 2
+    with pytest.raises(ValueError, match="no images in folder"):
+        pipeline.run(str(tmp_path / "empty"), str(tmp_path / "out"), pipeline.PipelineOptions(model_path=model))
+
+
+def test_images_of_different_sizes_are_a_clear_error(tmp_path):
+    import cv2
+    from core.video import VideoError, read_frames
+    folder = _image_sequence(tmp_path / "frames", frames=5)
+    cv2.imwrite(os.path.join(folder, "frame_3.png"), np.zeros((10, 10, 3), np.uint8))
+    with pytest.raises(VideoError, match="frame_3.png is 10x10, the images before it 96x64"):
+        list(read_frames(folder))
+
+
+def test_a_portrait_video_keeps_its_shape(tmp_path, clip):
+    from core.video import probe, read_frames
+    from tests.video_helpers import index_video
+    video = index_video(tmp_path / "portrait.avi", frames=10, size=(64, 112))
+    info = probe(video)
+    assert (info.width, info.height) == (64, 112)
+    assert next(iter(read_frames(video))).image.shape == (112, 64, 3)
+
+
+def _two_people_json(path, frames: int = 40) -> str:
+    """COCO keypoints of two standing people, left and right, in a shuffled order; the right one leaves at 30."""
+    rng = np.random.default_rng(3)
+    base = json.loads(open(_keypoints_json(path, frames=1)).read())["frames"][0]["people"][0]["keypoints"]
+    person = np.asarray(base, np.float32).reshape(17, 3)
+    entries = []
+    for i in range(frames):
+        people = [person + [i - 60, 0, 0]] + ([person + [i + 40, 0, 0]] if i < 30 else [])
+        rng.shuffle(people)
+        entries.append({"frame": i, "people": [{"keypoints": p.ravel().tolist()} for p in people]})
+    path.write_text(json.dumps({"width": 320, "height": 120, "fps": 25, "frames": entries}))
+    return str(path)
+
+
+def test_all_people_gives_one_motion_per_person_and_the_track_list(tmp_path, clip, capsys):
+    video, model = clip
+    keypoints = _two_people_json(tmp_path / "two.json")
+    out = tmp_path / "out"
+    assert pipeline.main([video, "--out", str(out), "--model", model, "--keypoints", keypoints, "--all-people",
+                          "--no-preview"]) == 0
+    tracks = json.loads((out / "tracks.json").read_text())
+    assert [t["id"] for t in tracks["tracks"]] == [1, 2] and tracks["chosen"] == 1 and tracks["animated"] == [1, 2]
+    assert [t["frames"] for t in tracks["tracks"]] == [40, 30]
+    for name in ("person_1.bvh", "person_2.bvh", "person_1.npz", "person_2.npz", "motion.bvh", "tracks.png"):
+        assert (out / name).stat().st_size > 0
+    first, second = np.load(out / "person_1.npz"), np.load(out / "person_2.npz")
+    assert len(first["joints_world"]) == 40 and len(second["joints_world"]) == 30
+    assert np.allclose(first["camera_rotation"], second["camera_rotation"])  # one world for both
+    printed = capsys.readouterr().out
+    assert "2 people in this clip; animating person 1" in printed and "person 2 is in frames 0-29 of 40" in printed
+    # Choosing the other person replaces the outputs; person_*.bvh of the earlier run do not stay behind.
+    assert pipeline.main([video, "--out", str(out), "--model", model, "--keypoints", keypoints, "--person", "2",
+                          "--no-preview"]) == 0
+    assert json.loads((out / "tracks.json").read_text())["chosen"] == 2
+    assert len(np.load(out / "motion.npz")["joints_world"]) == 30
+    assert not (out / "person_1.bvh").exists()
+
+
+def test_a_track_id_that_does_not_exist_is_a_clear_error(tmp_path, clip, capsys):
+    video, model = clip
+    keypoints = _two_people_json(tmp_path / "two.json")
+    assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model, "--keypoints", keypoints,
+                          "--person", "7"]) == 2
+    assert "there is no person 7: the tracks are 1, 2" in capsys.readouterr().err

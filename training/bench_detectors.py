@@ -23,7 +23,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from core.detection import DetectorFactory  # noqa: E402
+from core.detection import DetectorFactory, padded  # noqa: E402
 from core.skeleton import H36M_SKELETON  # noqa: E402
 from core.video import probe, read_frames  # noqa: E402
 from training.reports import print_and_save  # noqa: E402
@@ -37,14 +37,14 @@ LIMB_JOINTS = [H36M_SKELETON.index(f"{side}_{joint}") for side in ("left", "righ
 
 def run_detector(kind: str, video: str, frames: int | None) -> dict:
     info = probe(video)
-    detector = DetectorFactory(kind, info.fps)()
+    detector = DetectorFactory(kind, info.fps, max_people=1)()  # the models compared: one person each
     joints, confidence = [], []
     started = time.perf_counter()
     try:
         for frame in read_frames(video, 0, frames):
-            j, c = detector.detect(frame.image)
-            joints.append(j)
-            confidence.append(c)
+            j, c = padded(*detector.detect(frame.image), 1)
+            joints.append(j[0])
+            confidence.append(c[0])
     finally:
         detector.close()
     seconds = time.perf_counter() - started

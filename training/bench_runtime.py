@@ -34,7 +34,7 @@ import tempfile
 import threading
 import time
 
-from core.detection import task_model_path
+from core.detection import DEFAULT_MAX_PEOPLE, task_model_path
 from core.detection_cache import frames_kept
 from core.video import probe
 
@@ -46,14 +46,15 @@ DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
 RENDER_1080P = os.path.join(ROOT, "data", "bench", "renders", "single_person_1080p")
 
 # The reference: what a user gets from mediapipe alone, with nothing of ours in the loop: the
-# pipeline's default detector (the Tasks API's pose landmarker with the bundled full model).
+# pipeline's default detector (the Tasks API's pose landmarker with the bundled full model, looking
+# for as many people as the pipeline does).
 DETECT_ALONE = """
 import sys
 import cv2
 import mediapipe as mp
 from mediapipe.tasks.python import BaseOptions, vision
 options = vision.PoseLandmarkerOptions(base_options=BaseOptions(model_asset_path=sys.argv[2]),
-                                       running_mode=vision.RunningMode.VIDEO, num_poses=1)
+                                       running_mode=vision.RunningMode.VIDEO, num_poses=int(sys.argv[3]))
 landmarker = vision.PoseLandmarker.create_from_options(options)
 capture, frames = cv2.VideoCapture(sys.argv[1]), 0
 while True:
@@ -102,7 +103,8 @@ def speed_pair(video: str, repeats: int) -> dict:
     alone, whole, loads = [], [], []
     for _ in range(repeats):
         loads.append(load_average())
-        alone.append(timed([sys.executable, "-c", DETECT_ALONE, video, task_model_path("full")])[0])
+        alone.append(timed([sys.executable, "-c", DETECT_ALONE, video, task_model_path("full"),
+                            str(DEFAULT_MAX_PEOPLE)])[0])
         out = tempfile.mkdtemp(prefix="bench_runtime_")
         try:
             whole.append(timed(pipeline_command(video, out))[0])

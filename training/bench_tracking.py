@@ -1,6 +1,6 @@
 """Tracking benchmark: identities on rendered clips of several people, the demo clip, and left/right swaps.
 
-    python -m training.bench_tracking --data runs/data/mocap.npz [--quick] --out results/tracking.json
+    python -m training.bench_tracking --data runs/data/mocap.npz [--quick] [--json results/tracking.json]
 
 - Rendered clips (``training.render_mocap`` mannequins in different clothes, Bandai Namco walks
   put on straight crossing paths; truth from the joints): two people crossing with one passing
@@ -34,6 +34,7 @@ from core.people import select_people
 from core.skeleton import H36M_SKELETON
 from core.tracking import LIMB_PAIRS, SEEN, PersonTrack, person_size, repair_left_right
 
+from .reports import print_and_save
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RENDERS = os.path.join(ROOT, "data", "bench", "renders")
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
@@ -114,9 +115,12 @@ def identity_report(selection, truth: dict) -> dict:
             if distance[frame] < nearest[frame, track_labels[frame]]:
                 owner[frame, track_labels[frame]], nearest[frame, track_labels[frame]] = track.id, distance[frame]
     switches = 0
-    for person in range(people):
+    for person in range(people):  # a person passing from one track to another
         ids = owner[:, person][owner[:, person] >= 0]
         switches += int((np.diff(ids) != 0).sum())
+    for track_labels in labels.values():  # a track passing from one person to another
+        on = track_labels[track_labels >= 0]
+        switches += int((np.diff(on) != 0).sum())
     chosen = labels[selection.chosen.id]
     chosen_person = int(np.bincount(chosen[chosen >= 0]).argmax()) if (chosen >= 0).any() else 0
     visible = inside[:, chosen_person]
@@ -168,7 +172,7 @@ def demo_report() -> dict:
         names.append(who(int(frame), float(x), float(y)))
     known = [n for n in names if n >= 0]
     return {"demo_identity_switches": int((np.diff(known) != 0).sum()) if known else 0,
-            "demo_chosen_is_the_man": bool(known) and np.bincount(known).argmax() == 0,
+            "demo_chosen_is_the_man": bool(known) and bool(np.bincount(known).argmax() == 0),
             "demo_people_animated_all": len(select_people(people, "longest", all_people=True).animated),
             "demo_tracks": [t.summary(people.fps) for t in selection.tracks]}
 
@@ -214,19 +218,15 @@ def run(data: str, quick: bool = False) -> dict:
     return report
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", required=True)
     parser.add_argument("--quick", action="store_true", help="one crossing scene and one side view, 120 frames")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--json", default=None, help="also write the report here")
     args = parser.parse_args(argv)
     report = run(args.data, args.quick)
-    text = json.dumps(report, indent=2, default=float)
-    if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as handle:
-            handle.write(text)
-    print(json.dumps(report["summary"], indent=2))
+    report["keys"] = report.pop("summary")
+    return print_and_save(json.loads(json.dumps(report, default=float)), args.json)
 
 
 if __name__ == "__main__":
