@@ -264,11 +264,17 @@ def _only_the_main_thread_takes_ctrl_c() -> None:
 
 def _run_workers(plans: list[list[Piece]], args: tuple, should_stop, report,
                  exact: bool = False) -> None:
-    """One thread per plan, stopped together on a request, Ctrl-C or an error."""
+    """One thread per plan, stopped together on a request, Ctrl-C or an error.
+
+    The calling thread waits on events the workers set when they end, not on ``Thread.join``: a
+    join that Ctrl-C interrupts leaves the thread marked as ended (CPython 3.11), and a later join
+    would then return while the worker, and the detector it is closing, still run.
+    """
     quit_event, errors = threading.Event(), []
     info, detector_factory, max_people, cache, counter, chunk_frames, preview, segments, open_detectors = args
+    finished = [threading.Event() for _ in plans]
 
-    def work(plan):
+    def work(plan, done: threading.Event):
         _only_the_main_thread_takes_ctrl_c()
         try:
             _detect_pieces(info, detector_factory, max_people, cache, counter, quit_event, chunk_frames, preview,
@@ -276,21 +282,23 @@ def _run_workers(plans: list[list[Piece]], args: tuple, should_stop, report,
         except BaseException as exc:  # handed to the calling thread
             errors.append(exc)
             quit_event.set()
+        finally:
+            done.set()
 
-    threads = [threading.Thread(target=work, args=(plan,), name=f"detect-{k}", daemon=True)
-               for k, plan in enumerate(plans)]
+    threads = [threading.Thread(target=work, args=(plan, done), name=f"detect-{k}", daemon=True)
+               for k, (plan, done) in enumerate(zip(plans, finished))]
     for thread in threads:
         thread.start()
     try:
-        while alive := [thread for thread in threads if thread.is_alive()]:
-            alive[0].join(timeout=0.05)
+        while waiting := [done for done in finished if not done.is_set()]:
+            waiting[0].wait(timeout=0.05)
             if should_stop is not None and should_stop():
                 quit_event.set()
             report()
     except BaseException:  # Ctrl-C or a cancelled progress callback: finished chunks are saved first
         quit_event.set()
-        for thread in threads:
-            thread.join()
+        for done in finished:
+            done.wait()
         raise
     if errors:
         raise errors[0]
