@@ -255,7 +255,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             with open(folder.staged("tracks.json"), "w") as handle:
                 json.dump(selection.tracks_json(people.fps), handle, indent=2)
             write_track_sheet(video, selection.tracks, folder.staged("tracks.png"), options.start_frame,
-                              chosen=selection.chosen.id)
+                              selection.chosen.id, detection.preview_segments if detection else (), info.height)
             save_motion(result, folder.staged("motion.npz"), folder.staged("motion.bvh"), options)
             if options.all_people:
                 for person in results:
