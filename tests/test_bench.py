@@ -101,6 +101,7 @@ def test_results_page_and_plots(tmp_path):
     assert "| solutions | 78.5 | 72.1 | 79.3 % | 16.6 / 67.3 |  |" in page
     assert "| tasks-heavy | 38.8 | 31.9 | 73.0 % | 11.2 / 32.4 | 4.9 / 4.3 |" in page
     assert "| tracking_cross2 | 180 | 2 | 3 | 2 | 40 / 170 |" in page
+    assert "a track from one person to another" in page
     assert "Demo clip: 0 identity switches of the chosen track (the man: True); `--all-people` animates 2" in page
     assert "as detected **42.4 %**, after the repair **40.0 %**" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)

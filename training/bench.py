@@ -275,8 +275,10 @@ def tracking_markdown(result: dict) -> list[str]:
     lines = ["## Tracking people", "",
              "Mannequins in different clothes walking on crossing paths (one passing behind the other), rendered "
              "with truth; detection and tracking as the pipeline does them (two workers, `--person longest`). "
-             "An identity switch: a truth person's track id changing. Missed: frames where the chosen person is "
-             "in view but the chosen track is not on them (the detector not finding them counts too).", "",
+             "An identity switch: a truth person passing from one track to another, or a track from one person to "
+             "another. Missed: frames where the chosen person is in view but the chosen track is not on them (the "
+             "detector not finding them counts too: on these faceless mannequins mediapipe finds at most two of the "
+             "people and nobody at all in many frames).", "",
              "| clip | frames | people | tracks | identity switches | chosen missed / in view |",
              "|---|---|---|---|---|---|"]
     for name, r in result["scenes"].items():
