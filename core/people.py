@@ -1,4 +1,4 @@
-"""From everyone detected to the people to animate: tracks, the choice, 2D repairs, and what to tell the user.
+"""From everyone detected to the people to animate: tracks, the choice, 2D clean-up, and what to tell the user.
 
 Shared by the command line (``core.pipeline``) and the add-on, so both choose, repair and warn
 alike. Each animated person's 2D track covers the frames from their first to their last
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .keypoints import KeypointError, KeypointTrack, PeopleDetections
-from .tracking import PersonTrack, choose, drop_implausible_joints, main_people, repair_left_right, track_people
+from .tracking import PersonTrack, choose, drop_implausible_joints, main_people, track_people
 
 MIN_FRAMES = 5               # fewer frames of a person are not enough to animate
 MISSING_WARNING_SHARE = 0.1  # warn when a person is unseen in more than this share of their span
@@ -22,7 +22,6 @@ class PersonClip:
     keypoints: KeypointTrack   # frames first_frame .. last_frame of the clip's range
     first_frame: int           # offset of the span in the clip's range
     missing_frames: int        # frames of the span in which the person is not seen (filled in)
-    swaps_repaired: int
     joints_dropped: int
 
     @property
@@ -44,12 +43,14 @@ class PeopleSelection:
 
 def _person_clip(track: PersonTrack, people: PeopleDetections) -> PersonClip:
     dropped = drop_implausible_joints(track)
-    swaps = repair_left_right(track)
+    # Left/right swaps are not repaired here: core.tracking.repair_left_right, measured on rendered
+    # mannequins with truth (training/bench_tracking.py, the accuracy renders), exchanged more frames
+    # wrongly than it repaired, whatever its switching cost.
     first, last = track.first_frame, track.last_frame
     keypoints = KeypointTrack(track.positions[first:last + 1].copy(), track.confidence[first:last + 1].copy(),
                               people.width, people.height, people.fps)
     missing = int((~track.present[first:last + 1]).sum())
-    return PersonClip(track, keypoints, first, missing, swaps, dropped)
+    return PersonClip(track, keypoints, first, missing, dropped)
 
 
 def _notes(clip: PersonClip, total_frames: int, fps: float) -> list[str]:
@@ -62,9 +63,6 @@ def _notes(clip: PersonClip, total_frames: int, fps: float) -> list[str]:
         notes.append(f"person {clip.id} is not seen in {100 * clip.missing_frames / span:.0f} % of their frames "
                      f"({clip.missing_frames} of {span}; hidden or not found); those frames are filled in from "
                      "the frames around them and may look wrong")
-    if clip.swaps_repaired:
-        notes.append(f"person {clip.id}: left and right limbs were swapped by the detector and swapped back in "
-                     f"{clip.swaps_repaired} frames")
     if clip.joints_dropped:
         notes.append(f"person {clip.id}: {clip.joints_dropped} joint positions far off the body were dropped "
                      "and filled in")

@@ -8,8 +8,10 @@ pieces of one person separated by a longer occlusion are joined where the later 
 near where the earlier one ended. A track never takes a frame from another, so filling a
 person's gaps (``core.keypoints.fill_gaps``) interpolates only between frames of that person.
 
-Also here: choosing the person to animate (``choose``), repairing left/right swaps of the 2D
-limbs (``repair_left_right``), and dropping joints whose bones are implausibly long.
+Also here: choosing the person to animate (``choose``), dropping joints whose bones are
+implausibly long, and a repair of left/right swaps of the 2D limbs (``repair_left_right``) that
+the pipeline does not use: on rendered mannequins it exchanged more frames wrongly than rightly
+(``training/bench_tracking.py`` measures it).
 """
 from __future__ import annotations
 
@@ -102,8 +104,7 @@ class PersonTrack:
     def summary(self, fps: float) -> dict:
         return {"id": self.id, "frames": self.frames, "first_frame": self.first_frame, "last_frame": self.last_frame,
                 "seconds": round(self.frames / fps, 2), "mean_size_px": round(self.mean_size, 1),
-                "mean_confidence": round(self.mean_confidence, 3), "best_frame": self.best_frame(),
-                "left_right_swaps_repaired": self.swaps_repaired}
+                "mean_confidence": round(self.mean_confidence, 3), "best_frame": self.best_frame()}
 
 
 def person_size(joints: np.ndarray, confidence: np.ndarray) -> float:

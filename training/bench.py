@@ -290,8 +290,9 @@ def tracking_markdown(result: dict) -> list[str]:
               f"(the man: {result['demo'].get('demo_chosen_is_the_man')}); `--all-people` animates "
               f"{k['tracking_demo_people_all']} people.", "",
               "Side views of a walk (a mannequin has no face: left and right are told apart by the body alone): "
-              f"frames with left and right legs or arms exchanged, as detected **{k['lr_swap_frames_pct_before']} %**, "
-              f"after the repair **{k['lr_swap_frames_pct_after']} %**.", ""]
+              f"frames with left and right legs or arms exchanged in what the pipeline animates (no repair) "
+              f"**{k['lr_swap_frames_pct_after']} %**; after `core.tracking.repair_left_right`, which the pipeline "
+              f"does not use, {k['lr_swap_frames_pct_experimental_repair']} %.", ""]
     return lines
 
 
