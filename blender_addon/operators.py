@@ -69,7 +69,8 @@ def pipeline_options(context) -> PipelineOptions:
         min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
         constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
         start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector,
-        person=str(s.person_id) if s.person == "ID" else s.person, all_people=s.all_people)
+        person=str(s.person_id) if s.person == "ID" else s.person, all_people=s.all_people,
+        height_m=s.height_m or None)
     check_options(options)  # an OptionError is reported like any other failure of prepare
     return options
 

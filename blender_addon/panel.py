@@ -45,6 +45,7 @@ class _MocapPanel:
         if s.person == "ID":
             box.prop(s, "person_id")
         box.prop(s, "all_people")
+        box.prop(s, "height_m")
         from .operators import RESULTS  # the tracks of the last detection, listed to choose from
         stored = RESULTS.get(context.scene.name, {})
         for track in stored.get("tracks", []):

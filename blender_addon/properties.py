@@ -32,6 +32,8 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
     person_id: bpy.props.IntProperty(name="Person id", default=1, min=1)
     all_people: bpy.props.BoolProperty(name="Animate everyone", default=False,
                                        description="Bake every main person of the clip, one armature each")
+    height_m: bpy.props.FloatProperty(name="Person's height (m)", default=0.0, min=0.0, max=2.5,
+                                      description="Sets the motion's metric scale; 0 keeps the lifted size")
     min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.01, max=1.0)
     smoothing: bpy.props.IntProperty(name="Smoothing window", default=9, min=0, max=61,
                                      description="Savitzky-Golay window in frames: odd, 5 or more (0 turns smoothing off)")

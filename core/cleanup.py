@@ -53,6 +53,16 @@ def enforce_bone_lengths(poses: np.ndarray, lengths: np.ndarray | None = None,
     return out.astype(poses.dtype), lengths
 
 
+def standing_height(poses: np.ndarray, skeleton: Skeleton = H36M_SKELETON) -> float:
+    """The person's height standing up straight (m): the clip's median shin, thigh, spine, neck and head
+    lengths stacked, plus the ankle's height above the floor."""
+    lengths = np.median(skeleton.bone_lengths(poses), axis=0)
+    bone = {skeleton.names[child]: lengths[k] for k, (_, child) in enumerate(skeleton.bones())}
+    legs = np.mean([bone[f"{side}_knee"] + bone[f"{side}_ankle"] for side in ("left", "right")])
+    trunk = bone["spine"] + bone["thorax"] + bone["neck_nose"] + bone["head"]
+    return float(legs + trunk + ANKLE_HEIGHT)
+
+
 def detect_foot_contacts(poses_world: np.ndarray, fps: float, max_height: float = ANKLE_HEIGHT + 0.07,
                          max_speed: float = 0.5, relative_speed: float = 0.7, min_frames: int = 3) -> np.ndarray:
     """(T, 2) booleans for left and right ankles on the floor.

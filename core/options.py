@@ -41,6 +41,7 @@ class PipelineOptions:
     fps: float | None = None                 # the clip's frame rate, where the video's own is missing or wrong
     detector: str = "tasks-full"             # core.detection.DETECTORS
     max_people: int = 4                      # people looked for in each frame
+    height_m: float | None = None            # the person's height: sets the motion's metric scale (None: as lifted)
     person: str = "longest"                  # the person to animate: a track id or core.tracking.CHOICES
     all_people: bool = False                 # also animate every main person (core.tracking.main_people)
 
@@ -89,6 +90,8 @@ def check_options(options: PipelineOptions) -> None:
     _number(problems, "the minimum keypoint confidence (--min-confidence)", options.min_confidence, 0, 1, low_open=True)
     if options.fps is not None:
         _number(problems, "the frame rate (--fps)", options.fps, 1, 1000, unit=" frames per second")
+    if options.height_m is not None:
+        _number(problems, "the person's height (--height)", options.height_m, 0.5, 2.5, unit=" m")
     _window(problems, "the smoothing window (--smooth)", options.smoothing_window)
     _window(problems, "the root smoothing window", options.root_smoothing_window)
     if options.root_from not in ("fit", "network"):

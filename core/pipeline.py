@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import dataclasses
 import json
 import os
 import shutil
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
-from .cleanup import detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth
+from .cleanup import (ANKLE_HEIGHT, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth,
+                      standing_height)
 from .detection import DETECTORS, DetectorFactory
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
@@ -67,6 +69,8 @@ class MotionResult:
     detection: DetectionRun | None = None
     world: WorldFrame | None = None
     others: list["MotionResult"] = field(default_factory=list)  # the other people animated (--all-people)
+    height_m: float = 0.0                    # the person's standing height: given (--height) or as lifted
+    contact_rate: float = 0.0                # share of the feet's frames marked as planted
     first_frame: int = 0                     # where the motion starts in the clip's range (the person's first frame)
     person: int | None = None                # the track id animated
 
@@ -116,6 +120,9 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     if options.constant_bones:
         poses, _ = enforce_bone_lengths(poses)
     joints_camera = poses + root[:, None]
+    lifted_height = standing_height(poses)
+    if options.height_m:  # the whole scene scaled about the camera: it projects onto the same 2D
+        joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
     frame = world or world_frame(joints_camera)
     joints_world = frame.apply(joints_camera)
     contacts = detect_foot_contacts(joints_world, track.fps)
@@ -125,8 +132,11 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     sliding["after_lock"] = foot_sliding(joints_world, contacts)
     rotation, center = frame.camera_pose()
     timings["post_s"] = time.perf_counter() - started - timings["lift_s"]
-    return MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
-                        timings, sliding, world=frame)
+    result = MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
+                          timings, sliding, world=frame)
+    result.height_m = options.height_m or lifted_height
+    result.contact_rate = float(contacts.mean()) if len(contacts) else 0.0
+    return result
 
 
 def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: PipelineOptions) -> None:
@@ -140,7 +150,7 @@ def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: 
              intrinsics_px=result.intrinsics.pixel_vector(), fps=result.fps,
              keypoints_2d=result.keypoints.positions, keypoints_filled=result.keypoints.filled,
              joint_names=np.array(H36M_SKELETON.names), first_frame=result.first_frame,
-             person=result.person if result.person is not None else -1)
+             person=result.person if result.person is not None else -1, height_m=result.height_m)
     write_bvh(bvh_path, result.joints_world, result.fps, units=options.bvh_units)
 
 
@@ -195,11 +205,21 @@ def input_warnings(info: VideoInfo, detection: DetectionRun | None, frames: int,
     return warnings, rate_from_times
 
 
+def height_scale(lifted_height: float, height: float) -> float:
+    """The scale that makes a skeleton ``lifted_height`` tall (``standing_height``: bones and the ankle's
+    height above the floor, which stays) ``height`` tall."""
+    return (height - ANKLE_HEIGHT) / max(lifted_height - ANKLE_HEIGHT, 1e-6)
+
+
 def animate_people(selection: PeopleSelection, lifter: PoseLifter, options: PipelineOptions) -> list[MotionResult]:
-    """Lift each person of ``selection``; the others stand in the chosen person's world frame."""
+    """Lift each person of ``selection``; the others stand in the chosen person's world frame.
+
+    ``options.height_m`` is the chosen person's height; the others keep their lifted size.
+    """
     results = []
     for clip in selection.animated:
-        result = lift_track(clip.keypoints, lifter, options, results[0].world if results else None)
+        person_options = options if not results else dataclasses.replace(options, height_m=None)
+        result = lift_track(clip.keypoints, lifter, person_options, results[0].world if results else None)
         result.first_frame, result.person = clip.first_frame, clip.id
         results.append(result)
     return results
@@ -311,6 +331,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--workers", type=int, default=2, help="detector threads (default 2: one per core here)")
     parser.add_argument("--detector", default="tasks-full", help="; ".join(f"{k}: {v}" for k, v in DETECTORS.items()))
     parser.add_argument("--max-people", type=int, default=4, help="people looked for in each frame (1-10; default 4)")
+    parser.add_argument("--height", type=float, default=None,
+                        help="the person's height in metres: sets the motion's scale (default: as lifted)")
     parser.add_argument("--person", default="longest",
                         help=f"who to animate: a track id from tracks.json, or {', '.join(CHOICES)} (default longest)")
     parser.add_argument("--all-people", action="store_true",
@@ -322,7 +344,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
         smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
         start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector,
-        max_people=args.max_people, person=args.person, all_people=args.all_people)
+        max_people=args.max_people, person=args.person, all_people=args.all_people, height_m=args.height)
     return args, options
 
 
@@ -358,13 +380,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {warning}")
     for motion in [result, *result.others]:
         print(f"person {motion.person}: {len(motion.joints_world)} frames from frame {motion.first_frame} at "
-              f"{motion.fps:.1f} fps; {int(motion.keypoints.filled.any(axis=1).sum())} frames had gaps filled")
+              f"{motion.fps:.1f} fps; {int(motion.keypoints.filled.any(axis=1).sum())} frames had gaps filled; "
+              f"{motion.height_m:.2f} m tall ({'--height' if options.height_m else 'as lifted; set it with --height'})")
     cache_note = f" ({t['frames_from_cache']} frames from the cache)" if t.get("frames_from_cache") else ""
     print(f"detection {t['detect_s']:.1f} s{cache_note}, lifting {t['lift_s']:.2f} s, clean-up {t['post_s']:.2f} s, "
           f"export {t['export_s']:.2f} s, preview {t.get('preview_s', 0):.1f} s; "
           f"end to end {t['clip_frames'] / t['total_s']:.1f} frames/s")
-    print(f"foot sliding during contact: {result.sliding_mm_per_frame['before_lock']:.1f} -> "
-          f"{result.sliding_mm_per_frame['after_lock']:.1f} mm/frame")
+    print(f"feet marked as planted in {100 * result.contact_rate:.0f} % of their frames; sliding while planted "
+          f"{result.sliding_mm_per_frame['before_lock']:.1f} -> {result.sliding_mm_per_frame['after_lock']:.1f} "
+          "mm/frame (by these contacts themselves, not against a truth)")
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

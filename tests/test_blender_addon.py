@@ -293,3 +293,17 @@ def test_a_movie_clip_of_an_image_sequence_is_read_as_all_its_images(scene, tmp_
     finally:
         scene.videopose.clip = None
         bpy.data.movieclips.remove(clip)
+
+
+def test_the_panel_options_reach_the_pipeline(scene):
+    from types import SimpleNamespace
+    s = scene.videopose
+    s.height_m, s.person, s.person_id, s.all_people = 1.8, "ID", 2, True
+    try:
+        options = _operators_module().pipeline_options(SimpleNamespace(scene=scene, preferences=bpy.context.preferences))
+        assert options.height_m == pytest.approx(1.8) and (options.person, options.all_people) == ("2", True)
+        s.height_m = 0.0
+        options = _operators_module().pipeline_options(SimpleNamespace(scene=scene, preferences=bpy.context.preferences))
+        assert options.height_m is None
+    finally:
+        s.height_m, s.person, s.all_people = 0.0, "longest", False

@@ -79,6 +79,8 @@ def clip(tmp_path, monkeypatch):
     (["--person", "tallest"], "--person must be a track id"),
     (["--person", "0"], "--person must be a track id"),
     (["--max-people", "0"], "--max-people"),
+    (["--height", "3"], "height"),
+    (["--height", "0"], "height"),
 ])
 def test_bad_options_stop_before_detection_with_a_clear_message(tmp_path, clip, capsys, arguments, message):
     video, model = clip
@@ -383,3 +385,21 @@ def test_a_track_id_that_does_not_exist_is_a_clear_error(tmp_path, clip, capsys)
     assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model, "--keypoints", keypoints,
                           "--person", "7"]) == 2
     assert "there is no person 7: the tracks are 1, 2" in capsys.readouterr().err
+
+
+def test_height_sets_the_metric_scale_and_the_output_says_it(tmp_path, clip, capsys):
+    from core.cleanup import standing_height
+    video, model = clip
+    keypoints = _keypoints_json(tmp_path / "k.json")
+    lifted, _ = pipeline.run(video, str(tmp_path / "a"), pipeline.PipelineOptions(
+        model_path=model, keypoints_path=keypoints, preview=False), quiet=True)
+    assert pipeline.main([video, "--out", str(tmp_path / "b"), "--model", model, "--keypoints", keypoints,
+                          "--height", "1.9", "--no-preview"]) == 0
+    printed = capsys.readouterr().out
+    assert "1.90 m tall (--height)" in printed and "feet marked as planted in" in printed
+    scaled = np.load(tmp_path / "b" / "motion.npz")
+    assert standing_height(scaled["joints_camera"] - scaled["joints_camera"][:, :1]) == pytest.approx(1.9, rel=1e-3)
+    assert float(scaled["height_m"]) == pytest.approx(1.9)
+    # the whole scene scales about the camera: the same 2D, each joint s times as far
+    ratio = pipeline.height_scale(lifted.height_m, 1.9)
+    np.testing.assert_allclose(scaled["joints_camera"], lifted.joints_camera * ratio, rtol=1e-3, atol=1e-4)
