@@ -88,16 +88,23 @@ def detect_and_track(video: str, workers: int = 2):
     return run.people, select_people(run.people, "longest", all_people=True)
 
 
+CLEARLY_NEARER = 0.7   # a track is on a truth person when at most this share of the distance to the next one
+
+
 def truth_labels(track: PersonTrack, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F,) the truth person each frame of ``track`` is on (-1: not present or on nobody), and how far (sizes)."""
+    """(F,) the truth person each frame of ``track`` is on, and how far (sizes); -1 where it is on nobody, or
+    where two people overlap so that it is about as near to both (such frames tell nothing about identity)."""
     labels, distance = np.full(len(track.present), -1), np.full(len(track.present), np.inf)
     for frame in np.flatnonzero(track.present):
         seen = track.confidence[frame] >= SEEN
         size = person_size(track.positions[frame], track.confidence[frame])
-        distances = [np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean() / size
-                     for truth in pixels[frame]]
-        if min(distances) < 0.5:
-            labels[frame], distance[frame] = int(np.argmin(distances)), min(distances)
+        distances = np.sort([np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean() / size
+                             for truth in pixels[frame]])
+        nearest = int(np.argmin([np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean()
+                                 for truth in pixels[frame]]))
+        clear = len(distances) == 1 or distances[0] <= CLEARLY_NEARER * distances[1]
+        if distances[0] < 0.5 and clear:
+            labels[frame], distance[frame] = nearest, distances[0]
     return labels, distance
 
 
