@@ -31,6 +31,10 @@ class _MocapPanel:
         elif s.camera_mode == "FOCAL":
             box.prop(s, "focal_mm")
             box.prop(s, "sensor_mm")
+        box.prop(s, "tripod")
+        if s.tripod:
+            box.prop(s, "camera_pitch")
+            box.prop(s, "camera_height")
         box = layout.box()
         box.label(text="Detection and clean-up")
         box.prop(s, "detector")

@@ -32,6 +32,10 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
     person_id: bpy.props.IntProperty(name="Person id", default=1, min=1)
     all_people: bpy.props.BoolProperty(name="Animate everyone", default=False,
                                        description="Bake every main person of the clip, one armature each")
+    tripod: bpy.props.BoolProperty(name="Known camera placement", default=False,
+                                   description="Give the camera's pitch and height instead of estimating them")
+    camera_pitch: bpy.props.FloatProperty(name="Pitch (° below the horizon)", default=0.0, min=-80.0, max=80.0)
+    camera_height: bpy.props.FloatProperty(name="Height above the floor (m)", default=1.5, min=0.01, max=100.0)
     height_m: bpy.props.FloatProperty(name="Person's height (m)", default=0.0, min=0.0, max=2.5,
                                       description="Sets the motion's metric scale; 0 keeps the lifted size")
     min_confidence: bpy.props.FloatProperty(name="Min. keypoint confidence", default=0.3, min=0.01, max=1.0)

@@ -42,6 +42,8 @@ class PipelineOptions:
     detector: str = "tasks-full"             # core.detection.DETECTORS
     max_people: int = 4                      # people looked for in each frame
     height_m: float | None = None            # the person's height: sets the motion's metric scale (None: as lifted)
+    camera_pitch_deg: float | None = None    # a known camera's angle below the horizon (None: from the body)
+    camera_height_m: float | None = None     # a known camera's height above the floor (None: from the feet)
     person: str = "longest"                  # the person to animate: a track id or core.tracking.CHOICES
     all_people: bool = False                 # also animate every main person (core.tracking.main_people)
 
@@ -92,6 +94,11 @@ def check_options(options: PipelineOptions) -> None:
         _number(problems, "the frame rate (--fps)", options.fps, 1, 1000, unit=" frames per second")
     if options.height_m is not None:
         _number(problems, "the person's height (--height)", options.height_m, 0.5, 2.5, unit=" m")
+    if options.camera_pitch_deg is not None:
+        _number(problems, "the camera's pitch (--camera-pitch)", options.camera_pitch_deg, -80, 80, unit=" degrees")
+    if options.camera_height_m is not None:
+        _number(problems, "the camera's height (--camera-height)", options.camera_height_m, 0, 100, low_open=True,
+                unit=" m")
     _window(problems, "the smoothing window (--smooth)", options.smoothing_window)
     _window(problems, "the root smoothing window", options.root_smoothing_window)
     if options.root_from not in ("fit", "network"):

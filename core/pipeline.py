@@ -45,7 +45,7 @@ from .track_sheet import write_track_sheet
 from .skeleton import H36M_SKELETON
 from .tracking import CHOICES
 from .video import VideoInfo, probe
-from .world import WorldFrame, world_frame
+from .world import WorldFrame, camera_angles, world_frame
 
 PREVIEW_HEIGHT = 480
 OUTPUT_KEYS = {"detections.npz": "detections", "motion.npz": "motion", "motion.bvh": "bvh", "preview.mp4": "preview",
@@ -123,7 +123,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     lifted_height = standing_height(poses)
     if options.height_m:  # the whole scene scaled about the camera: it projects onto the same 2D
         joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
-    frame = world or world_frame(joints_camera)
+    frame = world or world_frame(joints_camera, options.camera_pitch_deg, options.camera_height_m)
     joints_world = frame.apply(joints_camera)
     contacts = detect_foot_contacts(joints_world, track.fps)
     sliding = {"before_lock": foot_sliding(joints_world, contacts)}
@@ -294,6 +294,8 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
                 shutil.rmtree(os.path.join(folder.cache, "detections", "preview"), ignore_errors=True)
             paths = folder.commit({"video": os.path.abspath(video), "frames": people.num_frames,
                                    "start_frame": options.start_frame, "fps": result.fps, "warnings": warnings,
+                                   "camera": {k: round(v, 3) for k, v in camera_angles(result.world).items()},
+                                   "height_m": round(result.height_m, 3),
                                    "person": result.person, "first_frame": result.first_frame,
                                    "people": {str(r.person): {"first_frame": r.first_frame,
                                                               "frames": len(r.joints_world)} for r in results},
@@ -333,6 +335,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--max-people", type=int, default=4, help="people looked for in each frame (1-10; default 4)")
     parser.add_argument("--height", type=float, default=None,
                         help="the person's height in metres: sets the motion's scale (default: as lifted)")
+    parser.add_argument("--camera-pitch", type=float, default=None,
+                        help="a known camera's angle below the horizon, degrees (default: estimated from the body)")
+    parser.add_argument("--camera-height", type=float, default=None,
+                        help="a known camera's height above the floor, metres (default: estimated from the feet)")
     parser.add_argument("--person", default="longest",
                         help=f"who to animate: a track id from tracks.json, or {', '.join(CHOICES)} (default longest)")
     parser.add_argument("--all-people", action="store_true",
@@ -344,7 +350,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
         smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
         start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector,
-        max_people=args.max_people, person=args.person, all_people=args.all_people, height_m=args.height)
+        max_people=args.max_people, person=args.person, all_people=args.all_people, height_m=args.height,
+        camera_pitch_deg=args.camera_pitch, camera_height_m=args.camera_height)
     return args, options
 
 
@@ -386,6 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"detection {t['detect_s']:.1f} s{cache_note}, lifting {t['lift_s']:.2f} s, clean-up {t['post_s']:.2f} s, "
           f"export {t['export_s']:.2f} s, preview {t.get('preview_s', 0):.1f} s; "
           f"end to end {t['clip_frames'] / t['total_s']:.1f} frames/s")
+    camera = camera_angles(result.world)
+    given = [name for name, value in (("pitch", options.camera_pitch_deg), ("height", options.camera_height_m))
+             if value is not None]
+    print(f"camera: {camera['pitch_deg']:.1f}° below the horizon, roll {camera['roll_deg']:.1f}°, "
+          f"{camera['height_m']:.2f} m above the floor ("
+          + (f"{' and '.join(given)} given, the rest estimated" if given else
+             "estimated from the body; give --camera-pitch and --camera-height if you know them") + ")")
     print(f"feet marked as planted in {100 * result.contact_rate:.0f} % of their frames; sliding while planted "
           f"{result.sliding_mm_per_frame['before_lock']:.1f} -> {result.sliding_mm_per_frame['after_lock']:.1f} "
           "mm/frame (by these contacts themselves, not against a truth)")

@@ -3,7 +3,8 @@
 Up is estimated from the body itself: the ankles' lowest positions over the clip lie on the
 floor plane, fitted by least squares when the feet cover enough ground, and otherwise the mean
 pelvis-to-thorax direction (people mostly stand upright). World X follows the camera's right,
-world Y points away from the camera, the origin is under the first frame's pelvis.
+world Y points away from the camera, the origin is under the first frame's pelvis. Where the user
+knows the camera (a tripod), its pitch and its height above the floor replace the estimates.
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ def _upright_direction(poses_camera: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+LINE_LIKE = 0.2   # feet whose ground positions spread less than this across their main direction walked a line
+
+
 def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6) -> np.ndarray:
     """Unit up vector in camera space from the floor under the feet, or the spine when the feet barely move."""
     body_up = _upright_direction(poses_camera)
@@ -46,15 +50,39 @@ def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6) -> np.ndarray
     if spread < min_spread:
         return body_up
     centred = lowest - lowest.mean(axis=0)
-    normal = np.linalg.svd(centred, full_matrices=False)[2][-1]
+    _, spread_by_axis, axes = np.linalg.svd(centred, full_matrices=False)
+    if spread_by_axis[1] < LINE_LIKE * spread_by_axis[0]:
+        # The feet moved along a line (a straight walk): it gives the floor's slope along that line
+        # only; across it, the body's up stands in.
+        along = axes[0]
+        normal = body_up - (body_up @ along) * along
+        normal /= np.linalg.norm(normal)
+    else:
+        normal = axes[-1]
     normal = normal if normal @ body_up > 0 else -normal
     # A floor tilted far from the body's up means the fit caught noise, not the floor.
     return normal if normal @ body_up > np.cos(np.radians(25)) else body_up
 
 
-def world_frame(poses_camera: np.ndarray) -> WorldFrame:
-    """Rotation and origin that put the clip on a Z-up floor at z = 0."""
-    up = estimate_up(poses_camera)
+def up_from_pitch(pitch_deg: float) -> np.ndarray:
+    """Up in camera space (x right, y down, z forward) for a level camera looking ``pitch_deg`` below the horizon."""
+    pitch = np.radians(pitch_deg)
+    return np.array([0.0, -np.cos(pitch), -np.sin(pitch)])
+
+
+def camera_angles(frame: WorldFrame) -> dict:
+    """The camera's pitch (degrees below the horizon), roll (degrees, the image's right side up) and height (m)."""
+    up = frame.rotation[:, 2]  # world up in camera coordinates
+    return {"pitch_deg": float(np.degrees(np.arcsin(np.clip(-up[2], -1, 1)))),
+            "roll_deg": float(np.degrees(np.arctan2(up[0], -up[1]))),
+            "height_m": float(frame.camera_pose()[1][2])}
+
+
+def world_frame(poses_camera: np.ndarray, pitch_deg: float | None = None,
+                camera_height: float | None = None) -> WorldFrame:
+    """Rotation and origin that put the clip on a Z-up floor at z = 0; a known camera pitch and height
+    (metres above the floor) replace the estimates from the body."""
+    up = up_from_pitch(pitch_deg) if pitch_deg is not None else estimate_up(poses_camera)
     right = np.array([1.0, 0.0, 0.0]) - up[0] * up
     if np.linalg.norm(right) < 1e-6:
         right = np.array([0.0, 0.0, 1.0]) - up[2] * up
@@ -62,7 +90,7 @@ def world_frame(poses_camera: np.ndarray) -> WorldFrame:
     forward = np.cross(up, right)
     rotation = np.stack([right, forward, up], axis=1)
     ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]] @ up
-    floor = np.percentile(ankles.min(axis=1), 5) - ANKLE_HEIGHT
+    floor = -camera_height if camera_height is not None else np.percentile(ankles.min(axis=1), 5) - ANKLE_HEIGHT
     pelvis = poses_camera[0, SK.index("pelvis")]
     origin = pelvis - (pelvis @ up - floor) * up
     return WorldFrame(rotation, origin)

@@ -97,3 +97,31 @@ def test_world_frame_stands_the_person_on_the_floor():
     # The camera sits in front (negative Y) and above the floor.
     _, centre = frame.camera_pose()
     assert centre[1] < 0 and centre[2] > 1.0
+
+
+def test_a_known_camera_pitch_and_height_place_the_camera_and_the_floor():
+    from core.world import camera_angles, up_from_pitch, world_frame
+    rng = np.random.default_rng(4)
+    poses = rng.normal(0, 0.3, (50, 17, 3)) + np.array([0.0, 0.0, 5.0])
+    frame = world_frame(poses, pitch_deg=12.0, camera_height=1.6)
+    angles = camera_angles(frame)
+    assert angles["pitch_deg"] == pytest.approx(12.0) and angles["roll_deg"] == pytest.approx(0.0, abs=1e-9)
+    assert angles["height_m"] == pytest.approx(1.6)
+    rotation, centre = frame.camera_pose()
+    assert rotation[:, 2] @ np.array([0, 0, 1.0]) == pytest.approx(-np.sin(np.radians(12)))  # looks down 12°
+    # a point 1.6 m straight below the camera is on the floor
+    below = -1.6 * up_from_pitch(12.0)
+    assert frame.apply(below)[2] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_camera_angles_of_an_estimated_frame_match_a_tilted_upright_person():
+    from core.world import camera_angles, world_frame
+    walk = standing_person(40).astype(np.float64)  # z up, walking along +x
+    tilt = np.radians(20)                          # the camera looks 20° down at the person, from -y
+    # camera axes in world: x right = world x; z forward = (0, cos, -sin); y down = z x x
+    forward = np.array([0, np.cos(tilt), -np.sin(tilt)])
+    right = np.array([1.0, 0, 0])
+    down = np.cross(forward, right)
+    camera = (walk - np.array([0.5, -4.0, 2.0])) @ np.stack([right, down, forward], axis=1)
+    angles = camera_angles(world_frame(camera))
+    assert angles["pitch_deg"] == pytest.approx(20.0, abs=1.0) and abs(angles["roll_deg"]) < 1.0

@@ -81,6 +81,8 @@ def clip(tmp_path, monkeypatch):
     (["--max-people", "0"], "--max-people"),
     (["--height", "3"], "height"),
     (["--height", "0"], "height"),
+    (["--camera-pitch", "95"], "camera's pitch"),
+    (["--camera-height", "-1"], "camera's height"),
 ])
 def test_bad_options_stop_before_detection_with_a_clear_message(tmp_path, clip, capsys, arguments, message):
     video, model = clip
@@ -403,3 +405,14 @@ def test_height_sets_the_metric_scale_and_the_output_says_it(tmp_path, clip, cap
     # the whole scene scales about the camera: the same 2D, each joint s times as far
     ratio = pipeline.height_scale(lifted.height_m, 1.9)
     np.testing.assert_allclose(scaled["joints_camera"], lifted.joints_camera * ratio, rtol=1e-3, atol=1e-4)
+
+
+def test_a_known_camera_is_used_and_reported(tmp_path, clip, capsys):
+    video, model = clip
+    keypoints = _keypoints_json(tmp_path / "k.json")
+    assert pipeline.main([video, "--out", str(tmp_path / "out"), "--model", model, "--keypoints", keypoints,
+                          "--camera-pitch", "15", "--camera-height", "1.3", "--no-preview"]) == 0
+    assert "camera: 15.0° below the horizon, roll 0.0°, 1.30 m above the floor (pitch and height given" in \
+        capsys.readouterr().out
+    camera = json.loads((tmp_path / "out" / "run.json").read_text())["camera"]
+    assert camera["pitch_deg"] == pytest.approx(15.0) and camera["height_m"] == pytest.approx(1.3)
