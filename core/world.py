@@ -40,8 +40,31 @@ def _upright_direction(poses_camera: np.ndarray) -> np.ndarray:
 LINE_LIKE = 0.2   # feet whose ground positions spread less than this across their main direction walked a line
 
 
-def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6) -> np.ndarray:
-    """Unit up vector in camera space from the floor under the feet, or the spine when the feet barely move."""
+FLOOR_TOLERANCE = 0.05   # metres: footprints this near a plane stand on it
+MAX_FLOOR_TILT = 25.0    # degrees between the body's up and a floor taken as real
+
+
+def _plane_normal(points: np.ndarray, body_up: np.ndarray) -> np.ndarray:
+    """The normal (towards ``body_up``) of the plane through ``points``; a line of points (a straight walk)
+    gives the slope along it only, and the body's up stands in across it."""
+    centred = points - points.mean(axis=0)
+    _, spread_by_axis, axes = np.linalg.svd(centred, full_matrices=False)
+    if spread_by_axis[1] < LINE_LIKE * spread_by_axis[0]:
+        along = axes[0]
+        normal = body_up - (body_up @ along) * along
+    else:
+        normal = axes[-1]
+    normal = normal / np.linalg.norm(normal)
+    return normal if normal @ body_up > 0 else -normal
+
+
+def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0) -> np.ndarray:
+    """Unit up vector in camera space from the floor under the feet, or the spine when the feet barely move.
+
+    The floor is the plane that the most footprints (each frame's lower ankle) lie on, found by
+    sampling planes through three of them (a person who also stands on a box, or jumps, leaves
+    footprints off the floor: they do not tilt it), then fitted to the footprints on it.
+    """
     body_up = _upright_direction(poses_camera)
     ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]]
     heights = ankles @ body_up
@@ -49,19 +72,25 @@ def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6) -> np.ndarray
     spread = np.ptp(lowest - np.outer(lowest @ body_up, body_up), axis=0).max() if len(lowest) else 0.0
     if spread < min_spread:
         return body_up
-    centred = lowest - lowest.mean(axis=0)
-    _, spread_by_axis, axes = np.linalg.svd(centred, full_matrices=False)
-    if spread_by_axis[1] < LINE_LIKE * spread_by_axis[0]:
-        # The feet moved along a line (a straight walk): it gives the floor's slope along that line
-        # only; across it, the body's up stands in.
-        along = axes[0]
-        normal = body_up - (body_up @ along) * along
+    rng = np.random.default_rng(seed)
+    best, best_count = None, 0
+    for _ in range(200):
+        sample = lowest[rng.choice(len(lowest), 3, replace=False)]
+        normal = np.cross(sample[1] - sample[0], sample[2] - sample[0])
+        if np.linalg.norm(normal) < 1e-9:
+            continue
         normal /= np.linalg.norm(normal)
-    else:
-        normal = axes[-1]
-    normal = normal if normal @ body_up > 0 else -normal
+        normal = normal if normal @ body_up > 0 else -normal
+        if normal @ body_up < np.cos(np.radians(MAX_FLOOR_TILT)):
+            continue
+        on_plane = np.abs((lowest - sample[0]) @ normal) < FLOOR_TOLERANCE
+        if on_plane.sum() > best_count:
+            best, best_count = on_plane, int(on_plane.sum())
+    if best is None or best_count < 10:
+        return body_up
+    normal = _plane_normal(lowest[best], body_up)
     # A floor tilted far from the body's up means the fit caught noise, not the floor.
-    return normal if normal @ body_up > np.cos(np.radians(25)) else body_up
+    return normal if normal @ body_up > np.cos(np.radians(MAX_FLOOR_TILT)) else body_up
 
 
 def up_from_pitch(pitch_deg: float) -> np.ndarray:

@@ -125,3 +125,19 @@ def test_the_camera_angles_of_an_estimated_frame_match_a_tilted_upright_person()
     camera = (walk - np.array([0.5, -4.0, 2.0])) @ np.stack([right, down, forward], axis=1)
     angles = camera_angles(world_frame(camera))
     assert angles["pitch_deg"] == pytest.approx(20.0, abs=1.0) and abs(angles["roll_deg"]) < 1.0
+
+
+def test_footprints_on_a_box_and_on_the_ground_do_not_tilt_the_floor():
+    # The demo's man: most of the clip on top of a box, then a jump down to the ground beside it.
+    from core.world import camera_angles, world_frame
+    body = standing_person(1)[0].astype(np.float64)
+    t = np.arange(200)
+    on_box = t < 150
+    offsets = np.stack([np.where(on_box, 0.4 * np.sin(t / 9), 1.5 + 0.02 * t),
+                        np.where(on_box, 0.4 * np.cos(t / 13), 0.6), np.where(on_box, 1.0, 0.0)], axis=1)
+    world = body[None] + offsets[:, None]
+    tilt = np.radians(8)
+    forward, right = np.array([0, np.cos(tilt), -np.sin(tilt)]), np.array([1.0, 0, 0])
+    camera = (world - np.array([0.0, -5.0, 1.6])) @ np.stack([right, np.cross(forward, right), forward], axis=1)
+    angles = camera_angles(world_frame(camera))
+    assert angles["pitch_deg"] == pytest.approx(8.0, abs=1.0) and abs(angles["roll_deg"]) < 1.0
