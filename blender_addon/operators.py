@@ -71,7 +71,7 @@ def pipeline_options(context) -> PipelineOptions:
         start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector,
         person=str(s.person_id) if s.person == "ID" else s.person, all_people=s.all_people,
         height_m=s.height_m or None, camera_pitch_deg=s.camera_pitch if s.tripod else None,
-        camera_height_m=s.camera_height if s.tripod else None)
+        camera_height_m=s.camera_height if s.tripod else None, in_place=s.in_place)
     check_options(options)  # an OptionError is reported like any other failure of prepare
     return options
 

@@ -43,6 +43,7 @@ class _MocapPanel:
         box.prop(s, "smoothing")
         box.prop(s, "constant_bones")
         box.prop(s, "foot_lock")
+        box.prop(s, "in_place")
         box = layout.box()
         box.label(text="People")
         box.prop(s, "person")

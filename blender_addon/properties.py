@@ -43,6 +43,8 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
                                      description="Savitzky-Golay window in frames: odd, 5 or more (0 turns smoothing off)")
     constant_bones: bpy.props.BoolProperty(name="Constant bone lengths", default=True)
     foot_lock: bpy.props.BoolProperty(name="Lock feet on contact", default=True)
+    in_place: bpy.props.BoolProperty(name="In place", default=False,
+                                     description="Keep the person over one spot: no travel across the floor")
     flip_augment: bpy.props.BoolProperty(name="Flip test-time augmentation", default=True)
     frame_start: bpy.props.IntProperty(name="First frame", default=0, min=0, description="Of the video, from 0")
     frame_end: bpy.props.IntProperty(name="Last frame", default=0, min=0, description="0 means the end of the video")

@@ -130,6 +130,10 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     if options.foot_lock:
         joints_world = lock_feet(joints_world, contacts)
     sliding["after_lock"] = foot_sliding(joints_world, contacts)
+    if options.in_place:  # the motion stays over its first frame's spot; height above the floor is kept
+        travel = joints_world[:, :1, :2] - joints_world[:1, :1, :2]
+        joints_world = joints_world.copy()
+        joints_world[..., :2] -= travel
     rotation, center = frame.camera_pose()
     timings["post_s"] = time.perf_counter() - started - timings["lift_s"]
     result = MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
@@ -335,6 +339,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--max-people", type=int, default=4, help="people looked for in each frame (1-10; default 4)")
     parser.add_argument("--height", type=float, default=None,
                         help="the person's height in metres: sets the motion's scale (default: as lifted)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="keep the person over one spot (no travel across the floor; up and down kept)")
     parser.add_argument("--camera-pitch", type=float, default=None,
                         help="a known camera's angle below the horizon, degrees (default: estimated from the body)")
     parser.add_argument("--camera-height", type=float, default=None,
@@ -351,7 +357,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
         start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector,
         max_people=args.max_people, person=args.person, all_people=args.all_people, height_m=args.height,
-        camera_pitch_deg=args.camera_pitch, camera_height_m=args.camera_height)
+        camera_pitch_deg=args.camera_pitch, camera_height_m=args.camera_height, in_place=args.in_place)
     return args, options
 
 

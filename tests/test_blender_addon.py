@@ -299,14 +299,15 @@ def test_the_panel_options_reach_the_pipeline(scene):
     from types import SimpleNamespace
     s = scene.videopose
     s.height_m, s.person, s.person_id, s.all_people = 1.8, "ID", 2, True
-    s.tripod, s.camera_pitch, s.camera_height = True, 10.0, 1.2
+    s.tripod, s.camera_pitch, s.camera_height, s.in_place = True, 10.0, 1.2, True
     try:
         options = _operators_module().pipeline_options(SimpleNamespace(scene=scene, preferences=bpy.context.preferences))
         assert options.height_m == pytest.approx(1.8) and (options.person, options.all_people) == ("2", True)
         assert (options.camera_pitch_deg, options.camera_height_m) == (pytest.approx(10.0), pytest.approx(1.2))
+        assert options.in_place
         s.tripod = False
         s.height_m = 0.0
         options = _operators_module().pipeline_options(SimpleNamespace(scene=scene, preferences=bpy.context.preferences))
         assert options.height_m is None and options.camera_pitch_deg is None and options.camera_height_m is None
     finally:
-        s.height_m, s.person, s.all_people, s.tripod = 0.0, "longest", False, False
+        s.height_m, s.person, s.all_people, s.tripod, s.in_place = 0.0, "longest", False, False, False

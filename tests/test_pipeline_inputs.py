@@ -416,3 +416,17 @@ def test_a_known_camera_is_used_and_reported(tmp_path, clip, capsys):
         capsys.readouterr().out
     camera = json.loads((tmp_path / "out" / "run.json").read_text())["camera"]
     assert camera["pitch_deg"] == pytest.approx(15.0) and camera["height_m"] == pytest.approx(1.3)
+
+
+def test_in_place_keeps_the_person_over_one_spot(tmp_path, clip):
+    video, model = clip
+    keypoints = _keypoints_json(tmp_path / "k.json")  # the person walks right, one pixel a frame
+    moving, _ = pipeline.run(video, str(tmp_path / "a"), pipeline.PipelineOptions(
+        model_path=model, keypoints_path=keypoints, preview=False), quiet=True)
+    still, _ = pipeline.run(video, str(tmp_path / "b"), pipeline.PipelineOptions(
+        model_path=model, keypoints_path=keypoints, preview=False, in_place=True), quiet=True)
+    assert np.ptp(moving.joints_world[:, 0, :2], axis=0).max() > 0.01  # it travels when not in place
+    np.testing.assert_allclose(still.joints_world[:, 0, :2], np.repeat(still.joints_world[:1, 0, :2], 12, 0), atol=1e-6)
+    np.testing.assert_allclose(still.joints_world[:, 0, 2], moving.joints_world[:, 0, 2], atol=1e-6)
+    relative = still.joints_world - still.joints_world[:, :1]
+    np.testing.assert_allclose(relative, moving.joints_world - moving.joints_world[:, :1], atol=1e-6)
