@@ -37,13 +37,9 @@ class _MocapPanel:
             box.prop(s, "camera_height")
         box = layout.box()
         box.label(text="Detection and clean-up")
-        box.prop(s, "detector")
-        box.prop(s, "min_confidence")
-        box.prop(s, "flip_augment")
-        box.prop(s, "smoothing")
-        box.prop(s, "constant_bones")
-        box.prop(s, "foot_lock")
-        box.prop(s, "in_place")
+        for name in ("detector", "min_confidence", "flip_augment", "smoothing", "constant_bones", "foot_lock",
+                     "in_place"):
+            box.prop(s, name)
         box = layout.box()
         box.label(text="People")
         box.prop(s, "person")
