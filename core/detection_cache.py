@@ -26,7 +26,8 @@ def video_signature(info: VideoInfo, detector_name: str) -> str:
     sequence, and the detector."""
     if os.path.isdir(info.path):
         from .video import image_files
-        stats = [(os.path.basename(f), os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in image_files(info.path)]
+        stats = [(os.path.basename(f), stat.st_size, stat.st_mtime_ns)
+                 for f, stat in ((f, os.stat(f)) for f in image_files(info.path))]
         size, mtime = len(stats), hashlib.sha1(json.dumps(stats).encode()).hexdigest()
     else:
         stat = os.stat(info.path)

@@ -140,6 +140,14 @@ def people_boxes(joints: np.ndarray, confidence: np.ndarray, size: tuple[int, in
     return boxes
 
 
+def boxes_before(cache: DetectionCache, frame: int, size: tuple[int, int]) -> list[tuple]:
+    """The people's boxes in the frame before ``frame``, where the cache holds it (else none)."""
+    if frame <= 0 or not cache.covered(frame - 1, frame).all():
+        return []
+    joints, confidence, _ = cache.assemble(frame - 1, frame)
+    return people_boxes(joints[0], confidence[0], size)
+
+
 def _only_inside(image: np.ndarray, boxes: list[tuple]) -> np.ndarray:
     """A copy of ``image`` that is black outside ``boxes``."""
     out = np.zeros_like(image)
@@ -329,14 +337,12 @@ def _seam_repair(cache: DetectionCache, seam: int, size: tuple[int, int], detect
         if detector is not None:
             detector.close()
         return None
-    joints, confidence, _ = cache.assemble(seam - 1, seam)
-    known = seam
-    while known < stop and cache.covered(known, known + 1).all():
-        known += 1
+    gaps = cache.missing(seam, stop)
+    known = gaps[0][0] if gaps else stop   # the first try's frames from the seam on
+    boxes = boxes_before(cache, seam, size) if detector is None else []
     positions, conf, times = cache.assemble(seam, known)
     reference = Chunk(seam, positions, conf, times, end is not None and known >= end)
     cache.drop_range(seam, known)
-    boxes = people_boxes(joints[0], confidence[0], size) if detector is None else []
     return Piece(seam, known, boxes, reference, keep_frames=False, detector=detector)
 
 
@@ -364,10 +370,7 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
 
     def piece(a: int, b: int | None) -> Piece:
         """A piece right after known detections (an earlier run's) starts on the people they show."""
-        if a > 0 and cache.covered(a - 1, a).all():
-            joints, confidence, _ = cache.assemble(a - 1, a)
-            return Piece(a, b, people_boxes(joints[0], confidence[0], size))
-        return Piece(a, b)
+        return Piece(a, b, boxes_before(cache, a, size))
 
     if end is not None:
         end = max(end, start)

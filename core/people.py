@@ -53,7 +53,7 @@ def _person_clip(track: PersonTrack, people: PeopleDetections) -> PersonClip:
     return PersonClip(track, keypoints, first, missing, dropped)
 
 
-def _notes(clip: PersonClip, total_frames: int, fps: float) -> list[str]:
+def _notes(clip: PersonClip, total_frames: int) -> list[str]:
     span = clip.keypoints.num_frames
     notes = []
     if span < total_frames:
@@ -87,7 +87,7 @@ def select_people(people: PeopleDetections, person: str | int = "longest",
     warnings = []
     if len(tracks) > 1:
         warnings.append(f"{len(tracks)} people in this clip; animating person {chosen.id} "
-                        f"({'--person ' + str(person)}); see tracks.json and tracks.png to choose another")
+                        f"(--person {person}); see tracks.json and tracks.png to choose another")
     if all_people:
         others = [t for t in main_people(tracks, people.num_frames) if t is not chosen_track and t.frames >= MIN_FRAMES]
         animated += [_person_clip(t, people) for t in others]
@@ -96,5 +96,5 @@ def select_people(people: PeopleDetections, person: str | int = "longest",
             warnings.append(f"people {', '.join(map(str, left_out))} are seen in too few frames to animate "
                             "(choose one with --person)")
     for clip in animated:
-        warnings += _notes(clip, people.num_frames, people.fps)
+        warnings += _notes(clip, people.num_frames)
     return PeopleSelection(tracks, chosen, animated, warnings)

@@ -387,7 +387,6 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    frames = result.keypoints.num_frames
     t = result.timings
     for warning in result.warnings:
         print(f"warning: {warning}")

@@ -130,8 +130,6 @@ def test_bake_in_edit_mode_is_reported(scene):
 
 def test_bake_is_one_undo_step(scene):
     """Undo removes the baked armature and its action; redo brings them back."""
-    from types import SimpleNamespace
-
     from tests.motion_helpers import rigid_motion
     positions, _ = rigid_motion(frames=20, seed=12)
     _operators_module().RESULTS[scene.name] = {"motions": [motion_of(positions)]}
@@ -147,8 +145,6 @@ def test_bake_is_one_undo_step(scene):
 
 def test_baking_onto_a_rig_again_updates_the_status_and_keeps_one_action(scene, tmp_path):
     """Each Bake is one undo step; the second replaces the first's action instead of orphaning it."""
-    from types import SimpleNamespace
-
     from training.rig_corpus.build import armature_from_bones
     from training.rig_corpus.motion import walk
     from training.rig_corpus.sources import mpfb_rig

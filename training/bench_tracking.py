@@ -98,10 +98,10 @@ def truth_labels(track: PersonTrack, pixels: np.ndarray) -> tuple[np.ndarray, np
     for frame in np.flatnonzero(track.present):
         seen = track.confidence[frame] >= SEEN
         size = person_size(track.positions[frame], track.confidence[frame])
-        distances = np.sort([np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean() / size
-                             for truth in pixels[frame]])
-        nearest = int(np.argmin([np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean()
-                                 for truth in pixels[frame]]))
+        to_each = np.array([np.linalg.norm(track.positions[frame][seen] - truth[seen], axis=-1).mean() / size
+                            for truth in pixels[frame]])
+        nearest = int(np.argmin(to_each))
+        distances = np.sort(to_each)
         clear = len(distances) == 1 or distances[0] <= CLEARLY_NEARER * distances[1]
         if distances[0] < 0.5 and clear:
             labels[frame], distance[frame] = nearest, distances[0]
@@ -164,7 +164,7 @@ def demo_report() -> dict:
     """Identity switches of the chosen track on the demo, by where the man and the woman are."""
     if not os.path.isfile(DEMO):
         return {}
-    people, selection = detect_and_track(DEMO)
+    people, selection = detect_and_track(DEMO)  # (with all_people: its animated are --all-people's)
 
     def who(frame: int, x: float, y: float) -> int:  # 0 the man, 1 the woman, -1 cannot tell
         if frame <= 175:
@@ -181,7 +181,7 @@ def demo_report() -> dict:
     known = [n for n in names if n >= 0]
     return {"demo_identity_switches": int((np.diff(known) != 0).sum()) if known else 0,
             "demo_chosen_is_the_man": bool(known) and bool(np.bincount(known).argmax() == 0),
-            "demo_people_animated_all": len(select_people(people, "longest", all_people=True).animated),
+            "demo_people_animated_all": len(selection.animated),
             "demo_tracks": [t.summary(people.fps) for t in selection.tracks]}
 
 
