@@ -119,8 +119,27 @@ class Piece:
     prime_boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     reference: Chunk | None = None
     keep_frames: bool = True         # keep its frames for the preview (a redo's frames are already kept)
-    detector: object = None          # a detector still tracking from the frame before ``start`` (a continuation)
-    keep_open: bool = False          # leave the detector open at ``stop`` (another piece starts there)
+    continuation: _Continuation | None = None   # the earlier piece's detector and reader, open at ``start``
+    keep_open: bool = False          # leave detector and reader open at ``stop`` (another piece starts there)
+
+
+class _Continuation:
+    """A piece's detector, still tracking, and its frame reader, positioned at the frame after the piece.
+
+    A redo that continues the earlier piece takes both: no new detector, no seek back into the video.
+    """
+
+    def __init__(self, detector, frames, next_frame):
+        self.detector, self._frames, self._next = detector, frames, next_frame
+
+    def frames(self):
+        """The frames from the piece's end on (the first one already read)."""
+        yield self._next
+        yield from self._frames
+
+    def close(self) -> None:
+        self._frames.close()
+        self.detector.close()
 
 
 CONVERGED_FRAMES = 5          # frames in a row on which a redone piece finds the same people as the first try
@@ -184,11 +203,16 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ma
     """One worker: each piece with a fresh detector, flushing a chunk every ``chunk_frames`` frames."""
     for piece in pieces:
         start, stop = piece.start, piece.stop
-        seeked = start > 0 and not exact
-        detector = piece.detector
-        if detector is None:
+        seeked = start > 0 and not exact and piece.continuation is None
+        if piece.continuation is not None:
+            detector, reader = piece.continuation.detector, piece.continuation.frames()
+        else:
             with _ONE_DETECTOR_STARTS:  # a model's loading peaks in memory: not two at once
                 detector = detector_factory()
+            # a piece kept open reads on past its stop, so a continuation needs no seek
+            reader = read_frames(info.path, start, None if piece.keep_open else stop, stopping=quit_event.is_set,
+                                 exact=exact)
+        past_stop = None   # the first frame after ``stop``, read by a piece kept open
         segment = None
         if preview is not None and piece.keep_frames:
             folder, height = preview
@@ -210,7 +234,10 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ma
         next_index, agreeing, converged = start, 0, False
         reference = piece.reference
         try:
-            for frame in read_frames(info.path, start, stop, stopping=quit_event.is_set, exact=exact):
+            for frame in reader:
+                if stop is not None and frame.index >= stop:
+                    past_stop = frame
+                    break
                 if piece.prime_boxes and frame.index == start:
                     detector.detect(_only_inside(frame.image, piece.prime_boxes))  # start on these people
                     counter.add()
@@ -245,10 +272,14 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ma
                 ended = not quit_event.is_set() and (stop is None or next_index < stop)
                 flush(ended)
         finally:
-            if piece.keep_open and not quit_event.is_set() and stop is not None and next_index == stop:
-                open_detectors[stop] = detector
+            if piece.keep_open and not quit_event.is_set() and past_stop is not None:
+                open_detectors[stop] = _Continuation(detector, reader, past_stop)
             else:
-                detector.close()
+                reader.close()
+                if piece.continuation is not None:
+                    piece.continuation.close()   # its reader too, were this piece's not started
+                else:
+                    detector.close()
             if segment is not None:
                 segment.close()
                 segments.append((start, segment.frames, segment.path))
@@ -323,27 +354,29 @@ def _found_across(cache: DetectionCache, seam: int) -> bool:
     return all_found((joints[0], confidence[0]), list(zip(joints[1:], confidence[1:])))
 
 
-def _seam_repair(cache: DetectionCache, seam: int, size: tuple[int, int], detector=None) -> Piece | None:
+def _seam_repair(cache: DetectionCache, seam: int, size: tuple[int, int],
+                 continuation: _Continuation | None = None) -> Piece | None:
     """The piece to detect again from ``seam`` when someone held just before it is missing just after it.
 
-    It continues the earlier piece's ``detector`` where that is still open (the same result as one
-    detector over both pieces); else a fresh detector starts primed on the people before the seam.
+    It continues the earlier piece's detector where that is still open (``continuation``: the same
+    result as one detector over both pieces); else a fresh detector starts primed on the people
+    before the seam.
     """
     end = cache.video_end()
     stop = max(c.stop for c in cache.chunks)
     if end is not None:
         stop = min(stop, end)
     if _found_across(cache, seam) or seam >= stop:
-        if detector is not None:
-            detector.close()
+        if continuation is not None:
+            continuation.close()
         return None
     gaps = cache.missing(seam, stop)
     known = gaps[0][0] if gaps else stop   # the first try's frames from the seam on
-    boxes = boxes_before(cache, seam, size) if detector is None else []
+    boxes = boxes_before(cache, seam, size) if continuation is None else []
     positions, conf, times = cache.assemble(seam, known)
     reference = Chunk(seam, positions, conf, times, end is not None and known >= end)
     cache.drop_range(seam, known)
-    return Piece(seam, known, boxes, reference, keep_frames=False, detector=detector)
+    return Piece(seam, known, boxes, reference, keep_frames=False, continuation=continuation)
 
 
 def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable[[], Detector],
@@ -393,7 +426,7 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         os.makedirs(preview_folder)
     counter, segments = _Counter(), []
     preview = (preview_folder, preview_height) if preview_height else None
-    open_detectors: dict[int, object] = {}   # seam -> the detector that tracked up to it, for a continuation
+    open_detectors: dict[int, _Continuation] = {}   # seam -> the detector and reader that reached it
     args = (info, detector_factory, max_people, cache, counter, chunk_frames, preview, segments, open_detectors)
     started = time.perf_counter()
 
@@ -406,8 +439,8 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
     try:
         _detect_and_repair(plans, seams, args, cache, start, end, totals, should_stop, report)
     finally:
-        for detector in open_detectors.values():
-            detector.close()
+        for continuation in open_detectors.values():
+            continuation.close()
     if cache.video_end() is not None:
         end = cache.video_end() if end is None else min(end, cache.video_end())
     if end is None or end <= start:

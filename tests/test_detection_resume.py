@@ -16,7 +16,7 @@ import pytest
 from core.detection_cache import frames_kept
 from core.parallel_detection import CONVERGED_FRAMES, detect_video_cached, split_work
 from core.pipeline import PipelineOptions, input_warnings
-from core.video import probe
+from core.video import probe, read_frames
 from tests.video_helpers import (FollowingDetector, IndexDetector, index_video, read_index, two_people_video,
                                  variable_rate_mp4)
 
@@ -182,6 +182,16 @@ def test_splitting_the_work_never_loses_a_person_the_tracker_held(tmp_path):
     two = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
     assert any("100 frames from frame 100 on were detected again" in problem for problem in two.cache_problems)
     np.testing.assert_allclose(two.people.positions, one.people.positions, atol=1.0)
+
+
+def test_the_continuation_past_a_seam_reads_on_without_opening_the_video_again(tmp_path, monkeypatch):
+    import core.parallel_detection as parallel
+    video = two_people_video(tmp_path / "two.avi", frames=200)
+    opened = []
+    monkeypatch.setattr(parallel, "read_frames", lambda *a, **k: opened.append(a[1]) or read_frames(*a, **k))
+    run = detect_video_cached(video, str(tmp_path / "two"), FollowingDetector, workers=2)
+    assert any("detected again" in problem for problem in run.cache_problems)
+    assert sorted(opened) == [0, 100]   # the two pieces; the redo from frame 100 went on with the first's reader
 
 
 def test_a_seam_between_pieces_on_the_same_person_is_kept(tmp_path):
