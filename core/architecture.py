@@ -22,6 +22,7 @@ class TemporalModelConfig:
     channels: int = 1024
     dropout: float = 0.25
     causal: bool = False
+    out_features: int = 3     # values per output joint: 3 for positions; 1 for the contact network's logits
 
     def __post_init__(self) -> None:
         widths = tuple(int(w) for w in self.filter_widths)
@@ -30,8 +31,8 @@ class TemporalModelConfig:
             raise ValueError("filter_widths must name at least one layer")
         if any(w < 1 or w % 2 == 0 for w in widths):
             raise ValueError(f"filter widths must be odd and positive, got {widths}")
-        if self.channels < 1 or self.num_joints_in < 1 or self.num_joints_out < 1:
-            raise ValueError("channels and joint counts must be positive")
+        if self.channels < 1 or self.num_joints_in < 1 or self.num_joints_out < 1 or self.out_features < 1:
+            raise ValueError("channels, joint counts and output features must be positive")
 
     @property
     def dilations(self) -> tuple[int, ...]:

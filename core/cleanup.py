@@ -10,6 +10,7 @@ import numpy as np
 from .skeleton import H36M_SKELETON, Skeleton
 
 ANKLE_HEIGHT = 0.08  # metres from the floor to the ankle joint when the foot is flat
+ON_FLOOR = 0.15      # metres: a planted ankle up to this much higher than flat on the floor stands on the floor
 
 
 def savgol_coefficients(window: int, polyorder: int) -> np.ndarray:
@@ -82,6 +83,16 @@ def detect_foot_contacts(poses_world: np.ndarray, fps: float, max_height: float 
     return contacts
 
 
+def contacts_from(probabilities: np.ndarray | None, threshold: float = 0.5, min_frames: int = 3) -> np.ndarray | None:
+    """(T, 2) booleans from the contact network's probabilities: above ``threshold`` for ``min_frames`` or more."""
+    if probabilities is None:
+        return None
+    contacts = np.asarray(probabilities) > threshold
+    for foot in range(contacts.shape[1]):
+        contacts[:, foot] = _drop_short_runs(contacts[:, foot], min_frames)
+    return contacts
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
@@ -130,7 +141,8 @@ def lock_feet(poses_world: np.ndarray, contacts: np.ndarray, blend_frames: int =
         weight = np.zeros(len(out))
         for start, stop in _runs(contacts[:, foot]):
             anchor = np.median(out[start:stop, ankle], axis=0)
-            anchor[2] = min(anchor[2], ANKLE_HEIGHT)
+            if anchor[2] < ANKLE_HEIGHT + ON_FLOOR:  # on the floor, not on a box or a step: no foot below it
+                anchor[2] = min(anchor[2], ANKLE_HEIGHT)
             lo, hi = max(start - blend_frames, 0), min(stop + blend_frames, len(out))
             for t in range(lo, hi):
                 w = 1.0 if start <= t < stop else 1.0 - (start - t if t < start else t - stop + 1) / (blend_frames + 1)

@@ -75,7 +75,7 @@ class NumpyTemporalModel:
         return self.config.receptive_field
 
     def forward_valid(self, x: np.ndarray) -> np.ndarray:
-        """Padded input (T, J_in, F) -> (T - RF + 1, J_out, 3): outputs only where the window is full."""
+        """Padded input (T, J_in, F) -> (T - RF + 1, J_out, out_features): outputs only where the window is full."""
         cfg = self.config
         h = np.ascontiguousarray(x.reshape(x.shape[0], -1), dtype=np.float32)
         h = self.expand(h)
@@ -85,10 +85,10 @@ class NumpyTemporalModel:
             h = pointwise(dilated(h))
             h += residual
         out = self.shrink(h, relu=False)
-        return out.reshape(out.shape[0], cfg.num_joints_out, 3)
+        return out.reshape(out.shape[0], cfg.num_joints_out, cfg.out_features)
 
     def predict(self, sequence: np.ndarray, chunk_frames: int = 4096) -> np.ndarray:
-        """One sequence (T, J_in, F) -> (T, J_out, 3); edges padded by repetition, processed in chunks."""
+        """One sequence (T, J_in, F) -> (T, J_out, out_features); edges padded by repetition, processed in chunks."""
         cfg = self.config
         sequence = np.asarray(sequence, dtype=np.float32)
         if sequence.ndim != 3 or sequence.shape[1:] != (cfg.num_joints_in, cfg.in_features):
@@ -99,7 +99,7 @@ class NumpyTemporalModel:
             raise ValueError("keypoints contain NaN or infinite values; fill missing detections first")
         padded = pad_sequence_edges(sequence, cfg)
         frames, margin = sequence.shape[0], cfg.receptive_field - 1
-        out = np.empty((frames, cfg.num_joints_out, 3), dtype=np.float32)
+        out = np.empty((frames, cfg.num_joints_out, cfg.out_features), dtype=np.float32)
         for start in range(0, frames, chunk_frames):
             stop = min(start + chunk_frames, frames)
             out[start:stop] = self.forward_valid(padded[start:stop + margin])
@@ -107,11 +107,14 @@ class NumpyTemporalModel:
 
 
 class PoseLifter:
-    """The shipped pair of networks: root-relative 3D pose and root trajectory, from normalized 2D keypoints."""
+    """The shipped networks, from normalized 2D keypoints: root-relative 3D pose, root trajectory and
+    (where the file has it) foot contacts."""
 
     def __init__(self, lifter: NumpyTemporalModel, trajectory: NumpyTemporalModel | None = None,
-                 skeleton: Skeleton = H36M_SKELETON, metadata: dict | None = None):
+                 skeleton: Skeleton = H36M_SKELETON, metadata: dict | None = None,
+                 contacts: NumpyTemporalModel | None = None):
         self.lifter, self.trajectory_model, self.skeleton = lifter, trajectory, skeleton
+        self.contact_model = contacts
         self.metadata = metadata or {}
 
     @classmethod
@@ -119,10 +122,12 @@ class PoseLifter:
         weights = load_weights(path)
         if "lifter" not in weights.networks:
             raise ValueError(f"{os.fspath(path)} has no 'lifter' network (found: {sorted(weights.networks)})")
-        trajectory = weights.networks.get("trajectory")
+        trajectory, contacts = weights.networks.get("trajectory"), weights.networks.get("contacts")
+        if contacts is not None and (contacts.config.num_joints_out, contacts.config.out_features) != (2, 1):
+            raise ValueError(f"{os.fspath(path)}: its 'contacts' network does not give two feet's logits")
         return cls(NumpyTemporalModel(weights.networks["lifter"]),
                    NumpyTemporalModel(trajectory) if trajectory is not None else None,
-                   metadata=weights.metadata)
+                   metadata=weights.metadata, contacts=NumpyTemporalModel(contacts) if contacts is not None else None)
 
     @property
     def receptive_field(self) -> int:
@@ -147,3 +152,12 @@ class PoseLifter:
             mirrored[:, 0] *= -1
             root = (root + mirrored) / 2
         return root
+
+    def contacts(self, keypoints: np.ndarray, flip_augment: bool = True) -> np.ndarray | None:
+        """(T, 2) probabilities of the left and right foot being planted; None without a contact network."""
+        if self.contact_model is None:
+            return None
+        logits = self.contact_model.predict(keypoints)[:, :, 0]
+        if flip_augment:  # the mirrored body's left foot is this one's right
+            logits = (logits + self.contact_model.predict(flip_horizontal(keypoints, self.skeleton))[:, ::-1, 0]) / 2
+        return 1 / (1 + np.exp(-logits))

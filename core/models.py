@@ -18,7 +18,7 @@ from .weights import NetworkWeights
 
 
 class TemporalModel(nn.Module):
-    """Lifts 2D joint sequences (N, T, J_in, F) to 3D joints (N, T', J_out, 3)."""
+    """Lifts 2D joint sequences (N, T, J_in, F) to 3D joints (N, T', J_out, 3) (or J_out x ``out_features`` values)."""
 
     def __init__(self, config: TemporalModelConfig):
         super().__init__()
@@ -33,7 +33,7 @@ class TemporalModel(nn.Module):
             self.layers_bn.append(nn.BatchNorm1d(channels, momentum=0.1))
             self.layers_conv.append(nn.Conv1d(channels, channels, 1, bias=False))
             self.layers_bn.append(nn.BatchNorm1d(channels, momentum=0.1))
-        self.shrink = nn.Conv1d(channels, config.num_joints_out * 3, 1)
+        self.shrink = nn.Conv1d(channels, config.num_joints_out * config.out_features, 1)
         self.drop = nn.Dropout(config.dropout)
 
     @property
@@ -81,7 +81,7 @@ class TemporalModel(nn.Module):
             y = self._activate(y, bn)
             x = residual + self._activate(pointwise(y), pointwise_bn)
         x = self.shrink(x)
-        return x.transpose(1, 2).reshape(batch, -1, cfg.num_joints_out, 3)
+        return x.transpose(1, 2).reshape(batch, -1, cfg.num_joints_out, cfg.out_features)
 
 
 class TrajectoryModel(TemporalModel):
@@ -102,7 +102,7 @@ def network_weights(model: TemporalModel) -> NetworkWeights:
 
 
 def model_from_weights(weights: NetworkWeights) -> TemporalModel:
-    cls = TrajectoryModel if weights.config.num_joints_out == 1 else TemporalModel
+    cls = TrajectoryModel if weights.config.num_joints_out == 1 and weights.config.out_features == 3 else TemporalModel
     model = cls(weights.config)
     model.load_state_dict({key: torch.from_numpy(np.array(value)) for key, value in weights.parameters.items()})
     return model
@@ -110,7 +110,7 @@ def model_from_weights(weights: NetworkWeights) -> TemporalModel:
 
 @torch.no_grad()
 def predict_sequence(model: TemporalModel, keypoints: np.ndarray) -> np.ndarray:
-    """Reference inference: one sequence (T, J, F) -> (T, J_out, 3), edges padded by repetition."""
+    """Reference inference: one sequence (T, J, F) -> (T, J_out, out_features), edges padded by repetition."""
     model.eval()
     padded = pad_sequence_edges(np.asarray(keypoints, dtype=np.float32), model.config)
     return model(torch.from_numpy(padded)[None])[0].numpy()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .video import VideoInfo
 
 DEFAULT_FOV = 60.0  # degrees, horizontal: a typical phone or action camera
+ROOT_METHODS = ("solve", "fit", "network")
 DEFAULT_MODEL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "default.npz")
 
 
@@ -32,7 +33,8 @@ class PipelineOptions:
     root_smoothing_window: int = 21          # the same for the root: its depth is noisier and changes slowly
     constant_bones: bool = True
     foot_lock: bool = True
-    root_from: str = "fit"                   # "fit": least squares with the intrinsics; "network": trajectory model
+    root_from: str = "solve"                 # "solve": reprojection + planted feet + smoothness over the clip;
+                                             # "fit": each frame by least squares; "network": trajectory model
     preview: bool = True
     bvh_units: str = "cm"
     start_frame: int = 0
@@ -102,8 +104,8 @@ def check_options(options: PipelineOptions) -> None:
                 unit=" m")
     _window(problems, "the smoothing window (--smooth)", options.smoothing_window)
     _window(problems, "the root smoothing window", options.root_smoothing_window)
-    if options.root_from not in ("fit", "network"):
-        problems.append(f"--root must be 'fit' or 'network', got {options.root_from!r}")
+    if options.root_from not in ROOT_METHODS:
+        problems.append(f"--root must be one of {', '.join(ROOT_METHODS)}, got {options.root_from!r}")
     if options.bvh_units not in ("cm", "m"):
         problems.append(f"--bvh-units must be 'cm' or 'm', got {options.bvh_units!r}")
     if not isinstance(options.workers, int) or not 1 <= options.workers <= 16:

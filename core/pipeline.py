@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
-from .cleanup import (ANKLE_HEIGHT, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth,
+from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth,
                       standing_height)
 from .detection import DETECTORS, DetectorFactory
 from .parallel_detection import DetectionRun, detect_video_cached
@@ -37,10 +37,11 @@ from .detection_cache import frames_kept
 from .inference import PoseLifter
 from .keypoints import (KeypointTrack, PeopleDetections, fill_gaps, load_coco_json, load_npz_keypoints,
                         load_openpose_folder)
-from .options import DEFAULT_FOV, DEFAULT_MODEL, PipelineOptions, check_frame_range, check_options
+from .options import DEFAULT_FOV, DEFAULT_MODEL, ROOT_METHODS, PipelineOptions, check_frame_range, check_options
 from .outputs import OutputFolder
 from .people import PeopleSelection, select_people
 from .progress import RunProgress
+from .root_solve import solve_root
 from .track_sheet import write_track_sheet
 from .skeleton import H36M_SKELETON
 from .tracking import CHOICES
@@ -96,7 +97,7 @@ def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float
 
 def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
                world: WorldFrame | None = None) -> MotionResult:
-    """Everything after 2D: gap filling, lifting, root, clean-up, world frame, foot locking.
+    """Everything after 2D: gap filling, lifting, foot contacts, clean-up, root, world frame, foot locking.
 
     ``world``: the world frame to use (another person's in the same clip, so that everyone stands
     on one floor); by default it is estimated from this motion.
@@ -108,24 +109,31 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     normalized = normalize_screen_coordinates(track.positions, track.width, track.height)
     poses = lifter.lift(normalized, flip_augment=options.flip_augment).astype(np.float64)
     timings["lift_s"] = time.perf_counter() - started
-    if options.root_from == "network":
-        root = lifter.trajectory(normalized, flip_augment=options.flip_augment).astype(np.float64)
-    elif options.root_from == "fit":
-        root = fit_root_translation(poses, track.positions, np.where(track.filled, 0.05, track.confidence), intrinsics)
-    else:
-        raise ValueError("root_from must be 'fit' or 'network'")
+    planted = lifter.contacts(normalized, flip_augment=options.flip_augment)   # None without a contact network
     if options.smoothing_window:
         poses = smooth(poses, options.smoothing_window, 2)
-        root = smooth(root, max(options.root_smoothing_window, options.smoothing_window), 2)
     if options.constant_bones:
         poses, _ = enforce_bone_lengths(poses)
+    confidence = np.where(track.filled, 0.05, track.confidence)
+    if options.root_from == "solve":
+        root = solve_root(poses, track.positions, confidence, intrinsics, planted, track.fps)
+    elif options.root_from == "network":
+        root = lifter.trajectory(normalized, flip_augment=options.flip_augment).astype(np.float64)
+    elif options.root_from == "fit":
+        root = fit_root_translation(poses, track.positions, confidence, intrinsics)
+    else:
+        raise ValueError(f"root_from must be one of {ROOT_METHODS}")
+    if options.smoothing_window and options.root_from != "solve":  # the solve is smooth already
+        root = smooth(root, max(options.root_smoothing_window, options.smoothing_window), 2)
     joints_camera = poses + root[:, None]
     lifted_height = standing_height(poses)
     if options.height_m:  # the whole scene scaled about the camera: it projects onto the same 2D
         joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
-    frame = world or world_frame(joints_camera, options.camera_pitch_deg, options.camera_height_m)
+    contacts = contacts_from(planted)
+    frame = world or world_frame(joints_camera, options.camera_pitch_deg, options.camera_height_m, contacts)
     joints_world = frame.apply(joints_camera)
-    contacts = detect_foot_contacts(joints_world, track.fps)
+    if contacts is None:  # a model without a contact network: contacts from the motion itself
+        contacts = detect_foot_contacts(joints_world, track.fps)
     sliding = {"before_lock": foot_sliding(joints_world, contacts)}
     if options.foot_lock:
         joints_world = lock_feet(joints_world, contacts)
@@ -327,8 +335,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--smooth", type=int, default=9, help="Savitzky-Golay window in frames: odd, 5 or more (0: off)")
     parser.add_argument("--no-bone-lengths", action="store_true", help="keep the lifted bone lengths per frame")
     parser.add_argument("--no-foot-lock", action="store_true")
-    parser.add_argument("--root", choices=("fit", "network"), default="fit",
-                        help="root motion by least squares with the intrinsics, or by the trajectory network")
+    parser.add_argument("--root", choices=ROOT_METHODS, default="solve",
+                        help="root motion: solve (default: the 2D, the planted feet and smooth motion over the whole "
+                             "clip), fit (each frame alone to the 2D), or network (the trajectory network)")
     parser.add_argument("--no-preview", action="store_true")
     parser.add_argument("--bvh-units", choices=("cm", "m"), default="cm")
     parser.add_argument("--start", type=int, default=0, help="first frame to process")

@@ -1,8 +1,8 @@
 """Camera space -> a world frame with Z up and the feet on the floor (Blender's convention).
 
-Up is estimated from the body itself: the ankles' lowest positions over the clip lie on the
-floor plane, fitted by least squares when the feet cover enough ground, and otherwise the mean
-pelvis-to-thorax direction (people mostly stand upright). World X follows the camera's right,
+Up is estimated from the body itself: the footprints (planted ankles) over the clip lie on the
+floor plane, fitted when the feet cover enough ground, and otherwise the mean pelvis-to-thorax
+direction (people mostly stand upright). World X follows the camera's right,
 world Y points away from the camera, the origin is under the first frame's pelvis. Where the user
 knows the camera (a tripod), its pitch and its height above the floor replace the estimates.
 """
@@ -40,6 +40,7 @@ def _upright_direction(poses_camera: np.ndarray) -> np.ndarray:
 LINE_LIKE = 0.2   # feet whose ground positions spread less than this across their main direction walked a line
 
 
+MIN_FOOTPRINTS = 10      # fewer footprints on one plane than this: the body's up instead
 FLOOR_TOLERANCE = 0.05   # metres: footprints this near a plane stand on it
 MAX_FLOOR_TILT = 25.0    # degrees between the body's up and a floor taken as real
 
@@ -58,24 +59,29 @@ def _plane_normal(points: np.ndarray, body_up: np.ndarray) -> np.ndarray:
     return normal if normal @ body_up > 0 else -normal
 
 
-def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0) -> np.ndarray:
+def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0,
+                contacts: np.ndarray | None = None) -> np.ndarray:
     """Unit up vector in camera space from the floor under the feet, or the spine when the feet barely move.
 
-    The floor is the plane that the most footprints (each frame's lower ankle) lie on, found by
+    The footprints are the planted ankles (``contacts``, (T, 2) left and right), or without contacts
+    each frame's lower ankle. The floor is the plane that the most footprints lie on, found by
     sampling planes through three of them (a person who also stands on a box, or jumps, leaves
     footprints off the floor: they do not tilt it), then fitted to the footprints on it.
     """
     body_up = _upright_direction(poses_camera)
     ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]]
-    heights = ankles @ body_up
-    lowest = ankles[np.arange(len(ankles)), np.argmin(heights, axis=1)]
-    spread = np.ptp(lowest - np.outer(lowest @ body_up, body_up), axis=0).max() if len(lowest) else 0.0
+    if contacts is not None and contacts.sum() >= MIN_FOOTPRINTS:
+        footprints = ankles[np.asarray(contacts, bool)]
+    else:
+        heights = ankles @ body_up
+        footprints = ankles[np.arange(len(ankles)), np.argmin(heights, axis=1)]
+    spread = np.ptp(footprints - np.outer(footprints @ body_up, body_up), axis=0).max() if len(footprints) else 0.0
     if spread < min_spread:
         return body_up
     rng = np.random.default_rng(seed)
     best, best_count = None, 0
     for _ in range(200):
-        sample = lowest[rng.choice(len(lowest), 3, replace=False)]
+        sample = footprints[rng.choice(len(footprints), 3, replace=False)]
         normal = np.cross(sample[1] - sample[0], sample[2] - sample[0])
         if np.linalg.norm(normal) < 1e-9:
             continue
@@ -83,12 +89,12 @@ def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0
         normal = normal if normal @ body_up > 0 else -normal
         if normal @ body_up < np.cos(np.radians(MAX_FLOOR_TILT)):
             continue
-        on_plane = np.abs((lowest - sample[0]) @ normal) < FLOOR_TOLERANCE
+        on_plane = np.abs((footprints - sample[0]) @ normal) < FLOOR_TOLERANCE
         if on_plane.sum() > best_count:
             best, best_count = on_plane, int(on_plane.sum())
-    if best is None or best_count < 10:
+    if best is None or best_count < MIN_FOOTPRINTS:
         return body_up
-    normal = _plane_normal(lowest[best], body_up)
+    normal = _plane_normal(footprints[best], body_up)
     # A floor tilted far from the body's up means the fit caught noise, not the floor.
     return normal if normal @ body_up > np.cos(np.radians(MAX_FLOOR_TILT)) else body_up
 
@@ -108,10 +114,11 @@ def camera_angles(frame: WorldFrame) -> dict:
 
 
 def world_frame(poses_camera: np.ndarray, pitch_deg: float | None = None,
-                camera_height: float | None = None) -> WorldFrame:
+                camera_height: float | None = None, contacts: np.ndarray | None = None) -> WorldFrame:
     """Rotation and origin that put the clip on a Z-up floor at z = 0; a known camera pitch and height
-    (metres above the floor) replace the estimates from the body."""
-    up = up_from_pitch(pitch_deg) if pitch_deg is not None else estimate_up(poses_camera)
+    (metres above the floor) replace the estimates from the body; ``contacts`` (T, 2) mark the
+    footprints the floor is fitted to."""
+    up = up_from_pitch(pitch_deg) if pitch_deg is not None else estimate_up(poses_camera, contacts=contacts)
     right = np.array([1.0, 0.0, 0.0]) - up[0] * up
     if np.linalg.norm(right) < 1e-6:
         right = np.array([0.0, 0.0, 1.0]) - up[2] * up

@@ -62,7 +62,14 @@ def test_results_page_and_plots(tmp_path):
                                 "root_error_mm": 400.0, "root_error_trajectory_network_mm": 800.0},
                        "ours_same_frames_as_mediapipe": {"p1": 120.0, "p2": 80.0, "mpjve": 21.0},
                        "mediapipe_world_landmarks": {"p1": 150.0, "p2": 98.0, "mpjve": 45.0},
-                       "truth_foot_sliding_mm_per_frame": 10.0},
+                       "truth_foot_sliding_mm_per_frame": 10.0,
+                       "grounding": {"contact_f1": 0.71, "foot_sliding_ratio_to_truth": 2.5,
+                                     "foot_sliding_on_true_contacts_mm_per_frame": 5.0,
+                                     "truth_foot_sliding_mm_per_frame": 2.0, "floor_angle_error_deg": 4.25,
+                                     "root_error_after_alignment_mm": 180.0, "distance_travelled_error_pct": None,
+                                     "renders_travelling": 0, "trunk_lean_error_deg": 6.5, "demo_root_wander_m": 0.5,
+                                     "demo_root_path_m": 2.0, "demo_root_depth_range_m": 0.4,
+                                     "demo_planted_share": 0.6}},
         "speed": {"fps": {"video decoding alone": 180.0, "detection (mediapipe)": 40.0, "whole pipeline": 35.0},
                   "ratios": {"lifting time (numpy) / detection time": 0.002},
                   "runtime": RUNTIME, "decode_only": {"peak_rss_mb": 100.0},
@@ -104,6 +111,9 @@ def test_results_page_and_plots(tmp_path):
     assert "a track from one person to another" in page
     assert "Demo clip: 0 identity switches of the chosen track (the man: True); `--all-people` animates 2" in page
     assert "what the pipeline animates (no repair) **42.4 %**; after `core.tracking.repair_left_right`" in page
+    assert "| contact F1 (`contact_f1`) | 0.710 | ≥ 0.85 |" in page
+    assert "| 2.50 (5.00 vs 2.00 mm/frame) | ≤ 1.5 |" in page and "| no render travels 1 m |" in page
+    assert "| 0.50 m (path 2.00 m, depth range 0.40 m, feet planted 60 % of the frames) | < 0.3 m |" in page
     assert "![speed](speed.png)" in page and "![" not in markdown(results, with_plots=False)
     for plot, part in ((plot_lifting, "lifting"), (plot_end_to_end, "end_to_end"), (plot_speed, "speed")):
         path = tmp_path / f"{part}.png"

@@ -324,6 +324,14 @@ def retarget_markdown(result: dict, out: str) -> list[str]:
     return lines + [""]
 
 
+GROUNDING_KEYS = ("contact_f1", "foot_sliding_ratio_to_truth", "floor_angle_error_deg", "root_error_after_alignment_mm",
+                  "distance_travelled_error_pct", "trunk_lean_error_deg", "demo_root_wander_m")
+
+
+def grounding_keys(grounding: dict) -> dict:
+    return {key: grounding[key] for key in GROUNDING_KEYS if grounding.get(key) is not None}
+
+
 def write_benchmark_keys(path: str, keys: dict) -> None:
     """Merge this run's named figures into the flat JSON object at ``path``, keeping other keys."""
     merged = {}
@@ -334,6 +342,31 @@ def write_benchmark_keys(path: str, keys: dict) -> None:
     with open(path, "w") as handle:
         json.dump(dict(sorted(merged.items())), handle, indent=2)
         handle.write("\n")
+
+
+def grounding_markdown(g: dict) -> list[str]:
+    """Issue 13's figures: the renders above against their truth, and the demo's root on the box."""
+    travel = (f"{g['distance_travelled_error_pct']:.1f} % ({g['renders_travelling']} renders where the person "
+              f"travels at least 1 m)" if g.get("distance_travelled_error_pct") is not None else "no render travels 1 m")
+    lines = ["## World grounding", "",
+             "The same renders against their truth (`training/bench_grounding.py`). True contacts: the ankle slower "
+             "than 0.4 m/s and within 5 cm of its lowest point in the surrounding second.", "",
+             "| measure | value | goal |", "|---|---|---|",
+             f"| contact F1 (`contact_f1`) | {g['contact_f1']:.3f} | ≥ 0.85 |",
+             f"| foot sliding on true contacts, ours / truth (`foot_sliding_ratio_to_truth`) | "
+             f"{g['foot_sliding_ratio_to_truth']:.2f} ({g['foot_sliding_on_true_contacts_mm_per_frame']:.2f} vs "
+             f"{g['truth_foot_sliding_mm_per_frame']:.2f} mm/frame) | ≤ 1.5 |",
+             f"| floor angle error (`floor_angle_error_deg`) | {g['floor_angle_error_deg']:.2f}° | ≤ 3° |",
+             f"| root error after one rigid alignment of the clip (`root_error_after_alignment_mm`) | "
+             f"{g['root_error_after_alignment_mm']:.0f} mm | ≤ 150 mm |",
+             f"| distance travelled error (`distance_travelled_error_pct`) | {travel} | ≤ 10 % |",
+             f"| trunk lean error (`trunk_lean_error_deg`) | {g['trunk_lean_error_deg']:.2f}° | ≤ 5° |"]
+    if "demo_root_wander_m" in g:
+        lines.append(f"| demo, frames 6-105 (the man on the box): root wander, the largest distance between two of "
+                     f"its positions (`demo_root_wander_m`) | {g['demo_root_wander_m']:.2f} m (path "
+                     f"{g['demo_root_path_m']:.2f} m, depth range {g['demo_root_depth_range_m']:.2f} m, feet planted "
+                     f"{100 * g['demo_planted_share']:.0f} % of the frames) | < 0.3 m |")
+    return lines + [""]
 
 
 def markdown(results: dict, with_plots: bool = True) -> str:
@@ -379,6 +412,7 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"| mediapipe 3D world landmarks, same frames | {theirs['p1']:.1f} | {theirs['p2']:.1f} | {theirs['mpjve']:.2f} | | |",
               f"| ground truth | | | | {e2e['truth_foot_sliding_mm_per_frame']:.2f} | |",
               "", "![end to end](end_to_end.png)", ""]
+    lines += grounding_markdown(e2e["grounding"])
     s = results["speed"]
     lines += ["## Speed", "", "| stage | frames/s |", "|---|---|"]
     lines += [f"| {name} | {fps:,.1f} |" for name, fps in s["fps"].items()]
@@ -444,7 +478,8 @@ def main(argv: list[str] | None = None) -> dict:
             handle.write(markdown(results, with_plots=False))
     if not args.quick:
         write_benchmark_keys(os.path.join(ROOT, "benchmarks.json"),
-                             {**results["speed"]["runtime"]["keys"], **results["detectors"]["keys"],
+                             {**grounding_keys(results["end_to_end"]["grounding"]),
+                              **results["speed"]["runtime"]["keys"], **results["detectors"]["keys"],
                               **results["tracking"]["keys"], **results["retarget"]["keys"]})
     print(f"written {args.out}/BENCHMARKS.md, results.json and 3 plots in {results['seconds']:.0f} s")
     return results

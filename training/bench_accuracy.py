@@ -29,6 +29,7 @@ from core.keypoints import KeypointError, KeypointTrack
 from core.losses import mean_velocity_error, mpjpe, p_mpjpe
 from core.pipeline import DEFAULT_MODEL, PipelineOptions, lift_track
 
+from . import bench_grounding as grounding
 from .datasets import load_clips
 from .render_mocap import render_clip
 
@@ -78,6 +79,7 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
         "ours_same_frames_as_mediapipe": pose_metrics(ours[seen], true_relative[seen]),
         "mediapipe_world_landmarks": pose_metrics(mediapipe[seen], true_relative[seen]),
         "truth_foot_sliding_mm_per_frame": round(foot_sliding(truth["joints_world"], contacts), 2),
+        "grounding": grounding.render_report(result, truth),
     }
     return report
 
@@ -126,6 +128,7 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
             "ours_same_frames_as_mediapipe": average(reports, "ours_same_frames_as_mediapipe"),
             "mediapipe_world_landmarks": average(reports, "mediapipe_world_landmarks"),
             "truth_foot_sliding_mm_per_frame": round(float(np.mean([r["truth_foot_sliding_mm_per_frame"] for r in reports])), 2),
+            "grounding": {**grounding.summarize([r["grounding"] for r in reports]), **grounding.demo_root_wander()},
             "per_render": reports}
 
 

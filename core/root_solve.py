@@ -1,0 +1,96 @@
+"""The root trajectory as one least-squares problem: 2D reprojection, planted feet and smooth motion.
+
+A root fitted frame by frame to the 2D keypoints (``camera.fit_root_translation``) takes every
+error of the lifted pose's size as a change of depth: the person wanders towards and away from
+the camera while standing still. Here the camera-space root positions ``t`` of a window of frames
+are found together, minimising (each term divided by its expected error, in metres)
+
+- reprojection: for every joint, ``(X + tx) - x (Z + tz)`` (the pinhole equation multiplied
+  out, linear in ``t``; ``x`` the undistorted normalized keypoint), weighted by confidence;
+- planted feet: a foot planted in two consecutive frames stays where it is, so
+  ``t[f+1] - t[f] = -(P[f+1] - P[f])`` for that ankle, weighted by the contact probability;
+- smoothness: the root's acceleration ``t[f-1] - 2 t[f] + t[f+1]``.
+
+The camera is static. Long clips are solved in overlapping windows, blended across the overlap.
+Numpy only: the add-on runs it inside Blender.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import CameraIntrinsics, undistort_points
+from .skeleton import H36M_SKELETON
+
+FEET = [H36M_SKELETON.index("left_ankle"), H36M_SKELETON.index("right_ankle")]
+REPROJECTION_SIGMA = 0.03   # metres: a joint's reprojection error times its depth, at full confidence
+ACCELERATION = 6.0          # metres per second squared: the root's typical largest acceleration
+PLANTED_SIGMA = 0.004       # metres per frame: how far a planted ankle may move between two frames
+WINDOW, OVERLAP = 240, 40   # frames per solve and shared between neighbouring solves
+
+
+def _solve_window(poses: np.ndarray, ideal: np.ndarray, weights: np.ndarray, planted: np.ndarray,
+                  fps: float) -> np.ndarray:
+    """Root positions (W, 3) of one window: normal equations of the three terms, solved densely."""
+    frames = len(poses)
+    x, y = ideal[..., 0], ideal[..., 1]
+    X, Y, Z = poses[..., 0], poses[..., 1], poses[..., 2]
+    zeros, ones = np.zeros_like(x), np.ones_like(x)
+    w = weights / REPROJECTION_SIGMA
+    rows = np.concatenate([np.stack([ones, zeros, -x], -1), np.stack([zeros, ones, -y], -1)], axis=1)
+    rows = rows * np.concatenate([w, w], axis=1)[..., None]                      # (W, 2J, 3)
+    target = np.concatenate([(x * Z - X) * w, (y * Z - Y) * w], axis=1)          # (W, 2J)
+    normal = np.zeros((frames, 3, frames, 3))
+    at = np.arange(frames)
+    normal[at, :, at, :] = np.einsum("fki,fkj->fij", rows, rows)
+    rhs = np.einsum("fki,fk->fi", rows, target)
+    normal, rhs = normal.reshape(3 * frames, 3 * frames), rhs.reshape(-1)
+    eye = np.eye(3)
+
+    def add_difference(coefficients: dict[int, float], weight: float, value: np.ndarray) -> None:
+        """Add weight * |sum_k c_k t[k] - value|^2 to the normal equations."""
+        for a, ca in coefficients.items():
+            rhs[3 * a:3 * a + 3] += weight * ca * value
+            for b, cb in coefficients.items():
+                normal[3 * a:3 * a + 3, 3 * b:3 * b + 3] += weight * ca * cb * eye
+
+    if frames >= 3:
+        second = np.zeros((frames - 2, frames))
+        second[at[:-2], at[:-2]], second[at[:-2], at[1:-1]], second[at[:-2], at[2:]] = 1.0, -2.0, 1.0
+        normal += np.kron(second.T @ second, eye) / (ACCELERATION / fps ** 2) ** 2
+    both = planted[1:] * planted[:-1]                                             # (W-1, 2)
+    for f, foot in zip(*np.nonzero(both > 0.05)):
+        step = poses[f + 1, FEET[foot]] - poses[f, FEET[foot]]
+        add_difference({f: -1.0, f + 1: 1.0}, both[f, foot] / PLANTED_SIGMA ** 2, -step)
+    normal += 1e-9 * np.eye(3 * frames)
+    return np.linalg.solve(normal, rhs).reshape(frames, 3)
+
+
+def solve_root(poses: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray, intrinsics: CameraIntrinsics,
+               planted: np.ndarray | None, fps: float) -> np.ndarray:
+    """Camera-space root positions (T, 3) for root-relative poses (T, J, 3, metres) seen as keypoints
+    (T, J, 2, pixels) with ``confidence`` (T, J); ``planted``: (T, 2) probabilities of the left and
+    right foot being planted (None: no contacts, reprojection and smoothness only)."""
+    poses = np.asarray(poses, np.float64)
+    frames = len(poses)
+    if planted is None:
+        planted = np.zeros((frames, 2))
+    ideal = undistort_points(keypoints, intrinsics.pixel_vector())
+    weights = np.sqrt(np.clip(confidence, 1e-3, 1.0))
+    if frames <= WINDOW:
+        return _solve_window(poses, ideal, weights, np.asarray(planted, float), fps)
+    out, total = np.zeros((frames, 3)), np.zeros(frames)
+    step = WINDOW - OVERLAP
+    starts = list(range(0, frames - WINDOW, step)) + [frames - WINDOW]
+    for start in starts:
+        part = slice(start, start + WINDOW)
+        root = _solve_window(poses[part], ideal[part], weights[part], np.asarray(planted[part], float), fps)
+        # weights rise over the overlap at each inner edge, so neighbouring solves blend smoothly
+        blend = np.ones(WINDOW)
+        ramp = (np.arange(OVERLAP) + 0.5) / OVERLAP
+        if start > 0:
+            blend[:OVERLAP] = ramp
+        if start + WINDOW < frames:
+            blend[-OVERLAP:] = ramp[::-1]
+        out[part] += root * blend[:, None]
+        total[part] += blend
+    return out / total[:, None]

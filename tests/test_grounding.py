@@ -1,0 +1,172 @@
+"""World grounding: the root solve, learned contacts, footprints for the floor, and the bench's measures."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from core.camera import CameraIntrinsics, fit_root_translation, look_at_rotation, project_to_2d_linear
+from core.cleanup import ANKLE_HEIGHT, contacts_from, lock_feet
+from core.inference import NumpyTemporalModel, PoseLifter
+from core.models import network_weights, predict_sequence
+from core.root_solve import WINDOW, solve_root
+from core.skeleton import H36M_SKELETON, flip_horizontal
+from core.world import camera_angles, world_frame
+from tests.helpers import random_model, standing_person, synthetic_clips_file
+from training import contacts as contact_training
+from training.bench_grounding import rigid_alignment, summarize, trunk_lean_deg
+from training.contacts import contact_f1, true_foot_contacts
+
+SK = H36M_SKELETON
+INTRINSICS = CameraIntrinsics.from_fov(1280, 720, 60.0)
+FEET = [SK.index("left_ankle"), SK.index("right_ankle")]
+
+
+def _seen(poses_relative: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """Pixels of root-relative camera-space poses placed at ``root``."""
+    return project_to_2d_linear(poses_relative + root[:, None], INTRINSICS.pixel_vector())
+
+
+def _body_in_camera(frames: int) -> np.ndarray:
+    """A standing body, root-relative, in camera axes (x right, y down, z forward)."""
+    body = standing_person(1)[0].astype(np.float64)
+    body = body - body[0]
+    return np.repeat((body @ np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]]).T)[None], frames, axis=0)
+
+
+@pytest.mark.parametrize("frames", [90, 2 * WINDOW + 77])
+def test_exact_2d_and_a_steady_walk_give_back_the_true_root(frames):
+    poses = _body_in_camera(frames)
+    root = np.stack([np.linspace(-1, 1, frames), np.full(frames, 0.1), np.linspace(4, 6, frames)], axis=1)
+    solved = solve_root(poses, _seen(poses, root), np.ones(poses.shape[:2]), INTRINSICS, None, 30.0)
+    np.testing.assert_allclose(solved, root, atol=2e-3)
+
+
+def test_planted_feet_hold_a_standing_person_whose_lifted_size_wobbles():
+    # A person standing still 5 m away; the lifter's pose is 10 % too big or too small from frame to
+    # frame. Fitting each frame alone turns that into depth: the person wanders to and fro.
+    frames = 120
+    truth = _body_in_camera(frames)
+    root = np.tile([0.0, 0.1, 5.0], (frames, 1))
+    pixels = _seen(truth, root)
+    scale = 1 + 0.1 * np.sin(np.arange(frames) / 4.0)
+    lifted = truth * scale[:, None, None]
+    confidence = np.ones(truth.shape[:2])
+    per_frame = fit_root_translation(lifted, pixels, confidence, INTRINSICS)
+    assert np.ptp(per_frame[:, 2]) > 0.8
+    planted = np.ones((frames, 2))
+    solved = solve_root(lifted, pixels, confidence, INTRINSICS, planted, 30.0)
+    ankles = solved[:, None] + lifted[:, FEET]
+    assert np.ptp(ankles[..., 2], axis=0).max() < 0.1             # the planted feet stay (nearly) put in depth
+    assert np.ptp(solved[:, 2]) < 0.1 * np.ptp(per_frame[:, 2])
+    unplanted = solve_root(lifted, pixels, confidence, INTRINSICS, None, 30.0)
+    assert np.ptp(unplanted[:, 2]) > 0.5 * np.ptp(per_frame[:, 2])   # smoothness alone cannot tell
+
+
+def test_contact_probabilities_become_runs_of_at_least_three_frames():
+    probabilities = np.zeros((12, 2))
+    probabilities[2:8, 0] = 0.9
+    probabilities[9:11, 1] = 0.8          # two frames only: dropped
+    contacts = contacts_from(probabilities)
+    assert contacts[:, 0].tolist() == [False] * 2 + [True] * 6 + [False] * 4
+    assert not contacts[:, 1].any()
+    assert contacts_from(None) is None
+
+
+def test_a_foot_planted_on_a_box_stays_at_the_box_height():
+    body = standing_person(30).astype(np.float64)
+    body[:, :, 0] = body[0, :, 0]
+    body[:, [SK.index("left_knee"), SK.index("right_knee")], 0] += 0.15   # knees bent: the feet can reach lower
+    body[..., 2] += 0.5                      # standing on a 0.5 m box
+    contacts = np.ones((30, 2), bool)
+    locked = lock_feet(body, contacts)
+    assert locked[:, FEET, 2].min() > 0.5      # not pulled down to the floor
+    on_floor = body.copy()
+    on_floor[..., 2] -= 0.5 - 0.02            # just above a foot flat on the floor: snapped down onto it
+    assert lock_feet(on_floor, contacts)[:, FEET, 2].max() == pytest.approx(ANKLE_HEIGHT)
+
+
+def test_the_floor_comes_from_the_planted_feet_not_from_a_foot_held_up():
+    # A person on a floor seen from a camera pitched 12° down; while one foot stands, the other is
+    # held up high for most of the clip: the lowest-ankle rule would still find the floor here, but
+    # with the held-up foot marked unplanted only real footprints count.
+    frames = 200
+    body = standing_person(1)[0].astype(np.float64)
+    t = np.arange(frames)
+    world = body[None] + np.stack([0.01 * t, 0.6 * np.sin(t / 20), np.zeros(frames)], axis=1)[:, None]
+    world[:, SK.index("left_ankle"), 2] += 0.3 * (t % 40 < 30)
+    contacts = np.stack([t % 40 >= 30, np.ones(frames, bool)], axis=1)
+    pitch = np.radians(12)
+    forward, right = np.array([0, np.cos(pitch), -np.sin(pitch)]), np.array([1.0, 0, 0])
+    camera = (world - np.array([0.5, -5.0, 1.8])) @ np.stack([right, np.cross(forward, right), forward], axis=1)
+    angles = camera_angles(world_frame(camera, contacts=contacts))
+    assert angles["pitch_deg"] == pytest.approx(12.0, abs=1.0) and abs(angles["roll_deg"]) < 1.0
+    assert angles["height_m"] == pytest.approx(1.8, abs=0.05)
+
+
+def test_true_contacts_follow_speed_and_the_local_ground_level():
+    frames = 120
+    body = standing_person(frames).astype(np.float64)
+    body[:, :, 0] = 0.0
+    t = np.arange(frames)
+    left, right = FEET
+    body[:, left, 2] = ANKLE_HEIGHT + np.where(t < 60, 0.0, 0.5)          # steps up onto a box and stands
+    body[:, right, 0] = np.where(t < 40, 0.0, 0.03 * (t - 40))            # still, then walks off at 0.9 m/s
+    contacts = true_foot_contacts(body, 30.0)
+    assert contacts[5:55, 0].all() and contacts[76:, 0].all()             # on the floor, then on the box
+    assert not contacts[60:74, 0].any()   # (for the half second after standing lower, it counts as held up)
+    assert contacts[:35, 1].all() and not contacts[45:, 1].any()
+    assert contact_f1(contacts, contacts) == 1.0 and contact_f1(~contacts, contacts) == 0.0
+
+
+def test_contact_network_numpy_equals_torch_and_is_mirror_symmetric(tmp_path):
+    model = random_model(seed=7, num_joints_out=2, out_features=1, channels=32)
+    keypoints = np.random.default_rng(4).normal(size=(80, 17, 2)).astype(np.float32)
+    engine = NumpyTemporalModel(network_weights(model))
+    np.testing.assert_allclose(engine.predict(keypoints), predict_sequence(model, keypoints), atol=1e-4)
+    lifter = PoseLifter(NumpyTemporalModel(network_weights(random_model(seed=8))), contacts=engine)
+    probabilities = lifter.contacts(keypoints)
+    assert probabilities.shape == (80, 2) and ((probabilities > 0) & (probabilities < 1)).all()
+    mirrored = lifter.contacts(flip_horizontal(keypoints, SK))
+    np.testing.assert_allclose(mirrored, probabilities[:, ::-1], atol=1e-5)   # the left foot is the mirror's right
+
+
+def test_contact_training_quick_adds_the_network_to_a_weights_file(tmp_path):
+    from core.weights import WeightsFile, save_weights
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    base = tmp_path / "base.npz"
+    save_weights(base, WeightsFile({"lifter": network_weights(random_model(seed=9))}, {"name": "base"}))
+    out = tmp_path / "with_contacts.npz"
+    contact_training.main(["--data", data, "--model", str(base), "--out", str(out), "--quick"])
+    lifter = PoseLifter.from_file(out)
+    assert lifter.contact_model is not None and lifter.metadata["name"] == "base"
+    assert "f1_by_subset_and_source" in lifter.metadata["contacts"]
+    assert lifter.contacts(np.zeros((30, 17, 2), np.float32)).shape == (30, 2)
+    with pytest.raises(SystemExit):
+        contact_training.main(["--data", data, "--model", str(tmp_path / "missing.npz"), "--out", str(out)])
+
+
+def test_rigid_alignment_undoes_a_known_rotation_and_shift():
+    points = np.random.default_rng(5).normal(size=(200, 3))
+    rotation = look_at_rotation(np.zeros(3), np.array([1.0, 2.0, 0.3]), np.array([0.0, 0.0, 1.0]))
+    moved = points @ rotation.T + np.array([0.5, -2.0, 1.0])
+    found, shift = rigid_alignment(points, moved)
+    np.testing.assert_allclose(points @ found.T + shift, moved, atol=1e-9)
+
+
+def test_grounding_summary_pools_contacts_and_travel():
+    body = standing_person(10).astype(np.float64)
+    assert trunk_lean_deg(body) == pytest.approx(np.zeros(10), abs=1e-6)
+    reports = [{"frames": 100, "contact_counts": [40, 50, 60], "sliding_on_true_contacts_mm_per_frame": 6.0,
+                "truth_sliding_mm_per_frame": 2.0, "floor_angle_error_deg": 2.0, "root_error_after_alignment_mm": 100.0,
+                "distance_travelled_m": 4.4, "truth_distance_travelled_m": 4.0, "trunk_lean_error_deg": 3.0},
+               {"frames": 300, "contact_counts": [100, 100, 100], "sliding_on_true_contacts_mm_per_frame": 2.0,
+                "truth_sliding_mm_per_frame": 2.0, "floor_angle_error_deg": 6.0, "root_error_after_alignment_mm": 200.0,
+                "distance_travelled_m": 0.3, "truth_distance_travelled_m": 0.1, "trunk_lean_error_deg": 5.0}]
+    keys = summarize(reports)
+    assert keys["contact_f1"] == pytest.approx(2 * 140 / 310, abs=1e-3)
+    assert keys["foot_sliding_ratio_to_truth"] == pytest.approx(1.5)        # (6*100 + 2*300) / 400 over 2
+    assert keys["floor_angle_error_deg"] == pytest.approx(5.0)
+    assert keys["distance_travelled_error_pct"] == pytest.approx(10.0)       # the standing render is left out
+    assert keys["renders_travelling"] == 1
+    json.dumps(keys)
