@@ -9,23 +9,31 @@ are found together, minimising (each term divided by its expected error, in metr
   out, linear in ``t``; ``x`` the undistorted normalized keypoint), weighted by confidence;
 - planted feet: a foot planted in two consecutive frames stays where it is, so
   ``t[f+1] - t[f] = -(P[f+1] - P[f])`` for that ankle, weighted by the contact probability;
-- smoothness: the root's acceleration ``t[f-1] - 2 t[f] + t[f+1]``.
+- smoothness: the root's acceleration ``t[f-1] - 2 t[f] + t[f+1]``, and weakly its speed
+  ``t[f+1] - t[f]`` (without it, a run of bad frames may move the person at any constant speed).
 
-The camera is static. Long clips are solved in overlapping windows, blended across the overlap.
+The camera is static. Frames whose 2D the solved pose cannot match (a detector's garbage: legs
+found above the hips in a backlit frame) would drag their neighbours along through the
+smoothness term, so the solve is repeated with such frames' reprojection weighted down
+(iteratively reweighted least squares, a Cauchy weight on each frame's mean pixel error against
+the clip's median). Long clips are solved in overlapping windows, blended across the overlap.
 Numpy only: the add-on runs it inside Blender.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .camera import CameraIntrinsics, undistort_points
+from .camera import CameraIntrinsics, project_to_2d, undistort_points
 from .skeleton import H36M_SKELETON
 
 FEET = [H36M_SKELETON.index("left_ankle"), H36M_SKELETON.index("right_ankle")]
 REPROJECTION_SIGMA = 0.03   # metres: a joint's reprojection error times its depth, at full confidence
 ACCELERATION = 6.0          # metres per second squared: the root's typical largest acceleration
+SPEED = 2.0                 # metres per second: the root's typical largest speed (a weak pull towards standing)
 PLANTED_SIGMA = 0.004       # metres per frame: how far a planted ankle may move between two frames
 WINDOW, OVERLAP = 240, 40   # frames per solve and shared between neighbouring solves
+OUTLIER_SCALE = 3.0         # a frame's pixel error this many times the median's halves its weight
+REWEIGHTS = 3               # solves after the first, each with weights from the one before
 
 
 def _solve_window(poses: np.ndarray, ideal: np.ndarray, weights: np.ndarray, planted: np.ndarray,
@@ -53,6 +61,10 @@ def _solve_window(poses: np.ndarray, ideal: np.ndarray, weights: np.ndarray, pla
             for b, cb in coefficients.items():
                 normal[3 * a:3 * a + 3, 3 * b:3 * b + 3] += weight * ca * cb * eye
 
+    if frames >= 2:
+        first = np.zeros((frames - 1, frames))
+        first[at[:-1], at[:-1]], first[at[:-1], at[1:]] = -1.0, 1.0
+        normal += np.kron(first.T @ first, eye) / (SPEED / fps) ** 2
     if frames >= 3:
         second = np.zeros((frames - 2, frames))
         second[at[:-2], at[:-2]], second[at[:-2], at[1:-1]], second[at[:-2], at[2:]] = 1.0, -2.0, 1.0
@@ -75,15 +87,37 @@ def solve_root(poses: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
     if planted is None:
         planted = np.zeros((frames, 2))
     ideal = undistort_points(keypoints, intrinsics.pixel_vector())
-    weights = np.sqrt(np.clip(confidence, 1e-3, 1.0))
+    confidence = np.clip(confidence, 1e-3, 1.0)
+    weights = np.sqrt(confidence)
+    planted = np.asarray(planted, float)
+    root = _solve_windows(poses, ideal, weights, planted, fps)
+    for _ in range(REWEIGHTS):
+        error = frame_pixel_errors(poses, root, keypoints, confidence, intrinsics)
+        scale = OUTLIER_SCALE * max(float(np.median(error)), 1e-6)
+        root = _solve_windows(poses, ideal, weights / np.sqrt(1 + (error / scale) ** 2)[:, None], planted, fps)
+    return root
+
+
+def frame_pixel_errors(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
+                       intrinsics: CameraIntrinsics) -> np.ndarray:
+    """(T,) confidence-weighted mean distance in pixels between the posed joints' projections and the keypoints."""
+    projected = project_to_2d(poses + root[:, None], intrinsics.pixel_vector())
+    distance = np.linalg.norm(projected - keypoints, axis=-1)
+    return (distance * confidence).sum(axis=1) / confidence.sum(axis=1)
+
+
+def _solve_windows(poses: np.ndarray, ideal: np.ndarray, weights: np.ndarray, planted: np.ndarray,
+                   fps: float) -> np.ndarray:
+    """The whole clip: one window, or overlapping windows blended."""
+    frames = len(poses)
     if frames <= WINDOW:
-        return _solve_window(poses, ideal, weights, np.asarray(planted, float), fps)
+        return _solve_window(poses, ideal, weights, planted, fps)
     out, total = np.zeros((frames, 3)), np.zeros(frames)
     step = WINDOW - OVERLAP
     starts = list(range(0, frames - WINDOW, step)) + [frames - WINDOW]
     for start in starts:
         part = slice(start, start + WINDOW)
-        root = _solve_window(poses[part], ideal[part], weights[part], np.asarray(planted[part], float), fps)
+        root = _solve_window(poses[part], ideal[part], weights[part], planted[part], fps)
         # weights rise over the overlap at each inner edge, so neighbouring solves blend smoothly
         blend = np.ones(WINDOW)
         ramp = (np.arange(OVERLAP) + 0.5) / OVERLAP

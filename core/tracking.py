@@ -415,4 +415,26 @@ def drop_implausible_joints(track: PersonTrack) -> int:
         bad = seen & (lengths > MAX_BONE_RATIO * max(usual, 0.25 * torso))
         dropped += int(bad.sum())
         track.confidence[bad, child] = 0.0
+    return dropped + _drop_folded_legs(track)
+
+
+FOLDED = 0.25   # both ankles further than this many trunk lengths past the hips, towards the head: legs misplaced
+LEGS = [J(name) for name in ("left_knee", "left_ankle", "right_knee", "right_ankle")]
+
+
+def _drop_folded_legs(track: PersonTrack) -> int:
+    """Unsee both legs in frames where both ankles lie well beyond the hips on the head's side.
+
+    A detector that loses a person's legs (backlit, against the sky) may put them on the upper
+    body: hips below the ankles. A real body does that only lying on its back with the legs
+    raised; a handstand turns the trunk too, so its ankles stay past the hips away from the head.
+    """
+    trunk = track.positions[:, J("thorax")] - track.positions[:, J("pelvis")]
+    length = np.linalg.norm(trunk, axis=-1)
+    along = np.einsum("tjc,tc->tj", track.positions[:, [J("left_ankle"), J("right_ankle")]]
+                      - track.positions[:, None, J("pelvis")], trunk) / np.maximum(length, 1e-6)[:, None]
+    seen = (track.confidence[:, [J("left_ankle"), J("right_ankle"), J("pelvis"), J("thorax")]] >= SEEN).all(axis=1)
+    folded = track.present & seen & (length > 0) & (along > FOLDED * length[:, None]).all(axis=1)
+    dropped = int((track.confidence[np.ix_(folded, LEGS)] >= SEEN).sum())
+    track.confidence[np.ix_(folded, LEGS)] = 0.0
     return dropped

@@ -143,3 +143,17 @@ def test_a_joint_far_off_the_body_is_dropped():
     track = track_people(people)[0]
     assert drop_implausible_joints(track) == 1 and track.confidence[10, J("left_wrist")] == 0
     assert isinstance(track.keypoint_track(1280, 720, 30.0), KeypointTrack)
+
+
+def test_legs_put_above_the_hips_are_dropped_but_a_handstand_is_kept():
+    track = track_people(detections([[person(300)] for _ in range(30)]))[0]
+    pelvis_y = track.positions[5, J("pelvis"), 1]
+    for frame in (5, 6):   # both ankles and knees drawn on the upper body
+        track.positions[frame, LEG_JOINTS, 1] = pelvis_y - 60
+    assert drop_implausible_joints(track) == 8
+    assert (track.confidence[[5, 6]][:, LEG_JOINTS] == 0).all() and (track.confidence[4][LEG_JOINTS] > 0).all()
+    upside_down = detections([[person(300) * [1, -1] + [0, 700]] for _ in range(30)])   # a handstand
+    assert drop_implausible_joints(track_people(upside_down)[0]) == 0
+
+
+LEG_JOINTS = [J("left_knee"), J("left_ankle"), J("right_knee"), J("right_ankle")]

@@ -128,7 +128,7 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
             "ours_same_frames_as_mediapipe": average(reports, "ours_same_frames_as_mediapipe"),
             "mediapipe_world_landmarks": average(reports, "mediapipe_world_landmarks"),
             "truth_foot_sliding_mm_per_frame": round(float(np.mean([r["truth_foot_sliding_mm_per_frame"] for r in reports])), 2),
-            "grounding": {**grounding.summarize([r["grounding"] for r in reports]), **grounding.demo_root_wander()},
+            "grounding": {**grounding.summarize([r["grounding"] for r in reports]), **grounding.demo_root_wander(model)},
             "per_render": reports}
 
 

@@ -108,12 +108,13 @@ def summarize(reports: list[dict]) -> dict:
     }
 
 
-def demo_root_wander() -> dict:
+def demo_root_wander(model: str) -> dict:
     """The chosen person's root on the demo while the man stands on the box, from the pipeline's own command."""
     if not os.path.isfile(DEMO):
         return {}
     with tempfile.TemporaryDirectory() as out:
-        subprocess.run([sys.executable, "-m", "core.pipeline", DEMO, "--out", out, "--no-preview"], cwd=ROOT,
+        subprocess.run([sys.executable, "-m", "core.pipeline", DEMO, "--out", out, "--no-preview", "--model", model],
+                       cwd=ROOT,
                        check=True, capture_output=True, text=True)
         with np.load(os.path.join(out, "motion.npz")) as motion:
             first = int(motion["first_frame"])
