@@ -34,6 +34,7 @@ PLANTED_SIGMA = 0.004       # metres per frame: how far a planted ankle may move
 WINDOW, OVERLAP = 240, 40   # frames per solve and shared between neighbouring solves
 OUTLIER_SCALE = 3.0         # a frame's pixel error this many times the median's halves its weight
 REWEIGHTS = 3               # solves after the first, each with weights from the one before
+TYPICAL_PIXELS = 3.0        # the median pixel error is taken as at least this (exact 2D would weigh every frame down)
 
 
 def _solve_window(poses: np.ndarray, ideal: np.ndarray, weights: np.ndarray, planted: np.ndarray,
@@ -93,7 +94,7 @@ def solve_root(poses: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
     root = _solve_windows(poses, ideal, weights, planted, fps)
     for _ in range(REWEIGHTS):
         error = frame_pixel_errors(poses, root, keypoints, confidence, intrinsics)
-        scale = OUTLIER_SCALE * max(float(np.median(error)), 1e-6)
+        scale = OUTLIER_SCALE * max(float(np.median(error)), TYPICAL_PIXELS)
         root = _solve_windows(poses, ideal, weights / np.sqrt(1 + (error / scale) ** 2)[:, None], planted, fps)
     return root
 
