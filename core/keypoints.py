@@ -39,6 +39,7 @@ class KeypointTrack:
     height: int
     fps: float
     filled: np.ndarray = field(default=None)  # (F, 17) True where a value was interpolated
+    guessed: tuple[str, ...] = ()             # joints never seen in the clip, placed from their other side
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=np.float32)
@@ -178,24 +179,40 @@ def map_to_h36m(points: np.ndarray, confidence: np.ndarray, layout: str) -> tupl
 def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrack:
     """Interpolate joints below ``min_confidence`` linearly in time (edges hold the nearest value).
 
-    Interpolated values are flagged in ``track.filled``. A clip in which no frame has a usable
-    person is an error: there is nothing to animate.
+    Interpolated values are flagged in ``track.filled``. A limb joint never seen in the whole clip
+    (an arm always hidden behind the body) is guessed from its twin on the other side, mirrored
+    across the body (or, with the twin unseen too, placed on its parent); its name is listed in the
+    result's ``guessed``. A clip in which no frame has a usable person is an error: there is
+    nothing to animate.
     """
     good = track.confidence >= min_confidence
     if not good.any():
         raise KeypointError("no person was detected in any frame of this clip")
     positions = track.positions.copy()
     frames = np.arange(track.num_frames)
+    never = [joint for joint in range(17) if not good[:, joint].any()]
     for joint in range(17):
         ok = good[:, joint]
-        if ok.all():
+        if ok.all() or not ok.any():
             continue
-        if not ok.any():
-            raise KeypointError(f"joint {H36M_SKELETON.names[joint]} was never detected with confidence "
-                                f">= {min_confidence}; cannot reconstruct it")
         for axis in range(2):
             positions[~ok, joint, axis] = np.interp(frames[~ok], frames[ok], positions[ok, joint, axis])
-    return KeypointTrack(positions, track.confidence, track.width, track.height, track.fps, ~good)
+    twin = H36M_SKELETON.flip_permutation()
+    for joint in never:   # the skeleton's order: a parent is placed before its children
+        parent = H36M_SKELETON.parents[joint]
+        if parent < 0 or twin[joint] == joint:
+            raise KeypointError(f"joint {H36M_SKELETON.names[joint]} was never detected with confidence "
+                                f">= {min_confidence}; cannot reconstruct it")
+        if twin[joint] in never:
+            positions[:, joint] = positions[:, parent]
+            continue
+        bone = positions[:, twin[joint]] - positions[:, twin[parent]]
+        trunk = positions[:, H36M_SKELETON.index("thorax")] - positions[:, 0]
+        across = np.stack([trunk[:, 1], -trunk[:, 0]], axis=1) / np.maximum(np.linalg.norm(trunk, axis=1), 1e-6)[:, None]
+        mirrored = bone - 2 * np.sum(bone * across, axis=1, keepdims=True) * across   # reflected across the trunk
+        positions[:, joint] = positions[:, parent] + mirrored
+    return KeypointTrack(positions, track.confidence, track.width, track.height, track.fps, ~good,
+                         guessed=tuple(H36M_SKELETON.names[j] for j in never))
 
 
 def _read_json(path: str):

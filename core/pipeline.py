@@ -237,6 +237,12 @@ def animate_people(selection: PeopleSelection, lifter: PoseLifter, options: Pipe
     return results
 
 
+def guessed_joint_warnings(results: list[MotionResult]) -> list[str]:
+    """One warning per person with joints never seen in the clip (placed from their other side)."""
+    return [f"person {r.person}: {', '.join(n.replace('_', ' ') for n in r.keypoints.guessed)} never seen in the "
+            "clip; placed as the other side's, mirrored, and likely wrong" for r in results if r.keypoints.guessed]
+
+
 def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
         should_stop=None) -> tuple[MotionResult, dict]:
     """The whole pipeline; every option and the output folder are checked before any long work starts.
@@ -275,6 +281,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             progress.set_frames(people.num_frames)
             progress.stage("lifting to 3D", people.num_frames)(0)
             results = animate_people(selection, lifter, options)
+            warnings += guessed_joint_warnings(results)
             result = results[0]
             result.warnings, result.detection, result.others = warnings, detection, results[1:]
             result.timings["detect_s"] = detect_seconds

@@ -33,8 +33,9 @@ def _model(path):
     return str(path)
 
 
-def _keypoints_json(path, frames=12, missing=(), width=160, height=120):
-    """COCO-style keypoints of a standing person; frames in ``missing`` have nobody."""
+def _keypoints_json(path, frames=12, missing=(), width=160, height=120, hidden=()):
+    """COCO-style keypoints of a standing person; frames in ``missing`` have nobody; COCO joints in
+    ``hidden`` have confidence 0 throughout."""
     body = rest_pose(np.full(16, 0.2)) * np.array([1, 1, -1])  # image y grows downwards
     entries = []
     for i in range(frames):
@@ -48,6 +49,7 @@ def _keypoints_json(path, frames=12, missing=(), width=160, height=120):
         for k, name in order.items():
             coco[k, :2] = body[SK.index(name), [0, 2]] * 100 + np.array([80 + i, 60])
         coco[:, 2] = 0.9
+        coco[list(hidden), 2] = 0.0
         entries.append({"frame": i, "people": [{"keypoints": coco.ravel().tolist()}]})
     path.write_text(json.dumps({"width": width, "height": height, "fps": 25, "frames": entries}))
     return str(path)
@@ -103,6 +105,16 @@ def test_person_leaving_mid_clip_with_imported_keypoints(tmp_path):
     assert motion["keypoints_filled"][6].all()
     capture = cv2.VideoCapture(paths["preview"])
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+
+
+def test_an_arm_never_seen_is_guessed_with_a_warning_not_an_error(tmp_path):
+    video = _video(tmp_path / "clip.mp4")
+    keypoints = _keypoints_json(tmp_path / "k.json", hidden=(10,))   # COCO 10: the right wrist
+    options = pipeline.PipelineOptions(model_path=_model(tmp_path / "m.npz"), keypoints_path=keypoints, preview=False)
+    result, paths = pipeline.run(video, str(tmp_path / "out"), options, quiet=True)
+    assert result.keypoints.guessed == ("right_wrist",)
+    assert any("right wrist never seen" in warning for warning in result.warnings)
+    assert np.isfinite(np.load(paths["motion"])["joints_world"]).all()
 
 
 def test_corrupt_keypoint_json_is_a_clear_error(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core.keypoints import KeypointTrack, PeopleDetections, fill_gaps
+from core.keypoints import KeypointError, KeypointTrack, PeopleDetections, fill_gaps
 from core.people import select_people
 from core.skeleton import H36M_SKELETON
 from core.tracking import choose, drop_implausible_joints, repair_left_right, track_people
@@ -157,3 +157,21 @@ def test_legs_put_above_the_hips_are_dropped_but_a_handstand_is_kept():
 
 
 LEG_JOINTS = [J("left_knee"), J("left_ankle"), J("right_knee"), J("right_ankle")]
+
+
+def test_a_joint_never_seen_is_guessed_from_its_mirrored_twin_and_named():
+    frames = [[person(300)] for _ in range(20)]
+    people = detections(frames)
+    track = track_people(people)[0].keypoint_track(1280, 720, 30.0)
+    truth = track.positions.copy()
+    track.confidence[:, J("right_wrist")] = 0.0            # always hidden behind the body
+    filled = fill_gaps(track)
+    assert filled.guessed == ("right_wrist",) and filled.filled[:, J("right_wrist")].all()
+    # the template is left-right symmetric about its upright trunk: the mirrored twin lands on the truth
+    np.testing.assert_allclose(filled.positions[:, J("right_wrist")], truth[:, J("right_wrist")], atol=1e-3)
+    track.confidence[:, J("left_wrist")] = 0.0              # both hidden: each sits on its elbow
+    both = fill_gaps(track)
+    np.testing.assert_allclose(both.positions[:, J("left_wrist")], both.positions[:, J("left_elbow")])
+    track.confidence[:, J("thorax")] = 0.0                  # the trunk itself: a clear error
+    with pytest.raises(KeypointError, match="thorax was never detected"):
+        fill_gaps(track)

@@ -188,8 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
         for k, v in vars(args).items() if v not in (None, False) and k not in ("model", "out"))
     weights.metadata = {**weights.metadata, "contacts": {
-        "training_command": command.replace(" True", ""), "truth": f"ankle within {HEIGHT_MARGIN} m of the clip's "
-        f"floor level and slower than {MAX_SPEED} m/s", "training_data": "train subset of the fixed split",
+        "training_command": command.replace(" True", ""), "truth": f"ankle slower than {MAX_SPEED} m/s and within "
+        f"{HEIGHT_MARGIN} m of its lowest point in the surrounding {LOCAL_SECONDS:g} s", "training_data": "train subset of the fixed split",
         "f1_by_subset_and_source": result["scores"], "loss_by_epoch": result["history"],
         "seconds": result["seconds"]}}
     save_weights(args.out, weights)
