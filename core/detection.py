@@ -152,7 +152,7 @@ class TasksPoseDetector:
     """
 
     def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5,
-                 keep_world_landmarks: bool = False, max_people: int = 1):
+                 keep_world_landmarks: bool = False, max_people: int = 1, keep_landmarks: bool = False):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
         self.name = self.name_of(variant)
@@ -166,6 +166,8 @@ class TasksPoseDetector:
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_world_landmarks = keep_world_landmarks
+        self.keep_landmarks = keep_landmarks
+        self.landmarks: list[np.ndarray] = []  # per frame (people, 33, 4): x, y (pixels), z, visibility (training data)
         self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, hips at the origin), for benchmarks
 
     @staticmethod
@@ -177,6 +179,9 @@ class TasksPoseDetector:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
         result = self._landmarker.detect_for_video(image, int(round(self._frames * self._step_ms)))
         self._frames += 1
+        if self.keep_landmarks:
+            self.landmarks.append(np.array([[[lm.x * width, lm.y * height, lm.z * width, lm.visibility] for lm in person]
+                                            for person in result.pose_landmarks], np.float32).reshape(-1, 33, 4))
         if not result.pose_landmarks:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))

@@ -84,3 +84,42 @@ def test_a_rendered_body_is_drawn_where_its_truth_joints_project(tmp_path):
     for joint in ("pelvis", "spine", "thorax", "left_knee", "right_knee"):
         x, y = pixels[0, SK.index(joint)].round().astype(int)
         assert np.abs(frame[y, x].astype(float) - background).sum() > 30, joint   # the body, not the sky
+
+
+def test_a_chunk_plan_comes_from_its_seed_alone(tmp_path):
+    from training.synth.engine import chunk_seed, plan_chunk
+    from tests.helpers import synthetic_clips_file
+    from training.datasets import load_clips
+    clips = load_clips(synthetic_clips_file(tmp_path / "clips.npz", frames=40), ("train",))
+    first = plan_chunk(clips, np.random.default_rng(chunk_seed(0, 7)), 30)
+    again = plan_chunk(clips, np.random.default_rng(chunk_seed(0, 7)), 30)
+    other = plan_chunk(clips, np.random.default_rng(chunk_seed(0, 8)), 30)
+    assert first == again and first != other
+    assert 18 <= first["focal_mm"] <= 85 and 0.3 <= first["camera_height"] <= 3.0 and abs(first["roll_deg"]) <= 10
+
+
+def test_engine_quick_makes_resumable_chunks_and_remakes_a_damaged_one(tmp_path):
+    from tests.helpers import synthetic_clips_file
+    from training.synth.engine import chunk_is_whole, chunk_path
+    data = synthetic_clips_file(tmp_path / "clips.npz", frames=20)
+    out = tmp_path / "synth"
+    command = [sys.executable, "-m", "training.synth.engine", "--data", data, "--out", str(out), "--quick"]
+    made = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, timeout=900)
+    summary = json.loads(made.stdout[made.stdout.index("{"):])
+    assert summary["chunks_made"] == 2 and summary["frames_made"] == 12 and summary["render_fps"] > 0
+    with np.load(chunk_path(str(out), 0)) as chunk:
+        assert chunk["landmarks"].shape == (6, 2, 33, 4) and chunk["truth_world"].shape[2:] == (17, 3)
+        assert chunk["keypoints"].shape == (6, 2, 17, 2) and chunk["camera_rotation"].shape == (6, 3, 3)
+        truth = chunk["truth_world"].copy()
+    again = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, timeout=900)
+    assert json.loads(again.stdout[again.stdout.index("{"):])["chunks_made"] == 0       # nothing redone
+    with open(chunk_path(str(out), 1), "wb") as handle:
+        handle.write(b"half a chunk")
+    assert not chunk_is_whole(chunk_path(str(out), 1))
+    remade = subprocess.run(command, cwd=ROOT, check=True, capture_output=True, text=True, timeout=900)
+    assert json.loads(remade.stdout[remade.stdout.index("{"):])["chunks_made"] == 1
+    subprocess.run(command + ["--only", "0"], cwd=ROOT, check=True, capture_output=True, text=True, timeout=900)
+    with np.load(chunk_path(str(out), 0)) as chunk:                                       # the same chunk again
+        np.testing.assert_allclose(chunk["truth_world"], truth, atol=1e-5)
+    bad = subprocess.run(command + ["--part", "2/2"], cwd=ROOT, capture_output=True, text=True)
+    assert bad.returncode == 2 and "--part" in bad.stderr
