@@ -6,7 +6,7 @@ import pytest
 from core.skeleton import H36M_SKELETON
 from training.bvh import BVHError, forward_kinematics, parse_bvh
 from training.datasets import bandai_subset, load_clips, read_bandai, save_clips, Clip
-from training.mocap import SkeletonMappingError, find_source_joints, resample
+from training.mocap import SkeletonMappingError, find_source_joints, guess_unit_scale, resample
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 
@@ -78,6 +78,25 @@ def test_name_matching_ignores_case_separators_and_namespaces():
     found = find_source_joints(names)
     assert found["left_elbow"] == names.index("mixamorig:LeftForeArm")
     assert found["spine"] == names.index("mixamorig:Spine2")
+
+
+def test_cmu_own_bvh_names_and_its_unit_of_one_over_0_45_inch():
+    names = ["Hips", "LeftHip", "LeftKnee", "LeftAnkle", "RightHip", "RightKnee", "RightAnkle", "Chest", "Neck", "Head",
+             "LeftCollar", "LeftShoulder", "LeftElbow", "LeftWrist", "RightCollar", "RightShoulder", "RightElbow",
+             "RightWrist"]
+    found = find_source_joints(names)
+    assert found["left_hip"] == names.index("LeftHip") and found["left_ankle"] == names.index("LeftAnkle")
+    assert found["left_shoulder"] == names.index("LeftShoulder") and found["right_wrist"] == names.index("RightWrist")
+    mixamo = ["Hips", "LeftUpLeg", "LeftLeg", "LeftFoot", "RightUpLeg", "RightLeg", "RightFoot", "Spine2", "Neck",
+              "Head", "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand", "RightShoulder", "RightArm",
+              "RightForeArm", "RightHand"]
+    assert find_source_joints(mixamo)["left_shoulder"] == mixamo.index("LeftArm")   # there LeftShoulder is the collarbone
+    leg_metres = 0.84
+    assert guess_unit_scale(leg_metres / (0.0254 / 0.45)) == pytest.approx(0.0254 / 0.45)
+    assert guess_unit_scale(leg_metres / 0.0254) == 0.0254
+    assert guess_unit_scale(84.0) == 0.01 and guess_unit_scale(840.0) == 0.001 and guess_unit_scale(0.84) == 1.0
+    with pytest.raises(ValueError, match="unit"):
+        guess_unit_scale(0.0)
 
 
 def test_resample_to_30fps_keeps_duration_and_values():

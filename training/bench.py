@@ -273,12 +273,11 @@ def tracking(data: str, quick: bool) -> dict:
 def tracking_markdown(result: dict) -> list[str]:
     k = result["keys"]
     lines = ["## Tracking people", "",
-             "Mannequins in different clothes walking on crossing paths (one passing behind the other), rendered "
-             "with truth; detection and tracking as the pipeline does them (two workers, `--person longest`). "
-             "An identity switch: a truth person passing from one track to another, or a track from one person to "
-             "another. Missed: frames where the chosen person is in view but the chosen track is not on them (the "
-             "detector not finding them counts too: on these faceless mannequins mediapipe finds at most two of the "
-             "people and nobody at all in many frames).", "",
+             "MakeHuman bodies of the data engine (`training/synth`), each with its own shape and clothes, walking "
+             "on crossing paths (one passing behind the other), rendered with truth; detection and tracking as the "
+             "pipeline does them (two workers, `--person longest`). An identity switch: a truth person passing from "
+             "one track to another, or a track from one person to another. Missed: frames where the chosen person is "
+             "in view but the chosen track is not on them (the detector not finding them counts too).", "",
              "| clip | frames | people | tracks | identity switches | chosen missed / in view |",
              "|---|---|---|---|---|---|"]
     for name, r in result["scenes"].items():
@@ -289,7 +288,7 @@ def tracking_markdown(result: dict) -> list[str]:
               f"Demo clip: {k['tracking_demo_identity_switches']} identity switches of the chosen track "
               f"(the man: {result['demo'].get('demo_chosen_is_the_man')}); `--all-people` animates "
               f"{k['tracking_demo_people_all']} people.", "",
-              "Side views of a walk (a mannequin has no face: left and right are told apart by the body alone): "
+              "Side views of a walk (rendered bodies, as above): "
               f"frames with left and right legs or arms exchanged in what the pipeline animates (no repair) "
               f"**{k['lr_swap_frames_pct_after']} %**; after `core.tracking.repair_left_right`, which the pipeline "
               f"does not use, {k['lr_swap_frames_pct_experimental_repair']} %.", ""]
@@ -398,7 +397,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
     ours, same, theirs = e2e["ours"], e2e["ours_same_frames_as_mediapipe"], e2e["mediapipe_world_landmarks"]
     cameras = sorted({json.dumps(r["camera"], sort_keys=True) for r in e2e["per_render"]})
     lines += ["## End to end on rendered video", "",
-              f"{e2e['renders']} renders of held-out mocap on a mannequin (Blender Workbench), cameras "
+              f"{e2e['renders']} renders of held-out mocap (the unseen actor) on "
+              f"{e2e.get('bodies', 'a mannequin')} (Blender Workbench), each render its own body, cameras "
               + "; ".join(f"{c['distance_m']:g} m away, {c['height_m']:g} m high, yaw {c['yaw_deg']:g}°, {c['focal_mm']:g} mm"
                           for c in map(json.loads, cameras)) + ".", "",
               *([f"Mediapipe found nobody in {len(e2e['renders_without_person'])} more render(s): "

@@ -2,14 +2,16 @@
 
     python -m training.bench_accuracy --data runs/data/mocap.npz --quick --out results/accuracy.json
 
-Held-out mocap clips are rendered on a mannequin (training/render_mocap.py) from several camera
-placements and focal lengths; each video goes through the full pipeline (the pipeline's default
-2D detector, mediapipe's Tasks API with the full model; our lifter, root fit with the known
-intrinsics, clean-up). Compared with the truth on the same
+Held-out mocap clips (the unseen actor) drive MakeHuman bodies of the data engine
+(``training/synth/render_body.py``; each render its own body, never drawn for training; the
+truth is each posed body's canonical joints), or with ``--mannequin`` the older capsule figure
+(``training/render_mocap.py``), seen from several camera placements and focal lengths. Each
+video goes through the pipeline (the default 2D detector, mediapipe's Tasks API with the full
+model; our lifter, root, clean-up, with the known intrinsics). Compared with the truth on the same
 frames: P1 and P2 of the root-relative pose (mm), MPJVE, root position error (mm) and foot
-sliding (mean horizontal ankle speed while the true foot is planted, mm/frame), with the root from
-the default least-squares fit and, for comparison, from the trajectory network; and the same
-pose metrics for mediapipe's own 3D world landmarks (hip-centred, metres, camera-aligned axes).
+sliding, with the pipeline's root and, for comparison, the trajectory network's; the same pose
+metrics for mediapipe's own 3D world landmarks (hip-centred, metres, camera-aligned axes); and
+the world-grounding figures of ``training/bench_grounding.py``.
 ``--quick`` renders 2 clips x 2 cameras x 90 frames.
 """
 from __future__ import annotations
@@ -41,6 +43,7 @@ CAMERAS = [  # distance (m), height (m), yaw (degrees), focal length (mm, 36 mm 
     (6.0, 1.5, 160.0, 60.0),
 ]
 CLIP_CONTENTS = ("walk", "run", "wave-both-hands", "raise-up-both-hands")
+BODY_SEEDS = 900_000   # the renders' bodies: Macros.random of seeds from here on
 
 
 def pose_metrics(predicted: np.ndarray, truth: np.ndarray) -> dict:
@@ -91,8 +94,11 @@ def average(reports: list[dict], key: str) -> dict:
 
 
 def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, frames: int = 120,
-                   renders: str = os.path.join(ROOT, "data", "bench", "renders")) -> dict:
-    """Render (or reuse) the held-out clips from every camera, run the pipeline, average the metrics."""
+                   renders: str = os.path.join(ROOT, "data", "bench", "renders"), bodies: bool = True) -> dict:
+    """Render (or reuse) the held-out clips from every camera, run the pipeline, average the metrics.
+
+    ``bodies``: MakeHuman bodies of the data engine (``training.synth``), each render its own body
+    (seeds no training chunk draws from); else the older capsule mannequin."""
     frames = 90 if quick else frames
     contents = CLIP_CONTENTS[:2] if quick else CLIP_CONTENTS
     cameras = CAMERAS[:2] if quick else CAMERAS
@@ -100,14 +106,20 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
     lifter = PoseLifter.from_file(model)
     started = time.time()
     reports, missed = [], []
+    addon_bake = None
     for content in contents:
         clip = next((c for c in clips if c.labels.get("content") == content and len(c.positions) >= 60), None)
         if clip is None:
             continue
-        for distance, height, yaw, focal in cameras:
-            name = f"{clip.name}_d{distance:g}_h{height:g}_y{yaw:g}_f{focal:g}_{frames}"
+        for number, (distance, height, yaw, focal) in enumerate(cameras):
+            name = f"{'body_' if bodies else ''}{clip.name}_d{distance:g}_h{height:g}_y{yaw:g}_f{focal:g}_{frames}"
             folder = os.path.join(renders, name)
-            if not os.path.isfile(os.path.join(folder, "truth.npz")):
+            if not os.path.isfile(os.path.join(folder, "truth.npz")) and bodies:
+                from .synth.render_body import _addon_bake, render_body_clip
+                addon_bake = addon_bake or _addon_bake()
+                render_body_clip(clip.positions[:frames], folder, BODY_SEEDS + CLIP_CONTENTS.index(content) * 10 + number,
+                                 distance, height, yaw, focal, addon_bake=addon_bake, clip_name=clip.name)
+            elif not os.path.isfile(os.path.join(folder, "truth.npz")):
                 render_clip(clip.positions[:frames], 30.0, folder, distance, height, yaw, focal)
             camera = {"distance_m": distance, "height_m": height, "yaw_deg": yaw, "focal_mm": focal}
             try:
@@ -122,6 +134,7 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
     if not reports:
         raise SystemExit("no held-out clips found to render, or the person was found in none of the renders")
     return {"model": os.path.relpath(os.path.abspath(model), ROOT), "renders": len(reports),
+            "bodies": "MakeHuman bodies (training.synth)" if bodies else "capsule mannequin",
             "renders_without_person": missed,
             "seconds": round(time.time() - started, 1),
             "ours": average(reports, "ours"),
@@ -139,9 +152,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="2 clips x 2 cameras x 90 frames")
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--renders", default=os.path.join(ROOT, "data", "bench", "renders"))
+    parser.add_argument("--mannequin", action="store_true", help="the older capsule mannequin instead of bodies")
     parser.add_argument("--out", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    summary = run_end_to_end(args.data, args.model, args.quick, args.frames, args.renders)
+    summary = run_end_to_end(args.data, args.model, args.quick, args.frames, args.renders, bodies=not args.mannequin)
     print(json.dumps({k: v for k, v in summary.items() if k != "per_render"}, indent=2))
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

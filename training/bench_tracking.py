@@ -2,9 +2,10 @@
 
     python -m training.bench_tracking --data runs/data/mocap.npz [--quick] [--json results/tracking.json]
 
-- Rendered clips (``training.render_mocap`` mannequins in different clothes, Bandai Namco walks
-  put on straight crossing paths; truth from the joints): two people crossing with one passing
-  behind the other, and three people crossing. Detection and tracking exactly as the pipeline does
+- Rendered clips (MakeHuman bodies of the data engine, ``training.synth.render_body``, each its own
+  body and clothes; Bandai Namco walks put on straight crossing paths; truth: each posed body's
+  canonical joints): two people crossing with one passing behind the other, and three people
+  crossing. Detection and tracking exactly as the pipeline does
   them (two workers, ``core.people.select_people``). Each track is matched per frame to the truth
   person whose projected joints it is nearest; an identity switch is a truth person's track id
   changing; the chosen person (``--person longest``) is missed in a frame where that truth person
@@ -66,16 +67,27 @@ def on_path(positions: np.ndarray, start_x: float, depth: float, direction_deg: 
     return moved + np.array([start_x, depth, 0.0])
 
 
-def render_scene(name: str, people: np.ndarray, yaw: float, distance: float = 4.5) -> tuple[str, dict]:
-    """Render (T, N, 17, 3) once into data/bench/renders/NAME; returns the video and the truth."""
+BODY_SEEDS = 910_000   # the scenes' bodies: Macros.random of seeds from here on (no training chunk draws them)
+
+
+def render_scene(name: str, people: np.ndarray, yaw: float, distance: float = 4.5, bodies: bool = True) -> tuple[str, dict]:
+    """Render (T, N, 17, 3) once into data/bench/renders/NAME (``body_NAME`` with MakeHuman bodies, whose
+    own canonical joints are then the truth); returns the video and the truth."""
     from .render_mocap import camera_setup, render
-    folder = os.path.join(RENDERS, name)
+    folder = os.path.join(RENDERS, f"body_{name}" if bodies else name)
     video, truth_path = os.path.join(folder, "video.mp4"), os.path.join(folder, "truth.npz")
     if not (os.path.isfile(video) and os.path.isfile(truth_path)):
         os.makedirs(folder, exist_ok=True)
-        center, rotation, intrinsics = camera_setup(people.reshape(-1, 17, 3), distance, 1.4, yaw, 28.0, 960, 540)
-        render(people, 30.0, center, rotation, intrinsics, 28.0, video)
-        camera = (people - center) @ rotation
+        if bodies:
+            from .synth.render_body import render_bodies
+            seeds = [BODY_SEEDS + sum(map(ord, name)) * 10 + k for k in range(people.shape[1])]
+            rendered = render_bodies(people, folder, seeds, distance, 1.4, yaw, 28.0)
+            camera, intrinsics = rendered["joints_camera"], rendered["intrinsics"]
+            people = rendered["joints_world"]
+        else:
+            center, rotation, intrinsics = camera_setup(people.reshape(-1, 17, 3), distance, 1.4, yaw, 28.0, 960, 540)
+            render(people, 30.0, center, rotation, intrinsics, 28.0, video)
+            camera = (people - center) @ rotation
         np.savez(truth_path, joints_world=people, pixels=project_to_2d(camera, intrinsics.pixel_vector()),
                  depth=camera[..., 2], width=960, height=540)
     with np.load(truth_path) as data:

