@@ -1,6 +1,5 @@
 """World grounding: the root solve, learned contacts, footprints for the floor, and the bench's measures."""
 import json
-import os
 
 import numpy as np
 import pytest

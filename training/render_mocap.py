@@ -49,7 +49,7 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
     """Render (T, 17, 3) joints, or (T, people, 17, 3) for several people (each in other clothes)."""
     import bpy
     import cv2
-    from mathutils import Matrix, Vector
+    from mathutils import Vector
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -77,23 +77,7 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
             spheres[child] = add("sphere", material, radius=RADIUS[name], segments=16, ring_count=8)
         mannequins.append((spheres, cylinders, add("sphere", "skin", radius=0.11, segments=24, ring_count=12)))
     bpy.ops.mesh.primitive_plane_add(size=40)
-
-    camera_data = bpy.data.cameras.new("camera")
-    camera_data.lens, camera_data.sensor_width, camera_data.sensor_fit = focal_mm, 36.0, "HORIZONTAL"
-    camera = bpy.data.objects.new("camera", camera_data)
-    scene.collection.objects.link(camera)
-    blender_rotation = rotation @ np.diag([1.0, -1.0, -1.0])  # Blender cameras look down -Z with +Y up
-    matrix = np.eye(4)
-    matrix[:3, :3], matrix[:3, 3] = blender_rotation, center
-    camera.matrix_world = Matrix(matrix.tolist())
-    scene.camera = camera
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.display.shading.light = "STUDIO"
-    scene.display.shading.color_type = "MATERIAL"
-    scene.display.shading.show_shadows = True
-    scene.render.resolution_x, scene.render.resolution_y = intrinsics.width, intrinsics.height
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
+    place_camera(workbench_camera(scene, focal_mm, (intrinsics.width, intrinsics.height)), center, rotation)
 
     folder = tempfile.mkdtemp(prefix="render_")
     writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (intrinsics.width, intrinsics.height))
@@ -115,6 +99,32 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
     finally:
         writer.release()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def workbench_camera(scene, focal_mm: float, size: tuple[int, int]):
+    """A camera (36 mm wide sensor) made the scene's, and the Workbench settings every render here uses."""
+    import bpy
+    camera_data = bpy.data.cameras.new("camera")
+    camera_data.lens, camera_data.sensor_width, camera_data.sensor_fit = focal_mm, 36.0, "HORIZONTAL"
+    camera = bpy.data.objects.new("camera", camera_data)
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    scene.render.engine = "BLENDER_WORKBENCH"
+    scene.display.shading.light = "STUDIO"
+    scene.display.shading.color_type = "MATERIAL"
+    scene.display.shading.show_shadows = True
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    return camera
+
+
+def place_camera(camera, center: np.ndarray, rotation: np.ndarray) -> None:
+    """Put ``camera`` at our camera pose (columns of ``rotation``: x right, y down, z forward in the world)."""
+    from mathutils import Matrix
+    matrix = np.eye(4)
+    matrix[:3, :3], matrix[:3, 3] = rotation @ np.diag([1.0, -1.0, -1.0]), center  # Blender cameras look down -Z
+    camera.matrix_world = Matrix(matrix.tolist())
 
 
 def render_clip(joints_world: np.ndarray, fps: float, out_dir: str, distance: float = 4.0, height: float = 1.2,

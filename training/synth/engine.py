@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 
@@ -118,9 +117,10 @@ def make_chunk(index: int, clips_by_name: dict, clips: list, args: argparse.Name
     """Render, detect and save one chunk; returns its timings."""
     import bpy
     import cv2
-    from mathutils import Matrix
 
     from core.retarget import PRESETS
+
+    from ..render_mocap import place_camera, workbench_camera
 
     from .body_model import Macros, canonical_joints
     from .render_body import make_body_objects, posed_vertices
@@ -171,18 +171,7 @@ def make_chunk(index: int, clips_by_name: dict, clips: list, args: argparse.Name
         box_material = bpy.data.materials.new("box")
         box_material.diffuse_color = tuple(scene_rng.uniform(0.1, 0.9, 3)) + (1.0,)
         box.data.materials.append(box_material)
-    camera_data = bpy.data.cameras.new("camera")
-    camera_data.lens, camera_data.sensor_width, camera_data.sensor_fit = plan["focal_mm"], 36.0, "HORIZONTAL"
-    camera = bpy.data.objects.new("camera", camera_data)
-    scene.collection.objects.link(camera)
-    scene.camera = camera
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.display.shading.light = "STUDIO"
-    scene.display.shading.color_type = "MATERIAL"
-    scene.display.shading.show_shadows = True
-    scene.render.resolution_x, scene.render.resolution_y = SIZE
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
+    camera = workbench_camera(scene, plan["focal_mm"], SIZE)
     folder = tempfile.mkdtemp(prefix="synth_chunk_")
     detector = detector_factory()
     render_s = detect_s = 0.0
@@ -192,9 +181,7 @@ def make_chunk(index: int, clips_by_name: dict, clips: list, args: argparse.Name
     try:
         for t in range(frames):
             scene.frame_set(1 + t)
-            matrix = np.eye(4)
-            matrix[:3, :3], matrix[:3, 3] = rotations[t] @ np.diag([1.0, -1.0, -1.0]), center
-            camera.matrix_world = Matrix(matrix.tolist())
+            place_camera(camera, center, rotations[t])
             scene.render.filepath = os.path.join(folder, "frame.png")
             tick = time.perf_counter()
             bpy.ops.render.render(write_still=True)

