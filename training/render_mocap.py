@@ -48,7 +48,6 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
            intrinsics: CameraIntrinsics, focal_mm: float, video_path: str) -> None:
     """Render (T, 17, 3) joints, or (T, people, 17, 3) for several people (each in other clothes)."""
     import bpy
-    import cv2
     from mathutils import Vector
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -79,20 +78,30 @@ def render(joints_world: np.ndarray, fps: float, center: np.ndarray, rotation: n
     bpy.ops.mesh.primitive_plane_add(size=40)
     place_camera(workbench_camera(scene, focal_mm, (intrinsics.width, intrinsics.height)), center, rotation)
 
+    def pose(t: int) -> None:
+        for pose, (spheres, cylinders, head) in zip(people[t], mannequins):
+            for child, cylinder in cylinders.items():
+                a, b = Vector(pose[SK.parents[child]]), Vector(pose[child])
+                direction = b - a
+                cylinder.rotation_mode = "QUATERNION"
+                cylinder.rotation_quaternion = Vector((0, 0, 1)).rotation_difference(direction)
+                cylinder.location = (a + b) / 2
+                cylinder.scale = (1.0, 1.0, max(direction.length, 1e-3))
+                spheres[child].location = b
+            head.location = Vector(pose[SK.index("neck_nose")] + 0.5 * (pose[SK.index("head")] - pose[SK.index("neck_nose")]))
+
+    render_to_video(scene, len(people), pose, video_path, fps, (intrinsics.width, intrinsics.height))
+
+
+def render_to_video(scene, frames: int, pose, video_path: str, fps: float, size: tuple[int, int]) -> None:
+    """Render ``frames`` frames into an mp4, calling ``pose(t)`` before each to set the scene to frame ``t``."""
+    import bpy
+    import cv2
     folder = tempfile.mkdtemp(prefix="render_")
-    writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (intrinsics.width, intrinsics.height))
+    writer = cv2.VideoWriter(video_path, cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
     try:
-        for t, poses in enumerate(people):
-            for pose, (spheres, cylinders, head) in zip(poses, mannequins):
-                for child, cylinder in cylinders.items():
-                    a, b = Vector(pose[SK.parents[child]]), Vector(pose[child])
-                    direction = b - a
-                    cylinder.rotation_mode = "QUATERNION"
-                    cylinder.rotation_quaternion = Vector((0, 0, 1)).rotation_difference(direction)
-                    cylinder.location = (a + b) / 2
-                    cylinder.scale = (1.0, 1.0, max(direction.length, 1e-3))
-                    spheres[child].location = b
-                head.location = Vector(pose[SK.index("neck_nose")] + 0.5 * (pose[SK.index("head")] - pose[SK.index("neck_nose")]))
+        for t in range(frames):
+            pose(t)
             scene.render.filepath = os.path.join(folder, f"{t:06d}.png")
             bpy.ops.render.render(write_still=True)
             writer.write(cv2.imread(scene.render.filepath))

