@@ -71,7 +71,8 @@ def pipeline_options(context) -> PipelineOptions:
         start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector,
         person=str(s.person_id) if s.person == "ID" else s.person, all_people=s.all_people,
         height_m=s.height_m or None, camera_pitch_deg=s.camera_pitch if s.tripod else None,
-        camera_height_m=s.camera_height if s.tripod else None, in_place=s.in_place)
+        camera_height_m=s.camera_height if s.tripod else None, in_place=s.in_place,
+        repair_swaps=s.repair_swaps)
     check_options(options)  # an OptionError is reported like any other failure of prepare
     return options
 
@@ -96,7 +97,7 @@ def detect_work(video: str, options: PipelineOptions):
                                   stop=options.end_frame, workers=options.workers, info=info)
         warnings, rate = input_warnings(info, run, run.people.num_frames, options)
         run.people.fps = rate or run.people.fps
-        selection = select_people(run.people, options.person, options.all_people)
+        selection = select_people(run.people, options.person, options.all_people, options.repair_swaps)
         sheet = os.path.join(cache, "tracks.png")
         write_track_sheet(video, selection.tracks, sheet, options.start_frame, selection.chosen.id)
         return run.people, warnings, sheet
@@ -131,7 +132,7 @@ def lift_work(people, options: PipelineOptions):
         if not os.path.isfile(options.model_path):
             raise UserError(f"Model file not found: {options.model_path} (check the add-on preferences)")
         job.progress(0, people.num_frames)
-        selection = select_people(people, options.person, options.all_people)
+        selection = select_people(people, options.person, options.all_people, options.repair_swaps)
         motions = animate_people(selection, PoseLifter.from_file(options.model_path), options)
         job.progress(people.num_frames, people.num_frames)
         return motions, selection.warnings + guessed_joint_warnings(motions)

@@ -38,7 +38,7 @@ class _MocapPanel:
         box = layout.box()
         box.label(text="Detection and clean-up")
         for name in ("detector", "min_confidence", "flip_augment", "smoothing", "constant_bones", "foot_lock",
-                     "in_place"):
+                     "repair_swaps", "in_place"):
             box.prop(s, name)
         box = layout.box()
         box.label(text="People")

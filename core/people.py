@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .keypoints import KeypointError, KeypointTrack, PeopleDetections
-from .tracking import PersonTrack, choose, drop_implausible_joints, main_people, track_people
+from .tracking import PersonTrack, choose, drop_implausible_joints, main_people, repair_left_right, track_people
 
 MIN_FRAMES = 5               # fewer frames of a person are not enough to animate
 MISSING_WARNING_SHARE = 0.1  # warn when a person is unseen in more than this share of their span
@@ -23,6 +23,7 @@ class PersonClip:
     first_frame: int           # offset of the span in the clip's range
     missing_frames: int        # frames of the span in which the person is not seen (filled in)
     joints_dropped: int
+    swaps_repaired: int = 0    # frames whose left and right limbs were exchanged back (``repair_swaps``)
 
     @property
     def id(self) -> int:
@@ -41,16 +42,17 @@ class PeopleSelection:
                 "tracks": [t.summary(fps) for t in self.tracks]}
 
 
-def _person_clip(track: PersonTrack, people: PeopleDetections) -> PersonClip:
+def _person_clip(track: PersonTrack, people: PeopleDetections, repair_swaps: bool = False) -> PersonClip:
     dropped = drop_implausible_joints(track)
-    # Left/right swaps are not repaired here: core.tracking.repair_left_right, measured on rendered
-    # mannequins with truth (training/bench_tracking.py, the accuracy renders), exchanged more frames
-    # wrongly than it repaired, whatever its switching cost.
+    # Left/right swaps are repaired only on request: core.tracking.repair_left_right, measured with
+    # truth (training/bench_tracking.py), exchanges some frames wrongly on other clips (rendered bodies:
+    # side views 0.75 % of frames swapped -> 0 %, but the accuracy renders' runs 3 -> 8 of 722 frames).
     first, last = track.first_frame, track.last_frame
+    repaired = repair_left_right(track) if repair_swaps else 0
     keypoints = KeypointTrack(track.positions[first:last + 1].copy(), track.confidence[first:last + 1].copy(),
                               people.width, people.height, people.fps)
     missing = int((~track.present[first:last + 1]).sum())
-    return PersonClip(track, keypoints, first, missing, dropped)
+    return PersonClip(track, keypoints, first, missing, dropped, repaired)
 
 
 def _notes(clip: PersonClip, total_frames: int) -> list[str]:
@@ -63,6 +65,8 @@ def _notes(clip: PersonClip, total_frames: int) -> list[str]:
         notes.append(f"person {clip.id} is not seen in {100 * clip.missing_frames / span:.0f} % of their frames "
                      f"({clip.missing_frames} of {span}; hidden or not found); those frames are filled in from "
                      "the frames around them and may look wrong")
+    if clip.swaps_repaired:
+        notes.append(f"person {clip.id}: left and right limbs exchanged back in {clip.swaps_repaired} frames")
     if clip.joints_dropped:
         notes.append(f"person {clip.id}: {clip.joints_dropped} joint positions far off the body were dropped "
                      "and filled in")
@@ -70,8 +74,9 @@ def _notes(clip: PersonClip, total_frames: int) -> list[str]:
 
 
 def select_people(people: PeopleDetections, person: str | int = "longest",
-                  all_people: bool = False) -> PeopleSelection:
-    """Track everyone, choose ``person`` (a track id or ``core.tracking.CHOICES``), prepare each person to animate."""
+                  all_people: bool = False, repair_swaps: bool = False) -> PeopleSelection:
+    """Track everyone, choose ``person`` (a track id or ``core.tracking.CHOICES``), prepare each person to animate;
+    ``repair_swaps``: exchange back left and right limbs where the detector swapped them (off by default)."""
     tracks = track_people(people)
     if not tracks:
         seen = int((people.confidence.max(axis=(1, 2)) > 0).sum())
@@ -82,7 +87,7 @@ def select_people(people: PeopleDetections, person: str | int = "longest",
         raise KeypointError(f"person {chosen_track.id} is seen in only {chosen_track.frames} frames; at least "
                             f"{MIN_FRAMES} are needed (tracks: " +
                             ", ".join(f"{t.id}: {t.frames} frames" for t in tracks) + ")")
-    chosen = _person_clip(chosen_track, people)
+    chosen = _person_clip(chosen_track, people, repair_swaps)
     animated = [chosen]
     warnings = []
     if len(tracks) > 1:
@@ -90,7 +95,7 @@ def select_people(people: PeopleDetections, person: str | int = "longest",
                         f"(--person {person}); see tracks.json and tracks.png to choose another")
     if all_people:
         others = [t for t in main_people(tracks, people.num_frames) if t is not chosen_track and t.frames >= MIN_FRAMES]
-        animated += [_person_clip(t, people) for t in others]
+        animated += [_person_clip(t, people, repair_swaps) for t in others]
         left_out = [t.id for t in tracks if t is not chosen_track and t not in others]
         if left_out:
             warnings.append(f"people {', '.join(map(str, left_out))} are seen in too few frames to animate "

@@ -276,7 +276,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             detect_seconds = time.perf_counter() - started
             warnings, rate_from_times = input_warnings(info, detection, people.num_frames, options)
             people.fps = options.fps or rate_from_times or people.fps
-            selection = select_people(people, options.person, options.all_people)
+            selection = select_people(people, options.person, options.all_people, options.repair_swaps)
             warnings += selection.warnings
             progress.set_frames(people.num_frames)
             progress.stage("lifting to 3D", people.num_frames)(0)
@@ -355,6 +355,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--max-people", type=int, default=4, help="people looked for in each frame (1-10; default 4)")
     parser.add_argument("--height", type=float, default=None,
                         help="the person's height in metres: sets the motion's scale (default: as lifted)")
+    parser.add_argument("--repair-swaps", action="store_true",
+                        help="exchange back left and right limbs where the detector swapped them (side views); "
+                             "off by default: it also exchanges some right frames (BENCHMARKS.md)")
     parser.add_argument("--in-place", action="store_true",
                         help="keep the person over one spot (no travel across the floor; up and down kept)")
     parser.add_argument("--camera-pitch", type=float, default=None,
@@ -373,7 +376,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
         start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector,
         max_people=args.max_people, person=args.person, all_people=args.all_people, height_m=args.height,
-        camera_pitch_deg=args.camera_pitch, camera_height_m=args.camera_height, in_place=args.in_place)
+        camera_pitch_deg=args.camera_pitch, camera_height_m=args.camera_height, in_place=args.in_place,
+        repair_swaps=args.repair_swaps)
     return args, options
 
 

@@ -107,8 +107,8 @@ def test_a_person_only_in_the_middle_of_the_clip_is_animated_over_their_frames()
     assert any("person 2 is in frames 30-69 of 100" in w for w in selection.warnings)
 
 
-def test_left_and_right_legs_exchanged_for_a_stretch_are_swapped_back():
-    # A side view: the legs swing back and forth; the detector exchanges them in mid-stride for frames 24-33.
+def _side_walk_with_legs_exchanged():
+    """A side view: the legs swing back and forth; the detector exchanges them in mid-stride for frames 24-33."""
     frames, truth = [], []
     for t in range(60):
         pose = person(300 + 5 * t)
@@ -119,9 +119,25 @@ def test_left_and_right_legs_exchanged_for_a_stretch_are_swapped_back():
         if 24 <= t < 34:
             pose = pose[[0, 4, 5, 6, 1, 2, 3, *range(7, 17)]]
         frames.append([pose])
-    track = track_people(detections(frames))[0]
+    return detections(frames), np.array(truth)
+
+
+def test_left_and_right_legs_exchanged_for_a_stretch_are_swapped_back():
+    people, truth = _side_walk_with_legs_exchanged()
+    track = track_people(people)[0]
     assert repair_left_right(track) == 10
-    np.testing.assert_allclose(track.positions, np.array(truth), atol=1e-3)
+    np.testing.assert_allclose(track.positions, truth, atol=1e-3)
+
+
+def test_swaps_are_repaired_only_on_request_and_then_reported():
+    people, truth = _side_walk_with_legs_exchanged()
+    as_detected = select_people(people, "longest")
+    assert as_detected.chosen.swaps_repaired == 0
+    assert not np.allclose(as_detected.chosen.keypoints.positions, truth, atol=1e-3)
+    repaired = select_people(people, "longest", repair_swaps=True)
+    assert repaired.chosen.swaps_repaired == 10
+    np.testing.assert_allclose(repaired.chosen.keypoints.positions, truth, atol=1e-3)
+    assert any("exchanged back in 10 frames" in warning for warning in repaired.warnings)
 
 
 def test_limbs_that_move_smoothly_are_left_alone():
