@@ -32,6 +32,7 @@ from .augment import CLEAN, DETECTOR_LIKE, make_pairs, sample_windows
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
 from .datasets import load_clips
 from .evaluation import evaluate_clips, evaluate_views
+from .synth.windows import load_synth, sample_synth
 from .h36m import TEST_SUBJECTS as H36M_TEST, TRAIN_SUBJECTS as H36M_TRAIN, load_h36m, sample_view_windows
 from .plots import plot_losses
 
@@ -55,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--noise-fraction", type=float, default=0.7, help="share of windows given detector-like 2D noise")
     parser.add_argument("--leave-frame-fraction", type=float, default=0.5,
                         help="share of windows whose camera may let the person leave the frame (the rest keep it inside)")
+    parser.add_argument("--synth", default=None, help="a folder of data-engine chunks (python -m training.synth.engine) "
+                                                      "whose detector 2D and true 3D join the batches")
+    parser.add_argument("--synth-fraction", type=float, default=0.3, help="share of each batch from --synth")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
     parser.add_argument("--labeled-fraction", type=float, default=1.0,
@@ -123,24 +127,29 @@ class TrainingBatches(torch.utils.data.IterableDataset):
     """Endless batches of (2D input, 3D pose, root, intrinsics) built in a worker process, overlapping the training step."""
 
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
-                 noise_fraction: float, seed: list[int], leave_frame_fraction: float):
+                 noise_fraction: float, seed: list[int], leave_frame_fraction: float,
+                 synth: list | None = None, synth_fraction: float = 0.0):
         self.clips, self.batch_size, self.window = clips, batch_size, window
         self.target_frame, self.noise_fraction, self.seed = target_frame, noise_fraction, seed
         self.leave_frame_fraction = leave_frame_fraction
+        self.synth, self.synth_fraction = synth, synth_fraction if synth else 0.0
 
     def __iter__(self):
         worker = torch.utils.data.get_worker_info()
         rng = np.random.default_rng(self.seed + [worker.id if worker else 0])
-        n_noisy = int(round(self.noise_fraction * self.batch_size))
+        n_synth = int(round(self.synth_fraction * self.batch_size))
+        n_mocap = self.batch_size - n_synth
+        n_noisy = int(round(self.noise_fraction * n_mocap))
         frame = slice(self.target_frame, self.target_frame + 1)
         while True:
-            windows = sample_windows(self.clips, self.batch_size, self.window, rng)
+            windows = sample_windows(self.clips, n_mocap, self.window, rng)
             noisy = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE, may_leave_frame=self.leave_frame_fraction)
             clean = make_pairs(windows[n_noisy:], rng, CLEAN, may_leave_frame=self.leave_frame_fraction)
-            yield (torch.from_numpy(np.concatenate([noisy.inputs_2d, clean.inputs_2d])),
-                   torch.from_numpy(np.concatenate([noisy.poses_3d[:, frame], clean.poses_3d[:, frame]])),
-                   torch.from_numpy(np.concatenate([noisy.roots[:, frame], clean.roots[:, frame]])),
-                   torch.from_numpy(np.concatenate([noisy.intrinsics, clean.intrinsics])))
+            parts = [(noisy.inputs_2d, noisy.poses_3d[:, frame], noisy.roots[:, frame], noisy.intrinsics),
+                     (clean.inputs_2d, clean.poses_3d[:, frame], clean.roots[:, frame], clean.intrinsics)]
+            if n_synth:  # the real detector's 2D on rendered bodies, with the bodies' true joints
+                parts.append(sample_synth(self.synth, n_synth, self.window, self.target_frame, rng))
+            yield tuple(torch.from_numpy(np.concatenate([part[k] for part in parts])) for k in range(4))
 
 
 def split_labeled(items: list, fraction: float) -> tuple[list, list]:
@@ -156,8 +165,9 @@ def split_labeled(items: list, fraction: float) -> tuple[list, list]:
 def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, target_frame: int, seed: list[int]):
     if h36m:
         return ViewBatches(items, args.batch_size, window, target_frame, seed)
+    synth = load_synth(args.synth) if getattr(args, "synth", None) else None
     return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed,
-                           args.leave_frame_fraction)
+                           args.leave_frame_fraction, synth, args.synth_fraction)
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -167,6 +177,10 @@ def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001)
 def train(args: argparse.Namespace) -> dict:
     if not 0 <= args.leave_frame_fraction <= 1:
         raise ValueError(f"--leave-frame-fraction must be between 0 and 1, got {args.leave_frame_fraction}")
+    if not 0 <= args.synth_fraction < 1:
+        raise ValueError(f"--synth-fraction must be at least 0 and below 1, got {args.synth_fraction}")
+    if args.synth and not os.path.isdir(args.synth):
+        raise FileNotFoundError(f"--synth {args.synth}: no such folder (python -m training.synth.engine --out ...)")
     world = Distributed()
     if args.threads:
         torch.set_num_threads(args.threads)
