@@ -18,11 +18,18 @@ from training.rig_corpus.measure import measure  # noqa: E402
 from training.rig_corpus.motion import walk  # noqa: E402
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def rigify():
-    """Left enabled: Blender 4.2's bpy module crashes at interpreter exit after disabling it."""
+    """Enabled once and left enabled: Blender 4.2's bpy module crashes at interpreter exit after disabling
+    it, and (now and then, in a fresh install) while registering it again for every test. The tests
+    start from ``empty_scene``, which keeps the preferences (``read_factory_settings`` would disable it)."""
     import addon_utils
-    addon_utils.enable("rigify", default_set=True)
+    if not addon_utils.check("rigify")[1]:
+        addon_utils.enable("rigify", default_set=True)
+
+
+def empty_scene() -> None:
+    bpy.ops.wm.read_homefile(use_empty=True)
 
 
 @pytest.mark.parametrize("name", list(CORPUS))
@@ -30,7 +37,7 @@ def test_every_corpus_rig_follows_the_limbs_bends_its_own_hinges_and_keeps_its_f
                                                                                        name):
     if not available(name):
         pytest.skip(f"{name}: its file could not be fetched here (GitHub not reachable)")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    empty_scene()
     rig = build_rig(name, str(tmp_path))
     motion = walk(60, turn_deg=30)
     figures = measure(rig, motion, addon, frames=list(range(0, 60, 4)))
@@ -46,7 +53,7 @@ def test_every_corpus_rig_follows_the_limbs_bends_its_own_hinges_and_keeps_its_f
 
 
 def test_the_rig_starts_where_the_person_stood_and_the_option_keeps_their_distances(addon, tmp_path):
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    empty_scene()
     rig = build_rig("mpfb_game_engine", str(tmp_path))
     motion = walk(30) + np.array([3.0, 2.0, 0.0])  # far from the world origin
     hips = rig.obj.pose.bones["pelvis"]
@@ -62,7 +69,7 @@ def test_the_rig_starts_where_the_person_stood_and_the_option_keeps_their_distan
 
 
 def test_baking_again_leaves_no_orphan_action(addon, tmp_path):
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    empty_scene()
     rig = build_rig("mpfb_cmu_mb", str(tmp_path))
     motion = walk(10)
     for _ in range(3):

@@ -134,7 +134,8 @@ def through_gltf(obj: bpy.types.Object, folder: str) -> bpy.types.Object:
 
 def _rigify_metarig() -> bpy.types.Object:
     import addon_utils
-    addon_utils.enable("rigify", default_set=True)
+    if not addon_utils.check("rigify")[1]:  # registering it again and again crashes Blender 4.2's bpy module
+        addon_utils.enable("rigify", default_set=True)
     bpy.ops.object.armature_human_metarig_add()
     bpy.ops.object.mode_set(mode="OBJECT")
     return bpy.context.object
