@@ -21,7 +21,7 @@ from .core.parallel_detection import detect_video_cached
 from .core.inference import PoseLifter
 from .core.options import check_frame_range, check_options
 from .core.people import select_people
-from .core.pipeline import PipelineOptions, animate_people, guessed_joint_warnings, input_warnings
+from .core.pipeline import PipelineOptions, animate_people, input_warnings, motion_warnings
 from .core.track_sheet import write_track_sheet
 from .core.retarget import PRESET_SWITCHES, PRESETS, MappingError, parse_mapping
 from .core.skeleton import H36M_SKELETON
@@ -135,7 +135,7 @@ def lift_work(people, options: PipelineOptions):
         selection = select_people(people, options.person, options.all_people, options.repair_swaps)
         motions = animate_people(selection, PoseLifter.from_file(options.model_path), options)
         job.progress(people.num_frames, people.num_frames)
-        return motions, selection.warnings + guessed_joint_warnings(motions)
+        return motions, selection.warnings + motion_warnings(motions)
     return work
 
 

@@ -41,7 +41,7 @@ from .options import DEFAULT_FOV, DEFAULT_MODEL, ROOT_METHODS, PipelineOptions, 
 from .outputs import OutputFolder
 from .people import PeopleSelection, select_people
 from .progress import RunProgress
-from .root_solve import solve_root
+from .root_solve import frame_pixel_errors, solve_root
 from .track_sheet import write_track_sheet
 from .skeleton import H36M_SKELETON
 from .tracking import CHOICES
@@ -74,6 +74,7 @@ class MotionResult:
     contact_rate: float = 0.0                # share of the feet's frames marked as planted
     first_frame: int = 0                     # where the motion starts in the clip's range (the person's first frame)
     person: int | None = None                # the track id animated
+    poorly_fit: list = field(default_factory=list)  # (start, stop) runs of frames whose 2D the pose does not fit
 
 
 def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> CameraIntrinsics:
@@ -126,6 +127,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     if options.smoothing_window and options.root_from != "solve":  # the solve is smooth already
         root = smooth(root, max(options.root_smoothing_window, options.smoothing_window), 2)
     joints_camera = poses + root[:, None]
+    poorly_fit = poorly_fit_spans(frame_pixel_errors(poses, root, track.positions, confidence, intrinsics))
     lifted_height = standing_height(poses)
     if options.height_m:  # the whole scene scaled about the camera: it projects onto the same 2D
         joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
@@ -148,7 +150,22 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
                           timings, sliding, world=frame)
     result.height_m = options.height_m or lifted_height
     result.contact_rate = float(contacts.mean()) if len(contacts) else 0.0
+    result.poorly_fit = poorly_fit
     return result
+
+
+POOR_FIT = 3.0         # a frame whose 2D error is this many times the clip's median fits poorly
+POOR_FIT_FRAMES = 3    # runs of poorly fitting frames at least this long are reported
+
+
+def poorly_fit_spans(errors: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) runs of at least ``POOR_FIT_FRAMES`` frames whose pixel error exceeds ``POOR_FIT`` times
+    the median (and 3 px); short gaps of one good frame inside a run do not split it."""
+    bad = errors > POOR_FIT * max(float(np.median(errors)), 3.0)
+    bad[1:-1] |= bad[:-2] & bad[2:]                 # one good frame between two bad ones
+    edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
+    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
+            if b - a >= POOR_FIT_FRAMES]
 
 
 def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: PipelineOptions) -> None:
@@ -237,10 +254,20 @@ def animate_people(selection: PeopleSelection, lifter: PoseLifter, options: Pipe
     return results
 
 
-def guessed_joint_warnings(results: list[MotionResult]) -> list[str]:
-    """One warning per person with joints never seen in the clip (placed from their other side)."""
-    return [f"person {r.person}: {', '.join(n.replace('_', ' ') for n in r.keypoints.guessed)} never seen in the "
-            "clip; placed as the other side's, mirrored, and likely wrong" for r in results if r.keypoints.guessed]
+def motion_warnings(results: list[MotionResult]) -> list[str]:
+    """What to tell the user about each person's motion: joints never seen in the clip (placed from
+    their other side), and stretches whose 2D the posed motion does not match (an unusual pose the
+    lifter gets wrong, or 2D the detector got wrong)."""
+    warnings = []
+    for r in results:
+        if r.keypoints.guessed:
+            warnings.append(f"person {r.person}: {', '.join(n.replace('_', ' ') for n in r.keypoints.guessed)} never "
+                            "seen in the clip; placed as the other side's, mirrored, and likely wrong")
+        if r.poorly_fit:
+            spans = ", ".join(f"{r.first_frame + a}-{r.first_frame + b - 1}" for a, b in r.poorly_fit)
+            warnings.append(f"person {r.person}: in frames {spans} the 3D motion matches the 2D keypoints poorly (an "
+                            "unusual pose, or the detector lost the body there); check those frames in the preview")
+    return warnings
 
 
 def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
@@ -281,7 +308,7 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             progress.set_frames(people.num_frames)
             progress.stage("lifting to 3D", people.num_frames)(0)
             results = animate_people(selection, lifter, options)
-            warnings += guessed_joint_warnings(results)
+            warnings += motion_warnings(results)
             result = results[0]
             result.warnings, result.detection, result.others = warnings, detection, results[1:]
             result.timings["detect_s"] = detect_seconds

@@ -169,3 +169,19 @@ def test_grounding_summary_pools_contacts_and_travel():
     assert keys["distance_travelled_error_pct"] == pytest.approx(10.0)       # the standing render is left out
     assert keys["renders_travelling"] == 1
     json.dumps(keys)
+
+
+def test_stretches_the_motion_does_not_match_are_found_and_reported():
+    from core.pipeline import MotionResult, motion_warnings, poorly_fit_spans
+    errors = np.full(100, 10.0)
+    errors[[20, 21, 23, 24]] = 80.0          # one good frame inside: still one stretch
+    errors[60:62] = 90.0                      # two frames: too short to report
+    errors[90:95] = 50.0
+    assert poorly_fit_spans(errors) == [(20, 25), (90, 95)]
+    assert poorly_fit_spans(np.zeros(10)) == []
+    result = MotionResult.__new__(MotionResult)
+    result.person, result.first_frame, result.poorly_fit = 3, 100, [(20, 25)]
+    result.keypoints = type("Track", (), {"guessed": ()})()
+    assert motion_warnings([result]) == ["person 3: in frames 120-124 the 3D motion matches the 2D keypoints poorly "
+                                         "(an unusual pose, or the detector lost the body there); check those frames "
+                                         "in the preview"]

@@ -33,7 +33,7 @@ def _model(path):
     return str(path)
 
 
-def _keypoints_json(path, frames=12, missing=(), width=160, height=120, hidden=()):
+def _keypoints_json(path, frames=12, missing=(), width=160, height=120, hidden=(), garbled=()):
     """COCO-style keypoints of a standing person; frames in ``missing`` have nobody; COCO joints in
     ``hidden`` have confidence 0 throughout."""
     body = rest_pose(np.full(16, 0.2)) * np.array([1, 1, -1])  # image y grows downwards
@@ -50,6 +50,8 @@ def _keypoints_json(path, frames=12, missing=(), width=160, height=120, hidden=(
             coco[k, :2] = body[SK.index(name), [0, 2]] * 100 + np.array([80 + i, 60])
         coco[:, 2] = 0.9
         coco[list(hidden), 2] = 0.0
+        if i in garbled:   # the detector's nonsense: the body upside down for a moment
+            coco[:, 1] = 2 * coco[11:13, 1].mean() - coco[:, 1]
         entries.append({"frame": i, "people": [{"keypoints": coco.ravel().tolist()}]})
     path.write_text(json.dumps({"width": width, "height": height, "fps": 25, "frames": entries}))
     return str(path)
@@ -115,6 +117,15 @@ def test_an_arm_never_seen_is_guessed_with_a_warning_not_an_error(tmp_path):
     assert result.keypoints.guessed == ("right_wrist",)
     assert any("right wrist never seen" in warning for warning in result.warnings)
     assert np.isfinite(np.load(paths["motion"])["joints_world"]).all()
+
+
+def test_frames_the_motion_cannot_match_are_reported(tmp_path):
+    video = _video(tmp_path / "clip.mp4")
+    keypoints = _keypoints_json(tmp_path / "k.json", frames=12, garbled=(5, 6, 7))
+    options = pipeline.PipelineOptions(keypoints_path=keypoints, preview=False)   # the shipped model: a human pose
+    result, _ = pipeline.run(video, str(tmp_path / "out"), options, quiet=True)
+    assert result.poorly_fit and all(5 <= a and b <= 8 for a, b in result.poorly_fit)
+    assert any("matches the 2D keypoints poorly" in warning for warning in result.warnings)
 
 
 def test_corrupt_keypoint_json_is_a_clear_error(tmp_path):
