@@ -192,15 +192,25 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
                          roots.astype(np.float32), intrinsics)
 
 
+def sample_window_frames(lengths: list[int], batch: int, window: int, rng: np.random.Generator,
+                         offset: int | None = None) -> list[tuple[int, int, np.ndarray]]:
+    """(clip, centre frame, frame indices) of ``batch`` random windows: clips drawn in proportion to their
+    length, a uniform centre frame, which sits ``offset`` frames into the window (default: its middle);
+    indices edge-repeated at the clip's ends."""
+    lengths = np.asarray(lengths)
+    offset = window // 2 if offset is None else offset
+    clip_ids = rng.choice(len(lengths), size=batch, p=lengths / lengths.sum())
+    out = []
+    for clip_id in clip_ids:
+        centre = int(rng.integers(lengths[clip_id]))
+        out.append((int(clip_id), centre,
+                    np.clip(np.arange(centre - offset, centre - offset + window), 0, lengths[clip_id] - 1)))
+    return out
+
+
 def sample_windows(clips: list[np.ndarray], batch: int, window: int, rng: np.random.Generator) -> np.ndarray:
     """Random windows (B, window, 17, 3) centred on uniformly drawn frames, edge-repeated at clip ends."""
-    lengths = np.array([len(c) for c in clips])
-    clip_ids = rng.choice(len(clips), size=batch, p=lengths / lengths.sum())
-    half = window // 2
     out = np.empty((batch, window) + clips[0].shape[1:], dtype=np.float32)
-    for b, clip_id in enumerate(clip_ids):
-        clip = clips[clip_id]
-        centre = rng.integers(len(clip))
-        indices = np.clip(np.arange(centre - half, centre - half + window), 0, len(clip) - 1)
-        out[b] = clip[indices]
+    for b, (clip_id, _, frames) in enumerate(sample_window_frames([len(c) for c in clips], batch, window, rng)):
+        out[b] = clips[clip_id][frames]
     return out

@@ -30,7 +30,7 @@ from core.models import TemporalModel, network_weights
 from core.skeleton import H36M_SKELETON, flip_horizontal
 from core.weights import WeightsFile, load_weights, save_weights
 
-from .augment import DETECTOR_LIKE, make_pairs
+from .augment import DETECTOR_LIKE, make_pairs, sample_window_frames
 from .datasets import TARGET_FPS, load_clips
 
 SK = H36M_SKELETON
@@ -72,13 +72,9 @@ def sample_batch(clips: list[np.ndarray], contacts: list[np.ndarray], batch: int
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Windows (B, window, 17, 3) of world joints and their contacts (B, window, 2), edge-repeated,
     half of them mirrored (left and right contacts swap with the body)."""
-    lengths = np.array([len(c) for c in clips])
-    ids = rng.choice(len(clips), size=batch, p=lengths / lengths.sum())
     joints = np.empty((batch, window, 17, 3), np.float32)
     planted = np.empty((batch, window, 2), np.float32)
-    for b, k in enumerate(ids):
-        centre = rng.integers(len(clips[k]))
-        frames = np.clip(np.arange(centre - window // 2, centre - window // 2 + window), 0, len(clips[k]) - 1)
+    for b, (k, _, frames) in enumerate(sample_window_frames([len(c) for c in clips], batch, window, rng)):
         joints[b], planted[b] = clips[k][frames], contacts[k][frames]
     mirror = rng.random(batch) < 0.5
     joints[mirror] = flip_horizontal(joints[mirror], SK)

@@ -19,6 +19,8 @@ import numpy as np
 from core.camera import CameraIntrinsics, normalize_screen_coordinates, project_to_2d_linear
 from core.keypoints import KeypointError, KeypointTrack, fill_gaps
 
+from ..augment import sample_window_frames
+
 MIN_CONFIDENCE = 0.3     # as the pipeline's default --min-confidence
 NEAR_ENOUGH = 0.5        # a detection further than this many body sizes from the truth is someone else
 
@@ -82,15 +84,12 @@ def load_synth(folder: str) -> list[SynthClip]:
 def sample_synth(clips: list[SynthClip], batch: int, window: int, target_frame: int, rng: np.random.Generator):
     """(inputs (B, window, 17, 2), poses (B, 1, 17, 3), roots (B, 1, 1, 3), intrinsics (B, 9)) from random frames,
     edge-repeated at the chunks' ends."""
-    lengths = np.array([len(c.inputs) for c in clips], float)
-    ids = rng.choice(len(clips), size=batch, p=lengths / lengths.sum())
     inputs = np.empty((batch, window, 17, 2), np.float32)
     poses, roots = np.empty((batch, 1, 17, 3), np.float32), np.empty((batch, 1, 1, 3), np.float32)
     intrinsics = np.empty((batch, 9), np.float32)
-    for b, k in enumerate(ids):
+    chosen = sample_window_frames([len(c.inputs) for c in clips], batch, window, rng, offset=target_frame)
+    for b, (k, centre, frames) in enumerate(chosen):
         clip = clips[k]
-        centre = int(rng.integers(len(clip.inputs)))
-        frames = np.clip(np.arange(centre - target_frame, centre - target_frame + window), 0, len(clip.inputs) - 1)
         inputs[b], poses[b, 0], roots[b, 0, 0], intrinsics[b] = clip.inputs[frames], clip.poses[centre], \
             clip.roots[centre], clip.intrinsics
     return inputs, poses, roots, intrinsics
