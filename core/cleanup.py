@@ -93,7 +93,7 @@ def contacts_from(probabilities: np.ndarray | None, threshold: float = 0.5, min_
     return contacts
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, stop) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
@@ -101,7 +101,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def _drop_short_runs(mask: np.ndarray, min_frames: int) -> np.ndarray:
     out = mask.copy()
-    for start, stop in _runs(mask):
+    for start, stop in runs(mask):
         if stop - start < min_frames:
             out[start:stop] = False
     return out
@@ -139,7 +139,7 @@ def lock_feet(poses_world: np.ndarray, contacts: np.ndarray, blend_frames: int =
         lower = np.median(np.linalg.norm(out[:, ankle] - out[:, knee], axis=-1))
         target = out[:, ankle].copy()
         weight = np.zeros(len(out))
-        for start, stop in _runs(contacts[:, foot]):
+        for start, stop in runs(contacts[:, foot]):
             anchor = np.median(out[start:stop, ankle], axis=0)
             if anchor[2] < ANKLE_HEIGHT + ON_FLOOR:  # on the floor, not on a box or a step: no foot below it
                 anchor[2] = min(anchor[2], ANKLE_HEIGHT)

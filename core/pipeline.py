@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
-from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet, smooth,
-                      standing_height)
+from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
+                      runs, smooth, standing_height)
 from .detection import DETECTORS, DetectorFactory
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
@@ -146,12 +146,9 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
         joints_world[..., :2] -= travel
     rotation, center = frame.camera_pose()
     timings["post_s"] = time.perf_counter() - started - timings["lift_s"]
-    result = MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
-                          timings, sliding, world=frame)
-    result.height_m = options.height_m or lifted_height
-    result.contact_rate = float(contacts.mean()) if len(contacts) else 0.0
-    result.poorly_fit = poorly_fit
-    return result
+    return MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
+                        timings, sliding, world=frame, height_m=options.height_m or lifted_height,
+                        contact_rate=float(contacts.mean()) if len(contacts) else 0.0, poorly_fit=poorly_fit)
 
 
 POOR_FIT = 3.0         # a frame whose 2D error is this many times the clip's median fits poorly
@@ -163,9 +160,7 @@ def poorly_fit_spans(errors: np.ndarray) -> list[tuple[int, int]]:
     the median (and 3 px); short gaps of one good frame inside a run do not split it."""
     bad = errors > POOR_FIT * max(float(np.median(errors)), 3.0)
     bad[1:-1] |= bad[:-2] & bad[2:]                 # one good frame between two bad ones
-    edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
-    return [(int(a), int(b)) for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1))
-            if b - a >= POOR_FIT_FRAMES]
+    return [(int(a), int(b)) for a, b in runs(bad) if b - a >= POOR_FIT_FRAMES]
 
 
 def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: PipelineOptions) -> None:
