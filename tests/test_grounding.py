@@ -140,6 +140,7 @@ def test_contact_training_quick_adds_the_network_to_a_weights_file(tmp_path):
     lifter = PoseLifter.from_file(out)
     assert lifter.contact_model is not None and lifter.metadata["name"] == "base"
     assert "f1_by_subset_and_source" in lifter.metadata["contacts"]
+    assert " --seed 0 " in lifter.metadata["contacts"]["training_command"]   # zeros are options given too
     assert lifter.contacts(np.zeros((30, 17, 2), np.float32)).shape == (30, 2)
     with pytest.raises(SystemExit):
         contact_training.main(["--data", data, "--model", str(tmp_path / "missing.npz"), "--out", str(out)])

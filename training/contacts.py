@@ -32,6 +32,7 @@ from core.weights import WeightsFile, load_weights, save_weights
 
 from .augment import DETECTOR_LIKE, make_pairs, sample_window_frames
 from .datasets import TARGET_FPS, load_clips
+from .train import command_line
 
 SK = H36M_SKELETON
 FEET = [SK.index("left_ankle"), SK.index("right_ankle")]   # output order: left, right
@@ -180,11 +181,9 @@ def main(argv: list[str] | None = None) -> dict:
     result = train(args)
     weights = load_weights(args.model) if args.model else WeightsFile({}, {})
     weights.networks["contacts"] = network_weights(result["model"])
-    command = "python -m training.contacts " + " ".join(
-        f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for k, v in vars(args).items() if v not in (None, False) and k not in ("model", "out"))
+    command = command_line("training.contacts", args, leave_out=("model", "out"))
     weights.metadata = {**weights.metadata, "contacts": {
-        "training_command": command.replace(" True", ""), "truth": f"ankle slower than {MAX_SPEED} m/s and within "
+        "training_command": command, "truth": f"ankle slower than {MAX_SPEED} m/s and within "
         f"{HEIGHT_MARGIN} m of its lowest point in the surrounding {LOCAL_SECONDS:g} s", "training_data": "train subset of the fixed split",
         "f1_by_subset_and_source": result["scores"], "loss_by_epoch": result["history"],
         "seconds": result["seconds"]}}

@@ -294,10 +294,15 @@ def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argpar
     networks = {"lifter": network_weights(lifter)}
     if trajectory is not None:
         networks["trajectory"] = network_weights(trajectory)
-    command = "python -m training.train " + " ".join(
+    return WeightsFile(networks, {"training_command": command_line("training.train", args, leave_out=("resume",)),
+                                  "last_epoch": record})
+
+
+def command_line(module: str, args: argparse.Namespace, leave_out: tuple[str, ...] = ()) -> str:
+    """The command that gives back ``args`` (stored with the weights): every option set, zeros included."""
+    return ("python -m " + module + " " + " ".join(
         f"--{k.replace('_', '-')} {','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for k, v in vars(args).items() if v is not None and v is not False and k != "resume")
-    return WeightsFile(networks, {"training_command": command.replace(" True", ""), "last_epoch": record})
+        for k, v in vars(args).items() if v is not None and v is not False and k not in leave_out)).replace(" True", "")
 
 
 def pose_lifter(weights: WeightsFile) -> PoseLifter:
