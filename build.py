@@ -100,6 +100,15 @@ def build(out_dir: Path | str, platform: str | None = None) -> Path:
     return target
 
 
+def unpack(folder: Path | str) -> Path:
+    """Build the extension and unpack it into ``folder`` as the package ``videopose_mocap``, the way
+    Blender installs it (its own copy of ``core``); with ``folder`` on ``sys.path`` it imports as installed."""
+    folder = Path(folder)
+    with zipfile.ZipFile(build(folder / "dist")) as archive:
+        archive.extractall(folder / "videopose_mocap")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "dist")

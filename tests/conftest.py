@@ -32,12 +32,9 @@ import pytest  # noqa: E402
 def addon(tmp_path_factory):
     """The add-on's bake module as the built extension vendors it (its own copy of ``core``)."""
     import importlib
-    import zipfile
 
     import build
-    folder = tmp_path_factory.mktemp("addon")
-    with zipfile.ZipFile(build.build(folder / "dist")) as archive:
-        archive.extractall(folder / "videopose_mocap")
+    folder = build.unpack(tmp_path_factory.mktemp("addon"))
     sys.path.insert(0, str(folder))
     try:
         yield importlib.import_module("videopose_mocap.bake")

@@ -115,8 +115,9 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
             name = f"{'body_' if bodies else ''}{clip.name}_d{distance:g}_h{height:g}_y{yaw:g}_f{focal:g}_{frames}"
             folder = os.path.join(renders, name)
             if not os.path.isfile(os.path.join(folder, "truth.npz")) and bodies:
-                from .synth.render_body import _addon_bake, render_body_clip
-                addon_bake = addon_bake or _addon_bake()
+                from .rig_corpus.build import built_addon_bake
+                from .synth.render_body import render_body_clip
+                addon_bake = addon_bake or built_addon_bake()
                 render_body_clip(clip.positions[:frames], folder, BODY_SEEDS + CLIP_CONTENTS.index(content) * 10 + number,
                                  distance, height, yaw, focal, addon_bake=addon_bake, clip_name=clip.name)
             elif not os.path.isfile(os.path.join(folder, "truth.npz")):

@@ -9,13 +9,11 @@ environment (bpy): ``python -m training.bench_retarget --data runs/data/mocap.np
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 import tempfile
 import time
-import zipfile
 
 import numpy as np
 
@@ -116,17 +114,13 @@ def main(argv: list[str] | None = None) -> dict:
     import bpy  # first: it makes Blender's own modules (addon_utils) importable
     import addon_utils
 
-    import build
-    from training.rig_corpus.build import CORPUS, available, build as build_rig
+    from training.rig_corpus.build import CORPUS, available, build as build_rig, built_addon_bake
     from training.rig_corpus.measure import measure
     from training.rig_corpus.motion import walk
 
     started = time.perf_counter()
     folder = tempfile.mkdtemp(prefix="bench_retarget_")
-    with zipfile.ZipFile(build.build(os.path.join(folder, "dist"))) as archive:
-        archive.extractall(os.path.join(folder, "videopose_mocap"))
-    sys.path.insert(0, folder)
-    addon = importlib.import_module("videopose_mocap.bake")
+    addon = built_addon_bake()
     addon_utils.enable("rigify", default_set=True)
     motions = {"walk": walk(120, turn_deg=30)}
     if args.data:

