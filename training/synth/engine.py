@@ -118,48 +118,28 @@ def make_chunk(index: int, clips_by_name: dict, clips: list, args: argparse.Name
     import bpy
     import cv2
 
-    from core.retarget import PRESETS
-
     from ..render_mocap import place_camera, workbench_camera
-
-    from .body_model import Macros, canonical_joints
-    from .render_body import make_body_objects, posed_vertices
+    from .render_body import coloured_material, floor_and_sky, posed_bodies
 
     rng = np.random.default_rng(chunk_seed(args.seed, index))
     plan = plan_chunk(clips, rng, args.frames)
     frames, fps = plan["frames"], TARGET_FPS
     started = time.perf_counter()
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
     people = [(plan["clip"], plan["start"], plan["body_seed"], np.zeros(3))]
     main = clips_by_name[plan["clip"]].positions[plan["start"]:plan["start"] + frames]
     if plan["second"]:
         s = plan["second"]
         people.append((s["clip"], s["start"], s["body_seed"], np.array([s["offset_m"], s["depth_m"], 0.0])))
-    bodies = []
-    for name, first, body_seed, offset in people:
+    motions = []
+    for name, first, _, offset in people:
         motion = clips_by_name[name].positions[first:first + frames].astype(np.float64)
         if len(motion) < frames:
             motion = np.concatenate([motion, np.repeat(motion[-1:], frames - len(motion), axis=0)])
-        motion = motion - np.array([*motion[0, 0, :2], 0.0]) + np.array([*main[0, 0, :2], 0.0]) + offset
-        body_rng = np.random.default_rng(body_seed)
-        macros = Macros.random(body_rng)
-        obj, armature = make_body_objects(assets, macros, body_rng)
-        addon_bake.bake_onto_rig(armature, motion, PRESETS["MIXAMO"], frame_start=1,
-                                 action_name=f"motion_{len(bodies)}")
-        bodies.append((obj, macros.__dict__))
-    truth = np.zeros((frames, len(bodies), 17, 3))
-    for t in range(frames):
-        scene.frame_set(1 + t)
-        for b, (obj, _) in enumerate(bodies):
-            truth[t, b] = canonical_joints(assets, posed_vertices(obj))
+        motions.append(motion - np.array([*motion[0, 0, :2], 0.0]) + np.array([*main[0, 0, :2], 0.0]) + offset)
+    truth, macros = posed_bodies(assets, np.stack(motions, axis=1), [seed for _, _, seed, _ in people], addon_bake)
+    scene = bpy.context.scene
     scene_rng = np.random.default_rng(plan["noise_seed"] + 1)
-    bpy.ops.mesh.primitive_plane_add(size=80)
-    floor_material = bpy.data.materials.new("floor")
-    floor_material.diffuse_color = tuple(scene_rng.uniform(0.15, 0.75, 3)) + (1.0,)
-    bpy.context.object.data.materials.append(floor_material)
-    scene.world = bpy.data.worlds.new("sky")
-    scene.world.color = tuple(scene_rng.uniform(0.25, 0.95, 3))
+    floor_and_sky(scene, scene_rng, 80, (0.15, 0.75), (0.25, 0.95))
     target = truth[frames // 2, 0, 0].copy()
     target[2] = 1.0
     center, rotations, intrinsics = camera_path(target, plan, frames, fps)
@@ -168,9 +148,7 @@ def make_chunk(index: int, clips_by_name: dict, clips: list, args: argparse.Name
         bpy.ops.mesh.primitive_cube_add(size=1.0, location=(between[0], between[1], scene_rng.uniform(0.3, 0.9)))
         box = bpy.context.object
         box.scale = (scene_rng.uniform(0.3, 0.9), scene_rng.uniform(0.3, 0.9), scene_rng.uniform(0.6, 1.8))
-        box_material = bpy.data.materials.new("box")
-        box_material.diffuse_color = tuple(scene_rng.uniform(0.1, 0.9, 3)) + (1.0,)
-        box.data.materials.append(box_material)
+        box.data.materials.append(coloured_material("box", scene_rng.uniform(0.1, 0.9, 3)))
     camera = workbench_camera(scene, plan["focal_mm"], SIZE)
     folder = tempfile.mkdtemp(prefix="synth_chunk_")
     detector = detector_factory()
@@ -209,10 +187,10 @@ def make_chunk(index: int, clips_by_name: dict, clips: list, args: argparse.Name
                         camera_rotation=rotations.astype(np.float32), camera_center=center.astype(np.float32),
                         intrinsics_px=intrinsics.pixel_vector(), width=SIZE[0], height=SIZE[1], fps=fps,
                         seed=chunk_seed(args.seed, index), plan=json.dumps(plan),
-                        bodies=json.dumps([macros for _, macros in bodies]))
+                        bodies=json.dumps([m.__dict__ for m in macros]))
     os.replace(partial, path)
     return {"frames": frames, "render_s": render_s, "detect_s": detect_s,
-            "seconds": time.perf_counter() - started, "people": len(bodies)}
+            "seconds": time.perf_counter() - started, "people": len(macros)}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -70,9 +70,7 @@ def make_body_objects(assets: Assets, macros: Macros, rng: np.random.Generator):
                "shoes": tuple(rng.uniform(0.02, 0.3, 3)) + (1.0,)}
     slots = {}
     for part, colour in colours.items():
-        material = bpy.data.materials.new(part)
-        material.diffuse_color = colour
-        obj.data.materials.append(material)
+        obj.data.materials.append(coloured_material(part, colour[:3]))
         slots[part] = len(slots)
     parts = _face_parts(body.faces, weights, len(body.vertices))
     for polygon, part in zip(mesh.polygons, parts):
@@ -100,6 +98,47 @@ def posed_vertices(obj) -> np.ndarray:
     return co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
 
 
+def posed_bodies(assets: Assets, motions: np.ndarray, seeds: list[int], addon_bake) -> tuple[np.ndarray, list]:
+    """A new empty scene with one body per seed (``Macros.random`` of it), each baked with its motion of
+    ``motions`` (T, N, 17, 3); returns the bodies' own canonical joints (T, N, 17, 3) and their macros."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bodies, macros = [], []
+    for person, seed in enumerate(seeds):
+        rng = np.random.default_rng(seed)
+        macros.append(Macros.random(rng))
+        obj, armature = make_body_objects(assets, macros[-1], rng)
+        addon_bake.bake_onto_rig(armature, np.asarray(motions[:, person], np.float64), PRESETS["MIXAMO"], frame_start=1,
+                                 action_name=f"motion_{person}")
+        bodies.append(obj)
+    scene = bpy.context.scene
+    truth = np.zeros((len(motions), len(seeds), 17, 3))
+    for t in range(len(motions)):
+        scene.frame_set(1 + t)
+        for person, obj in enumerate(bodies):
+            truth[t, person] = canonical_joints(assets, posed_vertices(obj))
+    return truth, macros
+
+
+def coloured_material(name: str, rgb) -> object:
+    """A Workbench material of one colour."""
+    import bpy
+    material = bpy.data.materials.new(name)
+    material.diffuse_color = tuple(rgb) + (1.0,)
+    return material
+
+
+def floor_and_sky(scene, rng: np.random.Generator, size: float, floor_range: tuple[float, float],
+                  sky_range: tuple[float, float]) -> None:
+    """A square floor of side ``size`` metres and a sky, each a colour drawn from its range (floor first)."""
+    import bpy
+    bpy.ops.mesh.primitive_plane_add(size=size)
+    bpy.context.object.data.materials.append(coloured_material("floor", rng.uniform(*floor_range, 3)))
+    scene.world = bpy.data.worlds.new("sky")
+    scene.world.color = tuple(rng.uniform(*sky_range, 3))   # what Workbench draws behind everything
+
+
 def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance: float = 4.0, height: float = 1.2,
                   yaw_deg: float = 0.0, focal_mm: float = 30.0, size: tuple[int, int] = (960, 540), fps: float = 30.0,
                   addon_bake=None) -> dict:
@@ -114,30 +153,10 @@ def render_bodies(motions: np.ndarray, out_dir: str, seeds: list[int], distance:
     if addon_bake is None:
         from ..rig_corpus.build import built_addon_bake
         addon_bake = built_addon_bake()
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    truth, macros = posed_bodies(assets, motions, seeds, addon_bake)
     scene = bpy.context.scene
     scene.render.fps = int(round(fps))
-    bodies, macros = [], []
-    for person, seed in enumerate(seeds):
-        rng = np.random.default_rng(seed)
-        macros.append(Macros.random(rng))
-        obj, armature = make_body_objects(assets, macros[-1], rng)
-        addon_bake.bake_onto_rig(armature, np.asarray(motions[:, person], np.float64), PRESETS["MIXAMO"], frame_start=1,
-                                 action_name=f"motion_{person}")
-        bodies.append(obj)
-    scene_rng = np.random.default_rng(seeds[0] + 1)
-    bpy.ops.mesh.primitive_plane_add(size=60)
-    floor = bpy.context.object
-    floor_material = bpy.data.materials.new("floor")
-    floor_material.diffuse_color = tuple(scene_rng.uniform(0.25, 0.7, 3)) + (1.0,)
-    floor.data.materials.append(floor_material)
-    scene.world = bpy.data.worlds.new("sky")
-    scene.world.color = tuple(scene_rng.uniform(0.3, 0.9, 3))   # what Workbench draws behind everything
-    truth = np.zeros(motions.shape)   # the bodies' own joints in every frame
-    for t in range(len(motions)):
-        scene.frame_set(1 + t)
-        for person, obj in enumerate(bodies):
-            truth[t, person] = canonical_joints(assets, posed_vertices(obj))
+    floor_and_sky(scene, np.random.default_rng(seeds[0] + 1), 60, (0.25, 0.7), (0.3, 0.9))
     center, rotation, intrinsics = camera_setup(truth.reshape(-1, 17, 3), distance, height, yaw_deg, focal_mm, *size)
     place_camera(workbench_camera(scene, focal_mm, size), center, rotation)
     os.makedirs(out_dir, exist_ok=True)
