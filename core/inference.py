@@ -157,7 +157,13 @@ class PoseLifter:
         """(T, 2) probabilities of the left and right foot being planted; None without a contact network."""
         if self.contact_model is None:
             return None
-        logits = self.contact_model.predict(keypoints)[:, :, 0]
-        if flip_augment:  # the mirrored body's left foot is this one's right
-            logits = (logits + self.contact_model.predict(flip_horizontal(keypoints, self.skeleton))[:, ::-1, 0]) / 2
-        return 1 / (1 + np.exp(-logits))
+        return contact_probabilities(self.contact_model, keypoints, flip_augment, self.skeleton)
+
+
+def contact_probabilities(model: NumpyTemporalModel, keypoints: np.ndarray, flip_augment: bool = True,
+                          skeleton: Skeleton = H36M_SKELETON) -> np.ndarray:
+    """(T, 2) probabilities of the left and right foot being planted, from a contact network's logits."""
+    logits = model.predict(keypoints)[:, :, 0]
+    if flip_augment:  # the mirrored body's left foot is this one's right
+        logits = (logits + model.predict(flip_horizontal(keypoints, skeleton))[:, ::-1, 0]) / 2
+    return 1 / (1 + np.exp(-logits))

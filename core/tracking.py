@@ -9,9 +9,9 @@ near where the earlier one ended. A track never takes a frame from another, so f
 person's gaps (``core.keypoints.fill_gaps``) interpolates only between frames of that person.
 
 Also here: choosing the person to animate (``choose``), dropping joints whose bones are
-implausibly long, and a repair of left/right swaps of the 2D limbs (``repair_left_right``) that
-the pipeline does not use: on rendered mannequins it exchanged more frames wrongly than rightly
-(``training/bench_tracking.py`` measures it).
+implausibly long or legs drawn above the hips, and a repair of left/right swaps of the 2D limbs
+(``repair_left_right``) that the pipeline applies only on request (``--repair-swaps``): it fixes
+side views but exchanges some right frames elsewhere (``training/bench_tracking.py`` measures it).
 """
 from __future__ import annotations
 

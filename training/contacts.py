@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from core.architecture import TemporalModelConfig, parse_filter_widths
 from core.cleanup import smooth
-from core.inference import NumpyTemporalModel, PoseLifter
+from core.inference import NumpyTemporalModel, contact_probabilities
 from core.models import TemporalModel, network_weights
 from core.skeleton import H36M_SKELETON, flip_horizontal
 from core.weights import WeightsFile, load_weights, save_weights
@@ -88,7 +88,7 @@ def evaluate(model: NumpyTemporalModel, clips, rng: np.random.Generator) -> dict
     by_source: dict[str, tuple[list, list]] = {}
     for clip in clips:
         pairs = make_pairs(clip.positions[None], rng, DETECTOR_LIKE, augment_bones=False, allow_flip=False)
-        predicted = PoseLifter(model, contacts=model).contacts(pairs.inputs_2d[0]) > 0.5
+        predicted = contact_probabilities(model, pairs.inputs_2d[0]) > 0.5
         found, truth = by_source.setdefault(clip.source, ([], []))
         found.append(predicted)
         truth.append(true_foot_contacts(clip.positions))
