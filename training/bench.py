@@ -291,7 +291,7 @@ def tracking_markdown(result: dict) -> list[str]:
               "Side views of a walk (rendered bodies, as above): "
               f"frames with left and right legs or arms exchanged in what the pipeline animates (no repair) "
               f"**{k['lr_swap_frames_pct_after']} %**; after `core.tracking.repair_left_right`, which the pipeline "
-              f"does not use, {k['lr_swap_frames_pct_experimental_repair']} %.", ""]
+              f"applies only with `--repair-swaps`, {k['lr_swap_frames_pct_experimental_repair']} %.", ""]
     return lines
 
 

@@ -15,7 +15,7 @@
   woman on the ground), and the number of people ``--all-people`` animates.
 - Side views of a walk: the share of frames whose left and right legs or arms are exchanged
   against the truth in what the pipeline animates (as detected: it repairs none), and after
-  ``core.tracking.repair_left_right``, a repair the pipeline does not use (it makes things worse).
+  ``core.tracking.repair_left_right``, the repair the pipeline applies only with ``--repair-swaps``.
 """
 from __future__ import annotations
 
