@@ -181,3 +181,6 @@ def test_training_mixes_engine_chunks_into_the_batches(tmp_path):
     assert "--synth" in PoseLifter.from_file(tmp_path / "run" / "model.npz").metadata["training_command"]
     with pytest.raises(ValueError, match="synth-fraction"):
         train.main(["--data", data, "--out", str(tmp_path / "run2"), "--synth", str(synth), "--synth-fraction", "1"] + tiny)
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        train.main(["--data", data, "--out", str(tmp_path / "run3"), "--synth", str(tmp_path / "nowhere")] + tiny)
+    assert not (tmp_path / "run2").exists() and not (tmp_path / "run3").exists()   # stopped before any output
