@@ -3,6 +3,9 @@ lists, Blender's own Rigify rigs, and variants as animators meet them (a centime
 0.01, a rig that went through Blender's glTF exporter and importer)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import bpy
@@ -11,6 +14,8 @@ import numpy as np
 from core.retarget import PRESET_SWITCHES, PRESETS
 
 from .sources import mpfb_rig, xbot
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass
@@ -125,22 +130,48 @@ def scramble_tails(obj: bpy.types.Object, seed: int = 0) -> None:
     bpy.ops.object.mode_set(mode="OBJECT")
 
 
-def through_gltf(obj: bpy.types.Object, folder: str) -> bpy.types.Object:
-    """``obj`` exported with Blender's glTF exporter and imported back, bones oriented by the
-    importer's "Temperance" heuristic (tails towards children, rolls of its own)."""
-    import os
-    skin = skin_segments(obj)
-    path = os.path.join(folder, obj.name + ".glb")
-    for other in bpy.context.view_layer.objects:
-        other.select_set(other in (obj, skin))
-    bpy.ops.export_scene.gltf(filepath=path, export_format="GLB", use_selection=True, export_animations=False)
-    for removed in (skin, obj):
-        data = removed.data
-        bpy.data.objects.remove(removed)
-        (bpy.data.meshes if isinstance(data, bpy.types.Mesh) else bpy.data.armatures).remove(data)
-    before = set(bpy.data.objects)
-    bpy.ops.import_scene.gltf(filepath=path, bone_heuristic="TEMPERANCE")
-    return next(o for o in bpy.data.objects if o not in before and o.type == "ARMATURE")
+def through_gltf(name: str, folder: str, rig: str | None = None, glb: str | None = None) -> bpy.types.Object:
+    """An armature from Blender's glTF importer: the MPFB ``rig`` exported with Blender's glTF exporter
+    and imported back (bones oriented by the importer's "Temperance" heuristic: tails towards children,
+    rolls of its own), or the file ``glb`` imported with the importer's defaults.
+
+    Export and import run in a fresh Blender process (``gltf_to_blend``) and the armature comes back
+    through a .blend: in one process that has loaded many scenes (a test session), Blender 4.2's bpy
+    module now and then crashed inside the glTF operators' switch of the window's scene.
+    """
+    path = os.path.join(folder, name + ".blend")
+    source = ["--mpfb", rig] if rig else ["--file", glb]
+    done = subprocess.run([sys.executable, "-m", "training.rig_corpus.build", name, folder, *source],
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0 or not os.path.isfile(path):
+        raise RuntimeError(f"the glTF import of {rig or glb} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    with bpy.data.libraries.load(path) as (_, loaded):
+        loaded.objects = [name]
+    obj = loaded.objects[0]
+    bpy.context.scene.collection.objects.link(obj)
+    bpy.context.view_layer.objects.active = obj
+    return obj
+
+
+def gltf_to_blend(name: str, folder: str, rig: str | None = None, glb: str | None = None) -> None:
+    """``through_gltf``'s fresh process: the armature imported from ``glb``, or from the MPFB ``rig``
+    (with ``skin_segments``, which glTF needs to keep a skeleton) exported to ``folder/name.glb``;
+    saved alone as ``folder/name.blend``."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    if rig:
+        obj = armature_from_bones(name, mpfb_rig(rig))
+        skin = skin_segments(obj)
+        glb = os.path.join(folder, name + ".glb")
+        for other in bpy.context.view_layer.objects:
+            other.select_set(other in (obj, skin))
+        bpy.ops.export_scene.gltf(filepath=glb, export_format="GLB", use_selection=True, export_animations=False)
+        bpy.ops.wm.read_homefile(use_empty=True)
+        bpy.ops.import_scene.gltf(filepath=glb, bone_heuristic="TEMPERANCE")
+    else:
+        bpy.ops.import_scene.gltf(filepath=glb)
+    imported = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    imported.name = name
+    bpy.data.libraries.write(os.path.join(folder, name + ".blend"), {imported})
 
 
 def _rigify_metarig() -> bpy.types.Object:
@@ -163,20 +194,19 @@ def build(name: str, folder: str) -> CorpusRig:
     kind, _, variant = how.partition(":")
     if kind == "mpfb":
         rig, _, variant = variant.partition(":")
-        obj = armature_from_bones(name, mpfb_rig(rig), scale=100.0 if variant == "cm" else 1.0)
+        if variant == "gltf":
+            obj = through_gltf(name, folder, rig=rig)
+        else:
+            obj = armature_from_bones(name, mpfb_rig(rig), scale=100.0 if variant == "cm" else 1.0)
         if variant == "cm":
             obj.scale = (0.01, 0.01, 0.01)
-        elif variant == "gltf":
-            obj = through_gltf(obj, folder)
         elif variant == "scrambled":
             scramble_tails(obj)
     elif kind == "file":
         path = xbot()
         if path is None:
             raise FileNotFoundError("Xbot.glb could not be fetched (no access to GitHub?); see training/rig_corpus/sources.py")
-        before = set(bpy.data.objects)
-        bpy.ops.import_scene.gltf(filepath=path)
-        obj = next(o for o in bpy.data.objects if o not in before and o.type == "ARMATURE")
+        obj = through_gltf(name, folder, glb=path)
     elif variant == "metarig":
         obj = _rigify_metarig()
     else:
@@ -186,3 +216,18 @@ def build(name: str, folder: str) -> CorpusRig:
     obj.name = name
     bpy.context.view_layer.update()
     return CorpusRig(name, obj, dict(PRESETS[preset]), PRESET_SWITCHES.get(preset, {}), about)
+
+
+if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(description="through_gltf's fresh Blender process (gltf_to_blend)")
+    parser.add_argument("name")
+    parser.add_argument("folder")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--mpfb", help="an MPFB rig to export and import back")
+    source.add_argument("--file", help="a .glb/.gltf file to import")
+    args = parser.parse_args()
+    gltf_to_blend(args.name, args.folder, args.mpfb, args.file)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # Blender 4.2's bpy module crashes while the interpreter shuts down after the glTF operators
