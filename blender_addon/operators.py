@@ -97,7 +97,7 @@ def detect_work(video: str, options: PipelineOptions):
                                   stop=options.end_frame, workers=options.workers, info=info)
         warnings, rate = input_warnings(info, run, run.people.num_frames, options)
         run.people.fps = rate or run.people.fps
-        selection = select_people(run.people, options.person, options.all_people, options.repair_swaps)
+        selection = select_people(run.people, options.person, options.all_people)  # its tracks, for the sheet
         sheet = os.path.join(cache, "tracks.png")
         write_track_sheet(video, selection.tracks, sheet, options.start_frame, selection.chosen.id)
         return run.people, warnings, sheet
@@ -132,8 +132,10 @@ def lift_work(people, options: PipelineOptions):
         if not os.path.isfile(options.model_path):
             raise UserError(f"Model file not found: {options.model_path} (check the add-on preferences)")
         job.progress(0, people.num_frames)
-        selection = select_people(people, options.person, options.all_people, options.repair_swaps)
-        motions = animate_people(selection, PoseLifter.from_file(options.model_path), options)
+        lifter = PoseLifter.from_file(options.model_path)
+        selection = select_people(people, options.person, options.all_people, options.repair_swaps, lifter,
+                                  options.min_confidence)
+        motions = animate_people(selection, lifter, options)
         job.progress(people.num_frames, people.num_frames)
         return motions, selection.warnings + motion_warnings(motions)
     return work

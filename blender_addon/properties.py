@@ -43,9 +43,9 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
                                      description="Savitzky-Golay window in frames: odd, 5 or more (0 turns smoothing off)")
     constant_bones: bpy.props.BoolProperty(name="Constant bone lengths", default=True)
     foot_lock: bpy.props.BoolProperty(name="Lock feet on contact", default=True)
-    repair_swaps: bpy.props.BoolProperty(name="Repair left/right swaps", default=False,
+    repair_swaps: bpy.props.BoolProperty(name="Repair left/right swaps", default=True,
                                          description="Exchange back left and right limbs where the detector swapped "
-                                                     "them (side views); it can also exchange some right frames")
+                                                     "them (side views) and the lifted 3D agrees")
     in_place: bpy.props.BoolProperty(name="In place", default=False,
                                      description="Keep the person over one spot: no travel across the floor")
     flip_augment: bpy.props.BoolProperty(name="Flip test-time augmentation", default=True)

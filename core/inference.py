@@ -135,12 +135,20 @@ class PoseLifter:
 
     def lift(self, keypoints: np.ndarray, flip_augment: bool = True) -> np.ndarray:
         """Root-relative 3D joints (T, 17, 3) in metres, camera axes; averaged with the mirrored input if asked."""
-        pose = self.lifter.predict(keypoints)
-        if flip_augment:
-            mirrored = self.lifter.predict(flip_horizontal(keypoints, self.skeleton))
-            pose = (pose + flip_horizontal(mirrored, self.skeleton)) / 2
-        pose[:, 0] = 0.0
-        return pose
+        if not flip_augment:
+            pose = self.lifter.predict(keypoints)
+            pose[:, 0] = 0.0
+            return pose
+        direct, mirrored = self.lift_both_ways(keypoints)
+        return (direct + mirrored) / 2
+
+    def lift_both_ways(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The lift of ``keypoints`` and the mirrored lift of their mirror image (both (T, 17, 3), root at 0):
+        where the two disagree, the 2D is not one the lifter can read consistently (``core.swap_check``)."""
+        direct = self.lifter.predict(keypoints)
+        mirrored = flip_horizontal(self.lifter.predict(flip_horizontal(keypoints, self.skeleton)), self.skeleton)
+        direct[:, 0] = mirrored[:, 0] = 0.0
+        return direct, mirrored
 
     def trajectory(self, keypoints: np.ndarray, flip_augment: bool = True) -> np.ndarray:
         """Root position in camera space (T, 3) in metres."""

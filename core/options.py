@@ -46,7 +46,7 @@ class PipelineOptions:
     height_m: float | None = None            # the person's height: sets the motion's metric scale (None: as lifted)
     camera_pitch_deg: float | None = None    # a known camera's angle below the horizon (None: from the body)
     camera_height_m: float | None = None     # a known camera's height above the floor (None: from the feet)
-    repair_swaps: bool = False               # exchange back left/right limbs the detector swapped (core.tracking)
+    repair_swaps: bool = True                # exchange back left/right limbs the detector swapped (core.swap_check)
     in_place: bool = False                   # no travel across the floor (the root's height is kept)
     person: str = "longest"                  # the person to animate: a track id or core.tracking.CHOICES
     all_people: bool = False                 # also animate every main person (core.tracking.main_people)

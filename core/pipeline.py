@@ -298,7 +298,8 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
             detect_seconds = time.perf_counter() - started
             warnings, rate_from_times = input_warnings(info, detection, people.num_frames, options)
             people.fps = options.fps or rate_from_times or people.fps
-            selection = select_people(people, options.person, options.all_people, options.repair_swaps)
+            selection = select_people(people, options.person, options.all_people, options.repair_swaps, lifter,
+                                      options.min_confidence)
             warnings += selection.warnings
             progress.set_frames(people.num_frames)
             progress.stage("lifting to 3D", people.num_frames)(0)
@@ -377,9 +378,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--max-people", type=int, default=4, help="people looked for in each frame (1-10; default 4)")
     parser.add_argument("--height", type=float, default=None,
                         help="the person's height in metres: sets the motion's scale (default: as lifted)")
-    parser.add_argument("--repair-swaps", action="store_true",
-                        help="exchange back left and right limbs where the detector swapped them (side views); "
-                             "off by default: it also exchanges some right frames (BENCHMARKS.md)")
+    parser.add_argument("--repair-swaps", action=argparse.BooleanOptionalAction, default=True,
+                        help="exchange back left and right limbs where the detector swapped them (side views) and "
+                             "the lifted 3D agrees (default on; --no-repair-swaps leaves the 2D as detected)")
     parser.add_argument("--in-place", action="store_true",
                         help="keep the person over one spot (no travel across the floor; up and down kept)")
     parser.add_argument("--camera-pitch", type=float, default=None,

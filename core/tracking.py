@@ -9,9 +9,8 @@ near where the earlier one ended. A track never takes a frame from another, so f
 person's gaps (``core.keypoints.fill_gaps``) interpolates only between frames of that person.
 
 Also here: choosing the person to animate (``choose``), dropping joints whose bones are
-implausibly long or legs drawn above the hips, and a repair of left/right swaps of the 2D limbs
-(``repair_left_right``) that the pipeline applies only on request (``--repair-swaps``): it fixes
-side views but exchanges some right frames elsewhere (``training/bench_tracking.py`` measures it).
+implausibly long or legs drawn above the hips, and the left/right swaps of the 2D limbs the motion
+suggests (``proposed_swaps``; the pipeline repairs those the lifter confirms, ``core.swap_check``).
 """
 from __future__ import annotations
 
@@ -322,8 +321,20 @@ JERK_CAP = 0.5         # a limb end's jolt counts at most this much (in person s
 LIMB_SEEN = 0.05       # a far limb is seldom seen with much confidence, but it is still where the detector puts it
 
 
-def repair_left_right(track: PersonTrack) -> int:
-    """Swap back left and right legs or arms where the detector exchanged them; returns the frames repaired.
+@dataclass
+class SwapRun:
+    """Consecutive frames in which one limb pair's left and right labels look exchanged."""
+    limb: str             # a key of ``LIMB_PAIRS``
+    frames: np.ndarray    # clip frame indices, consecutive
+
+    @property
+    def joints(self) -> tuple[list[int], list[int]]:
+        pairs = LIMB_PAIRS[self.limb]
+        return [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+
+
+def proposed_swaps(track: PersonTrack) -> list[SwapRun]:
+    """Where the detector seems to have exchanged left and right legs or arms (nothing is changed).
 
     Seen from the side, a leg passes in front of the other at every step, and the detector often
     comes out of that crossing with the labels exchanged (it names the front leg "left", say) and
@@ -331,20 +342,37 @@ def repair_left_right(track: PersonTrack) -> int:
     jolt where they change. So for each run of frames, the labelling of every frame (as detected
     or exchanged) is chosen together, by dynamic programming over the frames, to make the knees
     and ankles (elbows and wrists) move most smoothly, each change of labelling costing a fixed
-    amount: a swap is repaired only where it makes the motion clearly smoother.
+    amount: a swap is proposed only where it makes the 2D motion clearly smoother.
     """
-    repaired: set[int] = set()
-    for pairs in LIMB_PAIRS.values():
+    swaps = []
+    for limb, pairs in LIMB_PAIRS.items():
         left, right = [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
         for run in _runs_of_frames(track, left + right):
             if len(run) < 4:
                 continue
-            for frame, exchange in zip(run, _smoothest_labels(track, run, left, right)):
-                if exchange:
-                    _swap(track, frame, left, right)
-                    repaired.add(int(frame))
+            exchanged = np.array(_smoothest_labels(track, run, left, right))
+            for part in np.split(run, np.flatnonzero(np.diff(exchanged.astype(int))) + 1):
+                if exchanged[np.searchsorted(run, part[0])]:
+                    swaps.append(SwapRun(limb, part))
+    return swaps
+
+
+def apply_swaps(track: PersonTrack, swaps: list[SwapRun]) -> int:
+    """Exchange left and right back in ``swaps``; returns the frames changed (``track.swaps_repaired``)."""
+    repaired: set[int] = set()
+    for swap in swaps:
+        left, right = swap.joints
+        for frame in swap.frames:
+            swap_labels(track.positions, track.confidence, frame, left, right)
+            repaired.add(int(frame))
     track.swaps_repaired = len(repaired)
     return track.swaps_repaired
+
+
+def repair_left_right(track: PersonTrack) -> int:
+    """Swap back every left/right exchange the 2D motion suggests (``proposed_swaps``); returns the frames
+    repaired. ``core.swap_check.confirmed_swaps`` keeps only those the lifted 3D agrees with."""
+    return apply_swaps(track, proposed_swaps(track))
 
 
 def _runs_of_frames(track: PersonTrack, joints: list[int]) -> list[np.ndarray]:
@@ -388,8 +416,9 @@ def _smoothest_labels(track: PersonTrack, run: np.ndarray, left: list[int], righ
     return [bool(label) for label in reversed(labels)]
 
 
-def _swap(track: PersonTrack, frame: int, left: list[int], right: list[int]) -> None:
-    for array in (track.positions, track.confidence):
+def swap_labels(positions: np.ndarray, confidence: np.ndarray, frame: int, left: list[int], right: list[int]) -> None:
+    """Exchange the ``left`` and ``right`` joints of one frame, in place."""
+    for array in (positions, confidence):
         array[frame, left + right] = array[frame, right + left]
 
 

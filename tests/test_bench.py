@@ -86,7 +86,10 @@ def test_results_page_and_plots(tmp_path):
                      "demo": {"demo_chosen_is_the_man": True},
                      "keys": {"tracking_identity_switches_per_1000_frames": 5.9, "tracking_missed_frames_pct": 23.5,
                               "tracking_demo_identity_switches": 0, "tracking_demo_people_all": 2,
-                              "lr_swap_frames_pct_after": 42.4, "lr_swap_frames_pct_experimental_repair": 44.0}},
+                              "lr_swap_frames_pct_before": 42.4, "lr_swap_frames_pct_after": 12.0,
+                              "lr_swap_frames_pct_after_2d_only": 44.0},
+                     "engine_chunks": {"chunks": 48, "judged_frames": 3620, "swapped": 123, "fixed_confirmed": 15,
+                                       "broken_confirmed": 1, "fixed_2d": 28, "broken_2d": 73}},
         "retarget": {"rigs": [{"rig": "mpfb_mixamo", "about": "Mixamo names", "motion": "walk", "bones": 52,
                                "limb_direction_error_max_deg": 0.01, "hinge_error_median_deg": 0.2,
                                "hinge_error_p90_deg": 0.9, "lowest_ankle_m": 0.07, "root_scale": 0.95,
@@ -110,7 +113,8 @@ def test_results_page_and_plots(tmp_path):
     assert "| tracking_cross2 | 180 | 2 | 3 | 2 | 40 / 170 |" in page
     assert "a track from one person to another" in page
     assert "Demo clip: 0 identity switches of the chosen track (the man: True); `--all-people` animates 2" in page
-    assert "what the pipeline animates (no repair) **42.4 %**; after `core.tracking.repair_left_right`" in page
+    assert "as detected 42.4 %; in what the pipeline animates" in page and "`core.swap_check`) **12.0 %**" in page
+    assert "exchanges 15 frames back rightly and 1 wrongly; every 2D proposal would have 28 rightly and 73" in page
     assert "| contact F1 (`contact_f1`) | 0.710 | ≥ 0.85 |" in page
     assert "| 2.50 (5.00 vs 2.00 mm/frame) | ≤ 1.5 |" in page and "| no render travels 1 m |" in page
     assert "| 0.50 m (path 2.00 m, depth range 0.40 m, feet planted 60 % of the frames) | < 0.3 m |" in page

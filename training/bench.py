@@ -288,10 +288,21 @@ def tracking_markdown(result: dict) -> list[str]:
               f"Demo clip: {k['tracking_demo_identity_switches']} identity switches of the chosen track "
               f"(the man: {result['demo'].get('demo_chosen_is_the_man')}); `--all-people` animates "
               f"{k['tracking_demo_people_all']} people.", "",
-              "Side views of a walk (rendered bodies, as above): "
-              f"frames with left and right legs or arms exchanged in what the pipeline animates (no repair) "
-              f"**{k['lr_swap_frames_pct_after']} %**; after `core.tracking.repair_left_right`, which the pipeline "
-              f"applies only with `--repair-swaps`, {k['lr_swap_frames_pct_experimental_repair']} %.", ""]
+              "Left and right exchanged, side views of a walk (rendered bodies, as above): frames with left and "
+              f"right legs or arms exchanged against the truth as detected {k['lr_swap_frames_pct_before']} %; in "
+              f"what the pipeline animates (the 2D's proposed repairs that the lifter confirms, `core.swap_check`) "
+              f"**{k['lr_swap_frames_pct_after']} %**; with every repair the 2D proposes "
+              f"{k['lr_swap_frames_pct_after_2d_only']} %.", ""]
+    chunks = result.get("engine_chunks")
+    if chunks:
+        lines += [f"On the data engine's {chunks['chunks']} chunks (random bodies, motions and cameras; "
+                  f"{chunks['judged_frames']} frames whose left and right can be told, {chunks['swapped']} of them "
+                  f"exchanged as detected), the pipeline's repair exchanges {chunks['fixed_confirmed']} frames back "
+                  f"rightly and {chunks['broken_confirmed']} wrongly; every 2D proposal would have "
+                  f"{chunks['fixed_2d']} rightly and {chunks['broken_2d']} wrongly.", ""]
+    else:
+        lines += ["(No data engine chunks were found for the repair's second measure: "
+                  "`python -m training.synth.engine --out runs/synth/train`.)", ""]
     return lines
 
 

@@ -14,13 +14,17 @@
   each person is (the man on the box up to frame 175, then right of x = 900 after his jump; the
   woman on the ground), and the number of people ``--all-people`` animates.
 - Side views of a walk: the share of frames whose left and right legs or arms are exchanged
-  against the truth in what the pipeline animates (as detected: it repairs none), and after
-  ``core.tracking.repair_left_right``, the repair the pipeline applies only with ``--repair-swaps``.
+  against the truth as detected, after the pipeline's repair (the 2D's proposals the lifter
+  confirms, ``core.swap_check``), and after all of the 2D's proposals (``core.tracking.proposed_swaps``).
+- The data engine's chunks (``training.synth.engine``; random bodies, motions and cameras, with
+  the detector's output stored), where present (``--synth``, default ``runs/synth/train``): the
+  frames each repair exchanges rightly and wrongly, against the true joints.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import glob
 import json
 import math
 import os
@@ -29,12 +33,16 @@ import time
 
 import numpy as np
 
-from core.camera import project_to_2d
+from core.camera import project_to_2d, project_to_2d_linear
 from core.detection import DetectorFactory
+from core.inference import PoseLifter
+from core.keypoints import PeopleDetections
+from core.options import DEFAULT_MODEL
 from core.parallel_detection import detect_video_cached
 from core.people import select_people
 from core.skeleton import H36M_SKELETON
-from core.tracking import LIMB_PAIRS, SEEN, PersonTrack, person_size, repair_left_right
+from core.swap_check import confirmed_swaps
+from core.tracking import LIMB_PAIRS, SEEN, PersonTrack, apply_swaps, person_size, proposed_swaps, track_people
 
 from .reports import print_and_save
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -151,9 +159,9 @@ def identity_report(selection, truth: dict) -> dict:
             "chosen_visible_frames": int(visible.sum())}
 
 
-def swapped_frames(track: PersonTrack, pixels: np.ndarray) -> tuple[int, int]:
-    """Frames whose legs or arms are exchanged against the truth (of frames where that can be told)."""
-    swapped, judged = 0, 0
+def swapped_frames(track: PersonTrack, pixels: np.ndarray) -> tuple[set[int], int]:
+    """Frames whose legs or arms are exchanged against the truth, and how many frames could be told."""
+    swapped, judged = set(), 0
     for frame in np.flatnonzero(track.present):
         size = person_size(track.positions[frame], track.confidence[frame])
         verdicts = []
@@ -168,8 +176,43 @@ def swapped_frames(track: PersonTrack, pixels: np.ndarray) -> tuple[int, int]:
             verdicts.append(exchanged < as_is)
         if verdicts:
             judged += 1
-            swapped += any(verdicts)
+            if any(verdicts):
+                swapped.add(int(frame))
     return swapped, judged
+
+
+def repair_report(track: PersonTrack, pixels: np.ndarray, lifter: PoseLifter, width: int, height: int) -> dict:
+    """Frames swapped against the truth as detected, and what each repair fixes and breaks."""
+    before, judged = swapped_frames(track, pixels)
+    proposed = proposed_swaps(track)
+    report = {"judged_frames": judged, "swapped": len(before)}
+    for name, swaps in (("confirmed", confirmed_swaps(track, proposed, lifter, width, height)), ("2d", proposed)):
+        repaired = copy.deepcopy(track)
+        apply_swaps(repaired, swaps)
+        after, _ = swapped_frames(repaired, pixels)
+        report[f"swapped_after_{name}"] = len(after)
+        report[f"fixed_{name}"], report[f"broken_{name}"] = len(before - after), len(after - before)
+    return report
+
+
+def engine_chunks_report(folder: str, lifter: PoseLifter) -> dict:
+    """``repair_report`` summed over the data engine's chunks in ``folder`` (each chunk's main body)."""
+    from .synth.windows import follow_main_body
+    totals: dict = {}
+    chunks = 0
+    for path in sorted(glob.glob(os.path.join(folder, "chunk_*.npz"))):
+        with np.load(path) as chunk:
+            positions, confidence = follow_main_body(chunk)
+            pixels = project_to_2d_linear(chunk["truth_camera"][:, 0], chunk["intrinsics_px"])
+            width, height, fps = int(chunk["width"]), int(chunk["height"]), float(chunk["fps"])
+        tracks = track_people(PeopleDetections(positions[:, None], confidence[:, None], width, height, fps))
+        if not tracks:
+            continue
+        chunks += 1
+        report = repair_report(max(tracks, key=lambda t: t.frames), pixels, lifter, width, height)
+        for key, value in report.items():
+            totals[key] = totals.get(key, 0) + value
+    return {"chunks": chunks, **totals}
 
 
 def demo_report() -> dict:
@@ -197,7 +240,7 @@ def demo_report() -> dict:
             "demo_tracks": [t.summary(people.fps) for t in selection.tracks]}
 
 
-def run(data: str, quick: bool = False) -> dict:
+def run(data: str, quick: bool = False, synth: str | None = None) -> dict:
     from .datasets import load_clips
     frames = 120 if quick else 180
     clips = load_clips(data)
@@ -209,16 +252,15 @@ def run(data: str, quick: bool = False) -> dict:
         video, truth = render_scene(f"{name}_{frames}", people, yaw)
         _, selection = detect_and_track(video)
         report["scenes"][name] = identity_report(selection, truth)
+    lifter = PoseLifter.from_file(DEFAULT_MODEL)
     for name, content, direction in (SIDE_VIEWS[:1] if quick else SIDE_VIEWS):
         person = on_path(_clip(clips, content, frames), -1.5 if direction == 0 else 1.5, 0.0, direction)
         video, truth = render_scene(f"{name}_{frames}", person[:, None], 0.0, distance=4.0)
-        _, selection = detect_and_track(video)
-        track = copy.deepcopy(selection.tracks[0])
-        before = swapped_frames(track, truth["pixels"][:, 0])
-        repair_left_right(track)
-        after = swapped_frames(track, truth["pixels"][:, 0])
-        report["side_views"][name] = {"judged_frames": before[1], "swapped": before[0],
-                                      "swapped_after_experimental_repair": after[0], "repaired": track.swaps_repaired}
+        people, selection = detect_and_track(video)
+        report["side_views"][name] = repair_report(selection.tracks[0], truth["pixels"][:, 0], lifter,
+                                                   people.width, people.height)
+    if synth and glob.glob(os.path.join(synth, "chunk_*.npz")):
+        report["engine_chunks"] = engine_chunks_report(synth, lifter)
     report["demo"] = demo_report()
     scenes = report["scenes"].values()
     person_frames = sum(s["person_frames"] for s in scenes)
@@ -229,12 +271,15 @@ def run(data: str, quick: bool = False) -> dict:
                                                             / max(person_frames, 1), 2),
         "tracking_missed_frames_pct": round(100 * sum(s["chosen_missed_frames"] for s in scenes)
                                             / max(sum(s["chosen_visible_frames"] for s in scenes), 1), 2),
-        "lr_swap_frames_pct_after": round(100 * sum(s["swapped"] for s in side) / judged, 2),
-        "lr_swap_frames_pct_experimental_repair": round(100 * sum(s["swapped_after_experimental_repair"]
-                                                              for s in side) / judged, 2),
+        "lr_swap_frames_pct_before": round(100 * sum(s["swapped"] for s in side) / judged, 2),
+        "lr_swap_frames_pct_after": round(100 * sum(s["swapped_after_confirmed"] for s in side) / judged, 2),
+        "lr_swap_frames_pct_after_2d_only": round(100 * sum(s["swapped_after_2d"] for s in side) / judged, 2),
         "tracking_demo_identity_switches": report["demo"].get("demo_identity_switches", -1),
         "tracking_demo_people_all": report["demo"].get("demo_people_animated_all", 0),
     }
+    if "engine_chunks" in report:
+        for key in ("fixed_confirmed", "broken_confirmed", "fixed_2d", "broken_2d"):
+            report["summary"][f"lr_repair_engine_{key}_frames"] = report["engine_chunks"][key]
     report["seconds"] = round(time.time() - started, 1)
     return report
 
@@ -244,8 +289,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", required=True)
     parser.add_argument("--quick", action="store_true", help="one crossing scene and one side view, 120 frames")
     parser.add_argument("--json", default=None, help="also write the report here")
+    parser.add_argument("--synth", default=os.path.join(ROOT, "runs", "synth", "train"),
+                        help="the data engine's chunks, for the left/right repair (skipped where there are none)")
     args = parser.parse_args(argv)
-    report = run(args.data, args.quick)
+    report = run(args.data, args.quick, args.synth)
     report["keys"] = report.pop("summary")
     return print_and_save(json.loads(json.dumps(report, default=float)), args.json)
 
