@@ -2,7 +2,7 @@
 import json
 import os
 
-from training.bench import (COMPARISON_MODELS, comparison_command, markdown, plot_end_to_end, plot_lifting, plot_speed,
+from training.bench import (COMPARISON_MODELS, comparison_command, lifting_keys, markdown, plot_end_to_end, plot_lifting, plot_speed,
                             write_benchmark_keys)
 from training.bench_pipeline import peak_memory_mb
 from training.evaluate import spread
@@ -55,7 +55,9 @@ def test_results_page_and_plots(tmp_path):
         "lifting": {"models": [{"name": n, "label": n, "receptive_field": rf, "causal": False, "channels": 256,
                                 "clean": _metrics(p1), "noisy": _metrics(p1 + 2), "leaving": _metrics(p1 + 9)}
                                for n, rf, p1 in (("default", 243, 50.0), ("single_frame", 1, 60.0))],
-                    "missing": {"rf81": "python -m training.train ..."}, "quick": True},
+                    "missing": {"rf81": "python -m training.train ..."}, "quick": True,
+                    "per_source": {"rows": [{"subset": "test_actor", "source": "cmu-asfamc", "clips": 4, **_metrics(70.0)}],
+                                   "other_sources": _metrics(72.5)}},
         "end_to_end": {"renders": 1, "per_render": [{"camera": camera}],
                        "renders_without_person": [{"render": "walk_far_away", "camera": camera, "error": "no person"}],
                        "ours": {"p1": 130.0, "p2": 85.0, "mpjve": 20.0, "foot_sliding_mm_per_frame": 30.0,
@@ -115,6 +117,12 @@ def test_results_page_and_plots(tmp_path):
     assert "Demo clip: 0 identity switches of the chosen track (the man: True); `--all-people` animates 2" in page
     assert "as detected 42.4 %; in what the pipeline animates" in page and "`core.swap_check`) **12.0 %**" in page
     assert "exchanges 15 frames back rightly and 1 wrongly; every 2D proposal would have 28 rightly and 73" in page
+    assert "| test_actor | cmu-asfamc | 4 | 70.0 | 56.0 | 63.0 | 5.00 |" in page
+    assert "P1 **72.5** (`lifting_heldout_source_p1_clean_mm`)" in page
+    assert "same frames: **0.800** (`end_to_end_p1_ratio_to_mediapipe`)" in page
+    assert lifting_keys(results) == {"lifting_heldout_source_p1_clean_mm": 72.5, "end_to_end_p1_ratio_to_mediapipe": 0.8}
+    results["lifting"]["models"].append({**results["lifting"]["models"][0], "name": "rf243", "clean": _metrics(45.0)})
+    assert lifting_keys(results)["temporal_vs_single_frame_gain"] == 0.25  # 1 - 45 / 60
     assert "| contact F1 (`contact_f1`) | 0.710 | ≥ 0.85 |" in page
     assert "| 2.50 (5.00 vs 2.00 mm/frame) | ≤ 1.5 |" in page and "| no render travels 1 m |" in page
     assert "| 0.50 m (path 2.00 m, depth range 0.40 m, feet planted 60 % of the frames) | < 0.3 m |" in page
