@@ -121,8 +121,11 @@ def test_results_page_and_plots(tmp_path):
     assert "P1 **72.5** (`lifting_heldout_source_p1_clean_mm`)" in page
     assert "same frames: **0.800** (`end_to_end_p1_ratio_to_mediapipe`)" in page
     assert lifting_keys(results) == {"lifting_heldout_source_p1_clean_mm": 72.5, "end_to_end_p1_ratio_to_mediapipe": 0.8}
-    results["lifting"]["models"].append({**results["lifting"]["models"][0], "name": "rf243", "clean": _metrics(45.0)})
-    assert lifting_keys(results)["temporal_vs_single_frame_gain"] == 0.25  # 1 - 45 / 60
+    results["lifting"]["models"][1]["other_sources_clean"] = _metrics(80.0)   # single frame
+    results["lifting"]["models"].append({**results["lifting"]["models"][0], "name": "rf243",
+                                         "other_sources_clean": _metrics(60.0)})
+    assert lifting_keys(results)["temporal_vs_single_frame_gain"] == 0.25  # 1 - 60 / 80
+    assert "receptive field 243 60.0 mm, single frame 80.0 mm; the temporal model is **25.0 %** better" in markdown(results)
     assert "| contact F1 (`contact_f1`) | 0.710 | ≥ 0.85 |" in page
     assert "| 2.50 (5.00 vs 2.00 mm/frame) | ≤ 1.5 |" in page and "| no render travels 1 m |" in page
     assert "| 0.50 m (path 2.00 m, depth range 0.40 m, feet planted 60 % of the frames) | < 0.3 m |" in page
