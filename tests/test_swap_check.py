@@ -22,13 +22,18 @@ def lifter():
     return PoseLifter.from_file(DEFAULT_MODEL)
 
 
-def side_view_walk(exchanged=EXCHANGED) -> tuple[PeopleDetections, np.ndarray]:
-    """A walk (towards -Y) filmed from the side, 4 m away; the legs' labels exchanged in ``exchanged``."""
+def side_view_camera() -> tuple[np.ndarray, np.ndarray]:
+    """A walk (towards -Y) filmed from the side, 4 m away: joints in camera space and the pixel intrinsics."""
     world = walk(90)
     camera = np.stack([world[..., 1], -(world[..., 2] - 1.0), 4.0 + world[..., 0]], axis=-1)  # x: along the path
     camera[..., 0] -= camera[45, 0, 0]
-    intrinsics = CameraIntrinsics(WIDTH, HEIGHT, (1000.0, 1000.0), (WIDTH / 2, HEIGHT / 2))
-    pixels = project_to_2d_linear(camera, intrinsics.pixel_vector()).astype(np.float32)
+    return camera, CameraIntrinsics(WIDTH, HEIGHT, (1000.0, 1000.0), (WIDTH / 2, HEIGHT / 2)).pixel_vector()
+
+
+def side_view_walk(exchanged=EXCHANGED) -> tuple[PeopleDetections, np.ndarray]:
+    """The side-view walk as detected, the legs' labels exchanged in ``exchanged``; and its true pixels."""
+    camera, intrinsics = side_view_camera()
+    pixels = project_to_2d_linear(camera, intrinsics).astype(np.float32)
     detected = pixels.copy()
     legs = [J(n) for n in ("left_hip", "left_knee", "left_ankle")], [J(n) for n in ("right_hip", "right_knee", "right_ankle")]
     for t in exchanged:
@@ -87,3 +92,21 @@ def test_the_command_line_repairs_by_default_and_can_be_told_not_to():
     from core.pipeline import parse_args
     assert parse_args(["clip.mp4", "--out", "out"])[1].repair_swaps is True
     assert parse_args(["clip.mp4", "--out", "out", "--no-repair-swaps"])[1].repair_swaps is False
+
+
+def test_the_bench_measures_the_repair_only_on_engine_chunks_the_lifter_was_not_trained_on(lifter, tmp_path):
+    from training.bench_tracking import engine_chunks_report
+    camera, intrinsics = side_view_camera()
+    people, _ = side_view_walk()
+    for index in (900, 901):  # the engine's chunk format, as far as the report reads it
+        np.savez(tmp_path / f"chunk_{index:05d}.npz", keypoints=people.positions, confidence=people.confidence,
+                 truth_camera=camera[:, None], intrinsics_px=intrinsics, width=WIDTH, height=HEIGHT, fps=30.0)
+    report = engine_chunks_report(str(tmp_path), lifter)
+    assert report["chunks"] == 2 and report["swapped"] == 2 * len(EXCHANGED) and report["fixed_confirmed"] == 20
+    assert report["broken_confirmed"] == 0
+    shipped = lifter.metadata
+    lifter.metadata = {**shipped, "synth_chunks": [901]}
+    try:
+        assert engine_chunks_report(str(tmp_path), lifter)["chunks"] == 1
+    finally:
+        lifter.metadata = shipped

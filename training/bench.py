@@ -322,7 +322,8 @@ def tracking_markdown(result: dict) -> list[str]:
               f"{k['lr_swap_frames_pct_after_2d_only']} %.", ""]
     chunks = result.get("engine_chunks")
     if chunks:
-        lines += [f"On the data engine's {chunks['chunks']} chunks (random bodies, motions and cameras; "
+        lines += [f"On the data engine's {chunks['chunks']} chunks that the shipped lifter was not trained on (random "
+                  "bodies, motions and cameras; "
                   f"{chunks['judged_frames']} frames whose left and right can be told, {chunks['swapped']} of them "
                   f"exchanged as detected), the pipeline's repair exchanges {chunks['fixed_confirmed']} frames back "
                   f"rightly and {chunks['broken_confirmed']} wrongly; every 2D proposal would have "

@@ -17,8 +17,9 @@
   against the truth as detected, after the pipeline's repair (the 2D's proposals the lifter
   confirms, ``core.swap_check``), and after all of the 2D's proposals (``core.tracking.proposed_swaps``).
 - The data engine's chunks (``training.synth.engine``; random bodies, motions and cameras, with
-  the detector's output stored), where present (``--synth``, default ``runs/synth/train``): the
-  frames each repair exchanges rightly and wrongly, against the true joints.
+  the detector's output stored), where present (``--synth``, default ``runs/synth/train``), but
+  not those the shipped lifter was trained on: the frames each repair exchanges rightly and
+  wrongly, against the true joints.
 """
 from __future__ import annotations
 
@@ -196,11 +197,14 @@ def repair_report(track: PersonTrack, pixels: np.ndarray, lifter: PoseLifter, wi
 
 
 def engine_chunks_report(folder: str, lifter: PoseLifter) -> dict:
-    """``repair_report`` summed over the data engine's chunks in ``folder`` (each chunk's main body)."""
+    """``repair_report`` summed over the data engine's chunks in ``folder`` (each chunk's main body), leaving
+    out the chunks the lifter was trained on (its metadata's ``synth_chunks``): it has learnt their very 2D."""
     from .synth.windows import follow_main_body
     totals: dict = {}
-    chunks = 0
+    chunks, trained_on = 0, set(lifter.metadata.get("synth_chunks", []))
     for path in sorted(glob.glob(os.path.join(folder, "chunk_*.npz"))):
+        if int(os.path.basename(path)[len("chunk_"):-len(".npz")]) in trained_on:
+            continue
         with np.load(path) as chunk:
             positions, confidence = follow_main_body(chunk)
             pixels = project_to_2d_linear(chunk["truth_camera"][:, 0], chunk["intrinsics_px"])
@@ -212,7 +216,7 @@ def engine_chunks_report(folder: str, lifter: PoseLifter) -> dict:
         report = repair_report(max(tracks, key=lambda t: t.frames), pixels, lifter, width, height)
         for key, value in report.items():
             totals[key] = totals.get(key, 0) + value
-    return {"chunks": chunks, **totals}
+    return {"chunks": chunks, "left_out_trained_on": len(trained_on), **totals}
 
 
 def demo_report() -> dict:
