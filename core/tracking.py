@@ -321,6 +321,12 @@ JERK_CAP = 0.5         # a limb end's jolt counts at most this much (in person s
 LIMB_SEEN = 0.05       # a far limb is seldom seen with much confidence, but it is still where the detector puts it
 
 
+def limb_joints(limb: str) -> tuple[list[int], list[int]]:
+    """The left and the right joints of one of ``LIMB_PAIRS`` (root to end), as indices."""
+    pairs = LIMB_PAIRS[limb]
+    return [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+
+
 @dataclass
 class SwapRun:
     """Consecutive frames in which one limb pair's left and right labels look exchanged."""
@@ -329,8 +335,7 @@ class SwapRun:
 
     @property
     def joints(self) -> tuple[list[int], list[int]]:
-        pairs = LIMB_PAIRS[self.limb]
-        return [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+        return limb_joints(self.limb)
 
 
 def proposed_swaps(track: PersonTrack) -> list[SwapRun]:
@@ -345,8 +350,8 @@ def proposed_swaps(track: PersonTrack) -> list[SwapRun]:
     amount: a swap is proposed only where it makes the 2D motion clearly smoother.
     """
     swaps = []
-    for limb, pairs in LIMB_PAIRS.items():
-        left, right = [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+    for limb in LIMB_PAIRS:
+        left, right = limb_joints(limb)
         for run in _runs_of_frames(track, left + right):
             if len(run) < 4:
                 continue
@@ -367,12 +372,6 @@ def apply_swaps(track: PersonTrack, swaps: list[SwapRun]) -> int:
             repaired.add(int(frame))
     track.swaps_repaired = len(repaired)
     return track.swaps_repaired
-
-
-def repair_left_right(track: PersonTrack) -> int:
-    """Swap back every left/right exchange the 2D motion suggests (``proposed_swaps``); returns the frames
-    repaired. ``core.swap_check.confirmed_swaps`` keeps only those the lifted 3D agrees with."""
-    return apply_swaps(track, proposed_swaps(track))
 
 
 def _runs_of_frames(track: PersonTrack, joints: list[int]) -> list[np.ndarray]:

@@ -5,7 +5,7 @@ import pytest
 from core.keypoints import KeypointError, KeypointTrack, PeopleDetections, fill_gaps
 from core.people import select_people
 from core.skeleton import H36M_SKELETON
-from core.tracking import choose, drop_implausible_joints, repair_left_right, track_people
+from core.tracking import apply_swaps, choose, drop_implausible_joints, proposed_swaps, track_people
 
 J = H36M_SKELETON.index
 # A standing person in 2D, in heights (y down), pelvis at the origin; joints in our order.
@@ -125,7 +125,7 @@ def _side_walk_with_legs_exchanged():
 def test_left_and_right_legs_exchanged_for_a_stretch_are_swapped_back():
     people, truth = _side_walk_with_legs_exchanged()
     track = track_people(people)[0]
-    assert repair_left_right(track) == 10
+    assert apply_swaps(track, proposed_swaps(track)) == 10
     np.testing.assert_allclose(track.positions, truth, atol=1e-3)
 
 
@@ -149,7 +149,7 @@ def test_limbs_that_move_smoothly_are_left_alone():
         pose[[J("right_knee"), J("right_ankle")], 0] -= [swing / 2, swing]
         frames.append([pose])
     track = track_people(detections(frames))[0]
-    assert repair_left_right(track) == 0
+    assert apply_swaps(track, proposed_swaps(track)) == 0
 
 
 def test_a_joint_far_off_the_body_is_dropped():

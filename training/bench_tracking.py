@@ -41,15 +41,14 @@ from core.keypoints import PeopleDetections
 from core.options import DEFAULT_MODEL
 from core.parallel_detection import detect_video_cached
 from core.people import select_people
-from core.skeleton import H36M_SKELETON
 from core.swap_check import confirmed_swaps
-from core.tracking import LIMB_PAIRS, SEEN, PersonTrack, apply_swaps, person_size, proposed_swaps, track_people
+from core.tracking import (LIMB_PAIRS, SEEN, PersonTrack, apply_swaps, limb_joints, person_size, proposed_swaps,
+                           track_people)
 
 from .reports import print_and_save
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RENDERS = os.path.join(ROOT, "data", "bench", "renders")
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
-J = H36M_SKELETON.index
 # (name, [(clip content, start x, depth y, direction in degrees)], camera yaw)
 SCENES = [
     ("tracking_cross2", [("walk_normal", -2.2, 0.0, 0.0), ("walk_happy", 2.2, 1.2, 180.0)], 0.0),
@@ -166,8 +165,8 @@ def swapped_frames(track: PersonTrack, pixels: np.ndarray) -> tuple[set[int], in
     for frame in np.flatnonzero(track.present):
         size = person_size(track.positions[frame], track.confidence[frame])
         verdicts = []
-        for pairs in LIMB_PAIRS.values():
-            left, right = [J(a) for a, _ in pairs], [J(b) for _, b in pairs]
+        for limb in LIMB_PAIRS:
+            left, right = limb_joints(limb)
             truth_l, truth_r = pixels[frame, left], pixels[frame, right]
             if np.linalg.norm(truth_l - truth_r, axis=-1).mean() < 0.08 * size:
                 continue  # left and right overlap in the image: nothing to tell them apart by
