@@ -97,7 +97,7 @@ def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:
 
 def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
     """Evaluate every available model the same way; list the missing ones with their command."""
-    rows, missing = [], {}
+    rows, missing, sources = [], {}, {}
     candidates = [("default", "default (shipped)", DEFAULT_MODEL)] + [
         (name, label, os.path.join(models_dir, name, "model.npz")) for name, (label, _) in COMPARISON_MODELS.items()]
     for name, label, path in candidates:
@@ -106,6 +106,7 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
             continue
         started = time.time()
         result = evaluate(path, data, TEST_SUBSETS, max_clips=6 if quick else None)
+        sources[name] = per_source(data, path, quick)
         config = load_weights(path).networks["lifter"].config
         rows.append({"name": name, "label": label, "receptive_field": config.receptive_field,
                      "causal": config.causal, "channels": config.channels,
@@ -113,10 +114,10 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
                      "leaving": result["leaving"]["overall"],
                      "per_subset": {level: {s: result[level][s] for s in TEST_SUBSETS if s in result[level]}
                                     for level in ("clean", "noisy")},
-                     "other_sources_clean": per_source(data, path, quick)["other_sources"],
+                     "other_sources_clean": sources[name]["other_sources"],
                      "seconds": round(time.time() - started, 1)})
         print(f"lifting accuracy {name}: P1 clean {rows[-1]['clean']['p1']} noisy {rows[-1]['noisy']['p1']}", flush=True)
-    return {"models": rows, "missing": missing, "quick": quick, "per_source": per_source(data, DEFAULT_MODEL, quick)}
+    return {"models": rows, "missing": missing, "quick": quick, "per_source": sources.get("default")}
 
 
 MAIN_SOURCE = "bandai"   # the source that makes up most of the training data (2,038 of 2,083 train clips)
