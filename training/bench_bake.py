@@ -10,12 +10,16 @@ cached). Prints seconds for each.
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 import time
 
-os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="videopose_bench_user_"))
+if "BLENDER_USER_RESOURCES" not in os.environ:  # Blender's user folder: a throwaway one, removed at exit
+    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="videopose_bench_user_")
+    atexit.register(shutil.rmtree, os.environ["BLENDER_USER_RESOURCES"], True)
 
 import numpy as np  # noqa: E402
 
@@ -54,8 +58,9 @@ def main(argv: list[str] | None = None) -> dict:
     from core.skeleton import H36M_SKELETON
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    archive = build.build(tempfile.mkdtemp(prefix="videopose_dist_"))
-    bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default", enable_on_install=True)
+    with tempfile.TemporaryDirectory(prefix="videopose_dist_") as dist:
+        archive = build.build(dist)
+        bpy.ops.extensions.package_install_files(filepath=str(archive), repo="user_default", enable_on_install=True)
     package = next(name for name in sys.modules if name.endswith("videopose_mocap.bake"))
     bake = sys.modules[package]
 

@@ -9,8 +9,10 @@ environment (bpy): ``python -m training.bench_retarget --data runs/data/mocap.np
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -120,6 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     started = time.perf_counter()
     folder = tempfile.mkdtemp(prefix="bench_retarget_")
+    atexit.register(shutil.rmtree, folder, True)  # the rigs built for measuring: hundreds of MB
     addon = built_addon_bake()
     addon_utils.enable("rigify", default_set=True)
     motions = {"walk": walk(120, turn_deg=30)}

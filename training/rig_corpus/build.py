@@ -44,13 +44,21 @@ CORPUS = {
 
 
 def built_addon_bake():
-    """The add-on's bake module as the built extension vendors it (its own copy of ``core``)."""
+    """The add-on's bake module as the built extension vendors it (its own copy of ``core``).
+
+    Built and unpacked once per process, into a scratch folder removed when the process exits: the
+    unpacked extension is about 100 MB, and every bench or test process asks for it."""
+    import atexit
     import importlib
+    import shutil
     import sys
     import tempfile
 
     import build
-    sys.path.insert(0, str(build.unpack(tempfile.mkdtemp(prefix="videopose_addon_"))))
+    if "videopose_mocap.bake" not in sys.modules:
+        folder = tempfile.mkdtemp(prefix="videopose_addon_")
+        atexit.register(shutil.rmtree, folder, True)
+        sys.path.insert(0, str(build.unpack(folder)))
     return importlib.import_module("videopose_mocap.bake")
 
 
@@ -228,6 +236,9 @@ if __name__ == "__main__":
     source.add_argument("--file", help="a .glb/.gltf file to import")
     args = parser.parse_args()
     gltf_to_blend(args.name, args.folder, args.mpfb, args.file)
+    import shutil
+    import bpy
+    shutil.rmtree(bpy.app.tempdir, ignore_errors=True)  # os._exit skips Blender's own clean-up of it
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # Blender 4.2's bpy module crashes while the interpreter shuts down after the glTF operators
