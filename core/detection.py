@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 import time
 import types
 from typing import Callable, Protocol
@@ -65,6 +66,20 @@ def import_mediapipe():
     except ImportError as exc:
         raise RuntimeError("mediapipe is not installed; install it or import keypoints from JSON instead") from exc
     return mp
+
+
+def import_mediapipe_in_background() -> threading.Thread:
+    """Start importing mediapipe (about 0.3 s) on another thread, so that it overlaps the checks and
+    set-up before detection; the detectors' own ``import_mediapipe`` then finds it loaded. Join the
+    thread before leaving (an interpreter must not shut down in the middle of an import)."""
+    def load() -> None:
+        try:
+            import_mediapipe()
+        except Exception:  # reported, clearly, when a detector is made
+            pass
+    thread = threading.Thread(target=load, name="import-mediapipe", daemon=True)
+    thread.start()
+    return thread
 
 
 def has_solutions_api() -> bool:

@@ -31,7 +31,7 @@ import numpy as np
 from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
 from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
                       runs, smooth, standing_height)
-from .detection import DETECTORS, DetectorFactory
+from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_background
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import PoseLifter
@@ -273,6 +273,17 @@ def run(video: str, out_dir: str, options: PipelineOptions, quiet: bool = False,
     """
     started = time.perf_counter()
     check_options(options)
+    importing = import_mediapipe_in_background() if not options.keypoints_path else None
+    try:
+        return _run(video, out_dir, options, quiet, should_stop, started)
+    finally:
+        if importing is not None:
+            importing.join()
+
+
+def _run(video: str, out_dir: str, options: PipelineOptions, quiet: bool, should_stop,
+         started: float) -> tuple[MotionResult, dict]:
+    """``run`` once the options are checked (and mediapipe is being imported meanwhile)."""
     info = probe(video)
     check_frame_range(options, info)
     lifter = PoseLifter.from_file(options.model_path)

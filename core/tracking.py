@@ -136,8 +136,9 @@ def pose_distance(a: np.ndarray, a_conf: np.ndarray, b: np.ndarray, b_conf: np.n
 class _Live:
     """A track being built: its frames so far and what predicts its next position."""
 
-    def __init__(self, frame: int, joints: np.ndarray, confidence: np.ndarray):
+    def __init__(self, frame: int, joints: np.ndarray, confidence: np.ndarray, size: float):
         self.frames, self.joints, self.confidence = [frame], [joints], [confidence]
+        self.sizes = [size]   # person_size of each frame's joints, kept: the linking asks for them often
         self.velocity = np.zeros(2)
 
     def predicted(self, frame: int) -> np.ndarray:
@@ -150,28 +151,30 @@ class _Live:
         seen = self.confidence[index] >= SEEN
         return self.joints[index][seen].mean(axis=0) if seen.any() else self.joints[index].mean(axis=0)
 
-    def add(self, frame: int, joints: np.ndarray, confidence: np.ndarray) -> None:
+    def add(self, frame: int, joints: np.ndarray, confidence: np.ndarray, size: float) -> None:
         previous_centre, previous_frame = self.centre(), self.frames[-1]
         self.frames.append(frame)
         self.joints.append(joints)
         self.confidence.append(confidence)
+        self.sizes.append(size)
         step = (self.centre() - previous_centre) / max(frame - previous_frame, 1)
         self.velocity = 0.7 * self.velocity + 0.3 * step  # smoothed: one noisy frame does not throw the prediction
 
     def size(self) -> float:
-        return float(np.median([person_size(j, c) for j, c in zip(self.joints[-5:], self.confidence[-5:])]))
+        return float(np.median(self.sizes[-5:]))
 
 
-def _people_in_frame(positions: np.ndarray, confidence: np.ndarray) -> list[int]:
-    """Slots holding a person, without a second detection of someone already found (most confident kept)."""
+def _people_in_frame(positions: np.ndarray, confidence: np.ndarray) -> dict[int, float]:
+    """Slots holding a person, without a second detection of someone already found (most confident kept),
+    each with its ``person_size``."""
     slots = [p for p in range(len(positions)) if (confidence[p] >= SEEN).sum() >= MIN_JOINTS]
     slots.sort(key=lambda p: -confidence[p].mean())
-    kept: list[int] = []
+    kept: dict[int, float] = {}
     for p in slots:
         size = person_size(positions[p], confidence[p])
         if all(pose_distance(positions[p], confidence[p], positions[k], confidence[k], size) > DUPLICATE_DISTANCE
                for k in kept):
-            kept.append(p)
+            kept[p] = size
     return kept
 
 
@@ -193,19 +196,19 @@ def _link(people: PeopleDetections) -> list[_Live]:
             gap = frame - track.frames[-1]
             for p in slots:
                 cost = pose_distance(predicted, track.confidence[-1], positions[p], confidence[p], size)
-                ratio = person_size(positions[p], confidence[p]) / size
+                ratio = slots[p] / size
                 if cost <= min(MATCH_DISTANCE + MATCH_GROWTH * (gap - 1), MATCH_MAX) and \
                         1 / MATCH_SIZE_RATIO <= ratio <= MATCH_SIZE_RATIO:
                     pairs.append((cost, t, p))
         taken_tracks, taken_slots = set(), set()
         for cost, t, p in sorted(pairs):
             if t not in taken_tracks and p not in taken_slots:
-                live[t].add(frame, positions[p], confidence[p])
+                live[t].add(frame, positions[p], confidence[p], slots[p])
                 taken_tracks.add(t)
                 taken_slots.add(p)
         for p in slots:
             if p not in taken_slots:
-                live.append(_Live(frame, positions[p], confidence[p]))
+                live.append(_Live(frame, positions[p], confidence[p], slots[p]))
     return ended + live
 
 
@@ -234,7 +237,7 @@ def _join_after_occlusions(tracks: list[_Live], fps: float) -> list[_Live]:
                 expected = a.centre() + a.velocity * max(gap, 0)   # where a would be had it walked on
                 distance = np.linalg.norm(b.centre(0) - expected) if gap > 0 else 0.0
                 allowed = (JOIN_DISTANCE + JOIN_SPEED * max(gap, 0)) * size  # anywhere a person could have got to
-                size_ratio = person_size(b.joints[0], b.confidence[0]) / size
+                size_ratio = b.sizes[0] / size
                 if distance <= allowed and 0.5 <= size_ratio <= 2.0:
                     if best is None or distance / allowed < best[0]:
                         best = (distance / allowed, a, b)
@@ -245,6 +248,7 @@ def _join_after_occlusions(tracks: list[_Live], fps: float) -> list[_Live]:
         a.frames = [a.frames[k] for k in keep] + b.frames
         a.joints = [a.joints[k] for k in keep] + b.joints
         a.confidence = [a.confidence[k] for k in keep] + b.confidence
+        a.sizes = [a.sizes[k] for k in keep] + b.sizes
         a.velocity = b.velocity
         tracks.remove(b)
 
