@@ -13,7 +13,7 @@ from core.skeleton import H36M_SKELETON, flip_horizontal
 from core.world import camera_angles, world_frame
 from tests.helpers import random_model, standing_person, synthetic_clips_file
 from training import contacts as contact_training
-from training.bench_grounding import rigid_alignment, summarize, trunk_lean_deg
+from training.bench_grounding import in_view, path_length_in_view, rigid_alignment, summarize, trunk_lean_deg
 from training.contacts import contact_f1, true_foot_contacts
 
 SK = H36M_SKELETON
@@ -157,19 +157,48 @@ def test_rigid_alignment_undoes_a_known_rotation_and_shift():
 def test_grounding_summary_pools_contacts_and_travel():
     body = standing_person(10).astype(np.float64)
     assert trunk_lean_deg(body) == pytest.approx(np.zeros(10), abs=1e-6)
-    reports = [{"frames": 100, "contact_counts": [40, 50, 60], "sliding_on_true_contacts_mm_per_frame": 6.0,
-                "truth_sliding_mm_per_frame": 2.0, "floor_angle_error_deg": 2.0, "root_error_after_alignment_mm": 100.0,
-                "distance_travelled_m": 4.4, "truth_distance_travelled_m": 4.0, "trunk_lean_error_deg": 3.0},
-               {"frames": 300, "contact_counts": [100, 100, 100], "sliding_on_true_contacts_mm_per_frame": 2.0,
-                "truth_sliding_mm_per_frame": 2.0, "floor_angle_error_deg": 6.0, "root_error_after_alignment_mm": 200.0,
-                "distance_travelled_m": 0.3, "truth_distance_travelled_m": 0.1, "trunk_lean_error_deg": 5.0}]
+    reports = [{"frames": 100, "frames_in_view": 50, "contact_counts": [40, 50, 60],
+                "sliding_on_true_contacts_mm_per_frame": 6.0, "truth_sliding_mm_per_frame": 2.0,
+                "floor_angle_error_deg": 2.0, "root_error_after_alignment_mm": 100.0,
+                "root_error_after_alignment_all_frames_mm": 400.0,
+                "distance_travelled_m": 4.4, "truth_distance_travelled_m": 4.0,
+                "distance_travelled_all_frames_m": 4.4, "truth_distance_travelled_all_frames_m": 8.0,
+                "trunk_lean_error_deg": 3.0},
+               {"frames": 300, "frames_in_view": 300, "contact_counts": [100, 100, 100],
+                "sliding_on_true_contacts_mm_per_frame": 2.0, "truth_sliding_mm_per_frame": 2.0,
+                "floor_angle_error_deg": 6.0, "root_error_after_alignment_mm": 200.0,
+                "root_error_after_alignment_all_frames_mm": 200.0,
+                "distance_travelled_m": 0.3, "truth_distance_travelled_m": 0.1,
+                "distance_travelled_all_frames_m": 0.3, "truth_distance_travelled_all_frames_m": 0.1,
+                "trunk_lean_error_deg": 5.0}]
     keys = summarize(reports)
     assert keys["contact_f1"] == pytest.approx(2 * 140 / 310, abs=1e-3)
     assert keys["foot_sliding_ratio_to_truth"] == pytest.approx(1.5)        # (6*100 + 2*300) / 400 over 2
     assert keys["floor_angle_error_deg"] == pytest.approx(5.0)
     assert keys["distance_travelled_error_pct"] == pytest.approx(10.0)       # the standing render is left out
+    assert keys["distance_travelled_error_all_frames_pct"] == pytest.approx(45.0)
+    assert keys["root_error_after_alignment_mm"] == pytest.approx((100 * 50 + 200 * 300) / 350, abs=0.1)
+    assert keys["root_error_after_alignment_all_frames_mm"] == pytest.approx(250.0)
+    assert keys["frames_out_of_view_pct"] == pytest.approx(12.5)
     assert keys["renders_travelling"] == 1
     json.dumps(keys)
+
+
+def test_frames_in_view_and_the_path_walked_while_seen():
+    """A person walking out of the side of the image: frames out of view, and their steps, are not counted."""
+    frames = 10
+    joints = np.zeros((frames, 17, 3))
+    joints[..., 2] = 4.0
+    joints[..., 1] = np.linspace(-0.8, 0.8, 17)               # 1.6 m tall, centred on the optical axis
+    joints[..., 0] = np.linspace(0.0, 4.5, frames)[:, None]   # walking right, 0.5 m a frame
+    truth = {"joints_camera": joints, "intrinsics_px": np.array([500.0, 500.0, 480.0, 270.0, 0, 0, 0, 0, 0]),
+             "width": 960, "height": 540}
+    seen = in_view(truth)
+    # the image's right edge is at x = 480 / 500 * 4 = 3.84 m
+    np.testing.assert_array_equal(seen, np.linspace(0.0, 4.5, frames) < 3.84)
+    world = np.zeros((frames, 17, 3))
+    world[:, 0, 0] = np.linspace(0.0, 4.5, frames)
+    assert path_length_in_view(world, seen) == pytest.approx(3.5)      # 7 steps between the 8 frames in view
 
 
 def test_stretches_the_motion_does_not_match_are_found_and_reported():
