@@ -21,7 +21,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .keypoints import PeopleDetections, map_to_h36m
+from .keypoints import PeopleDetections, map_feet, map_to_h36m
 from .video import probe, read_frames
 
 ProgressCallback = Callable[[int, int, float], None]  # (frames done, total frames or 0, frames per second)
@@ -107,6 +107,19 @@ def _nobody() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)
 
 
+NO_FEET = (np.zeros((0, 4, 3), np.float32), np.zeros((0, 4), np.float32))
+
+
+def padded_feet(feet: tuple[np.ndarray, np.ndarray] | None, max_people: int) -> tuple[np.ndarray, np.ndarray]:
+    """A detector's foot points ((n, 4, 3), (n, 4); None: it has none) in ``max_people`` slots (confidence 0 empty)."""
+    points = np.zeros((max_people, 4, 3), np.float32)
+    conf = np.zeros((max_people, 4), np.float32)
+    if feet is not None:
+        n = min(len(feet[0]), max_people)
+        points[:n], conf[:n] = feet[0][:n], feet[1][:n]
+    return points, conf
+
+
 class MediaPipePoseDetector:
     """BlazePose through mediapipe's solutions API, tracking one person across frames (video mode)."""
 
@@ -120,6 +133,7 @@ class MediaPipePoseDetector:
                                             min_tracking_confidence=0.5)
         self.keep_world_landmarks = keep_world_landmarks
         self.world_landmarks: list[np.ndarray] = []
+        self.last_feet = NO_FEET   # the foot points of the people of the last ``detect`` call
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
@@ -127,11 +141,13 @@ class MediaPipePoseDetector:
         if result.pose_landmarks is None:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
+            self.last_feet = NO_FEET
             return _nobody()
         landmarks = result.pose_landmarks.landmark
-        points = np.array([[lm.x * width, lm.y * height] for lm in landmarks], np.float32)
+        points = np.array([[lm.x * width, lm.y * height, lm.z * width] for lm in landmarks], np.float32)
         visibility = np.array([lm.visibility for lm in landmarks], np.float32)
-        joints, confidence = map_to_h36m(points[None], visibility[None], "blazepose")
+        self.last_feet = map_feet(points[None], visibility[None], "blazepose")
+        joints, confidence = map_to_h36m(points[None, :, :2], visibility[None], "blazepose")
         if self.keep_world_landmarks:
             world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks.landmark], np.float32)
             self.world_landmarks.append(map_to_h36m(world[None], visibility[None], "blazepose")[0][0])
@@ -183,6 +199,7 @@ class TasksPoseDetector:
         self.keep_world_landmarks = keep_world_landmarks
         self.keep_landmarks = keep_landmarks
         self.landmarks: list[np.ndarray] = []  # per frame (people, 33, 4): x, y (pixels), z, visibility (training data)
+        self.last_feet = NO_FEET   # the foot points of the people of the last ``detect`` call
         self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, hips at the origin), for benchmarks
 
     @staticmethod
@@ -200,11 +217,13 @@ class TasksPoseDetector:
         if not result.pose_landmarks:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
+            self.last_feet = NO_FEET
             return _nobody()
-        points = np.array([[[lm.x * width, lm.y * height] for lm in person] for person in result.pose_landmarks],
-                          np.float32)
+        points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
+                           for person in result.pose_landmarks], np.float32)
         visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks], np.float32)
-        joints, confidence = map_to_h36m(points, visibility, "blazepose")
+        self.last_feet = map_feet(points, visibility, "blazepose")
+        joints, confidence = map_to_h36m(points[..., :2], visibility, "blazepose")
         if self.keep_world_landmarks:
             world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks[0]], np.float32)
             self.world_landmarks.append(map_to_h36m(world[None], visibility[:1], "blazepose")[0][0])
@@ -246,7 +265,7 @@ def detect_video(path: str, detector: Detector, progress: ProgressCallback | Non
     max_people = int(getattr(detector, "max_people", 1))
     info = probe(path)
     total = max((min(stop, info.frame_count) if stop else info.frame_count) - start, 0)
-    positions, confidence = [], []
+    positions, confidence, feet, feet_confidence = [], [], [], []
     started = time.perf_counter()
     for frame in read_frames(path, start, stop):
         if should_stop is not None and should_stop():
@@ -254,8 +273,13 @@ def detect_video(path: str, detector: Detector, progress: ProgressCallback | Non
         joints, conf = padded(*detector.detect(frame.image), max_people)
         positions.append(joints)
         confidence.append(conf)
+        points, points_conf = padded_feet(getattr(detector, "last_feet", None), max_people)
+        feet.append(points)
+        feet_confidence.append(points_conf)
         if progress is not None:
             progress(len(positions), total, len(positions) / max(time.perf_counter() - started, 1e-9))
     if not positions:
         raise ValueError(f"{path}: no frames in the range {start}-{stop}")
-    return PeopleDetections(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps)
+    has_feet = hasattr(detector, "last_feet")
+    return PeopleDetections(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps,
+                            np.stack(feet) if has_feet else None, np.stack(feet_confidence) if has_feet else None)

@@ -54,6 +54,13 @@ class Chunk:
     time_ms: np.ndarray       # (n,) presentation times
     video_ended: bool         # the video had no frame after this chunk's last one
     seeked: bool = False      # its first frame was reached by seeking, which can land on a wrong frame
+    feet: np.ndarray | None = None             # (n, people, 4, 3) foot points (``core.keypoints.FOOT_POINTS``)
+    feet_confidence: np.ndarray | None = None  # (n, people, 4); all 0 for a detector without feet
+
+    def __post_init__(self) -> None:
+        if self.feet is None:
+            self.feet = np.zeros(self.positions.shape[:2] + (4, 3), np.float32)
+            self.feet_confidence = np.zeros(self.positions.shape[:2] + (4,), np.float32)
 
     @property
     def stop(self) -> int:
@@ -82,10 +89,14 @@ class DetectionCache:
                         other_video += 1
                         os.remove(path)
                         continue
+                    if "feet" not in data:
+                        raise ValueError("written by an older version, without foot points")
                     chunk = Chunk(int(data["start"]), data["positions"], data["confidence"], data["time_ms"],
-                                  bool(data["video_ended"]), bool(data["seeked"]))
+                                  bool(data["video_ended"]), bool(data["seeked"]), data["feet"],
+                                  data["feet_confidence"])
                 frames, people = len(chunk.time_ms), self.max_people
-                if chunk.positions.shape != (frames, people, 17, 2) or chunk.confidence.shape != (frames, people, 17):
+                if chunk.positions.shape != (frames, people, 17, 2) or chunk.confidence.shape != (frames, people, 17) \
+                        or chunk.feet.shape != (frames, people, 4, 3) or chunk.feet_confidence.shape != (frames, people, 4):
                     raise ValueError("arrays of mismatched shapes")
             except Exception as exc:  # noqa: BLE001 - any unreadable chunk is rebuilt, whatever broke it
                 self.problems.append(f"damaged detection cache file {os.path.basename(path)} ({type(exc).__name__}: "
@@ -107,7 +118,8 @@ class DetectionCache:
             np.savez(handle, signature=np.array(self.signature), start=chunk.start,
                      positions=np.asarray(chunk.positions, np.float32), confidence=np.asarray(chunk.confidence, np.float32),
                      time_ms=np.asarray(chunk.time_ms, np.float64), video_ended=chunk.video_ended,
-                     seeked=chunk.seeked)
+                     seeked=chunk.seeked, feet=np.asarray(chunk.feet, np.float32),
+                     feet_confidence=np.asarray(chunk.feet_confidence, np.float32))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, final)
@@ -184,3 +196,15 @@ class DetectionCache:
         if not self.covered(start, stop).all():
             raise RuntimeError(f"detections of frames {self.missing(start, stop)} are missing from {self.folder}")
         return positions, confidence, time_ms
+
+    def assemble_feet(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Foot points and their confidences of frames ``start``..``stop`` (held, as for ``assemble``)."""
+        count = stop - start
+        feet = np.zeros((count, self.max_people, 4, 3), np.float32)
+        confidence = np.zeros((count, self.max_people, 4), np.float32)
+        for chunk in self.chunks:
+            lo, hi = max(chunk.start, start), min(chunk.stop, stop)
+            if hi > lo:
+                feet[lo - start:hi - start] = chunk.feet[lo - chunk.start:hi - chunk.start]
+                confidence[lo - start:hi - start] = chunk.feet_confidence[lo - chunk.start:hi - chunk.start]
+        return feet, confidence

@@ -5,6 +5,10 @@ missing), and the frame size and rate. Detectors and files give other joint sets
 33 landmarks, COCO's 17, OpenPose BODY_25); each is mapped here onto our joints, with the
 joints they lack (pelvis, spine, thorax, neck/nose level, head top) built from the ones they
 have, the same way the training data defines them.
+
+Where the source has them (BlazePose, OpenPose BODY_25), each person also carries four foot
+points (``FOOT_POINTS``: heels and toe tips) beside the 17 joints, with BlazePose's depth of
+each point relative to its ankle; ``core.feet`` turns them into 3D feet.
 """
 from __future__ import annotations
 
@@ -27,6 +31,21 @@ HEAD_TOP_EXTENSION = 0.6   # head top: beyond the ears by this share of the shou
 HIP_RAISE = {"blazepose": 0.10}
 
 
+FOOT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")   # toe: the tip of the foot
+FOOT_ANKLES = ("left_ankle", "left_ankle", "right_ankle", "right_ankle")
+
+
+def _check_feet(feet, feet_confidence, lead: tuple[int, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Feet (*lead, 4, 3) and their confidences (*lead, 4) as float32, or (None, None) where there are none."""
+    if feet is None:
+        return None, None
+    feet, feet_confidence = np.asarray(feet, np.float32), np.asarray(feet_confidence, np.float32)
+    if feet.shape != (*lead, 4, 3) or feet_confidence.shape != (*lead, 4):
+        raise KeypointError(f"foot points must have shape {(*lead, 4, 3)} with confidences {(*lead, 4)}, "
+                            f"got {feet.shape} and {feet_confidence.shape}")
+    return feet, feet_confidence
+
+
 class KeypointError(ValueError):
     """Keypoints that cannot be used: unreadable file, wrong format, no person."""
 
@@ -40,6 +59,8 @@ class KeypointTrack:
     fps: float
     filled: np.ndarray = field(default=None)  # (F, 17) True where a value was interpolated
     guessed: tuple[str, ...] = ()             # joints never seen in the clip, placed from their other side
+    feet: np.ndarray | None = None            # (F, 4, 3) FOOT_POINTS: x, y pixels, depth to the ankle (pixels; NaN: unknown)
+    feet_confidence: np.ndarray | None = None  # (F, 4)
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=np.float32)
@@ -50,21 +71,24 @@ class KeypointTrack:
             raise KeypointError("confidence must have one value per joint and frame")
         if self.filled is None:
             self.filled = np.zeros(self.confidence.shape, dtype=bool)
+        self.feet, self.feet_confidence = _check_feet(self.feet, self.feet_confidence, (len(self.positions),))
 
     @property
     def num_frames(self) -> int:
         return self.positions.shape[0]
 
     def save(self, path: str) -> None:
+        feet = {} if self.feet is None else {"feet": self.feet, "feet_confidence": self.feet_confidence}
         np.savez(path, positions=self.positions, confidence=self.confidence, filled=self.filled,
-                 width=self.width, height=self.height, fps=self.fps)
+                 width=self.width, height=self.height, fps=self.fps, **feet)
 
     @classmethod
     def load(cls, path: str) -> "KeypointTrack":
         try:
             with np.load(path, allow_pickle=False) as data:
+                feet = (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
                 return cls(data["positions"], data["confidence"], int(data["width"]), int(data["height"]),
-                           float(data["fps"]), data["filled"])
+                           float(data["fps"]), data["filled"], feet=feet[0], feet_confidence=feet[1])
         except (OSError, KeyError, ValueError) as exc:
             raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
 
@@ -81,6 +105,8 @@ class PeopleDetections:
     width: int
     height: int
     fps: float
+    feet: np.ndarray | None = None             # (F, P, 4, 3) FOOT_POINTS of each slot (see ``KeypointTrack``)
+    feet_confidence: np.ndarray | None = None  # (F, P, 4)
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=np.float32)
@@ -89,6 +115,7 @@ class PeopleDetections:
             raise KeypointError(f"detections must have shape (frames, people, 17, 2), got {self.positions.shape}")
         if self.confidence.shape != self.positions.shape[:3]:
             raise KeypointError("confidence must have one value per joint, person and frame")
+        self.feet, self.feet_confidence = _check_feet(self.feet, self.feet_confidence, self.positions.shape[:2])
 
     @property
     def num_frames(self) -> int:
@@ -96,11 +123,13 @@ class PeopleDetections:
 
     @classmethod
     def of_one_person(cls, track: KeypointTrack) -> "PeopleDetections":
-        return cls(track.positions[:, None], track.confidence[:, None], track.width, track.height, track.fps)
+        feet = (None, None) if track.feet is None else (track.feet[:, None], track.feet_confidence[:, None])
+        return cls(track.positions[:, None], track.confidence[:, None], track.width, track.height, track.fps, *feet)
 
     def save(self, path: str) -> None:
+        feet = {} if self.feet is None else {"feet": self.feet, "feet_confidence": self.feet_confidence}
         np.savez(path, positions=self.positions, confidence=self.confidence, width=self.width, height=self.height,
-                 fps=self.fps)
+                 fps=self.fps, **feet)
 
 
 def load_npz_keypoints(path: str) -> PeopleDetections:
@@ -109,8 +138,9 @@ def load_npz_keypoints(path: str) -> PeopleDetections:
         with np.load(path, allow_pickle=False) as data:
             positions = data["positions"]
             if positions.ndim == 4:
+                feet = (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
                 return PeopleDetections(positions, data["confidence"], int(data["width"]), int(data["height"]),
-                                        float(data["fps"]))
+                                        float(data["fps"]), *feet)
     except (OSError, KeyError, ValueError) as exc:
         raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
     return PeopleDetections.of_one_person(KeypointTrack.load(path))
@@ -176,6 +206,28 @@ def map_to_h36m(points: np.ndarray, confidence: np.ndarray, layout: str) -> tupl
     return out, conf
 
 
+# Source index of each foot point (FOOT_POINTS order) and of its ankle, per layout that has feet.
+FOOT_LAYOUTS = {
+    "blazepose": {"feet": (29, 31, 30, 32), "ankles": (27, 27, 28, 28)},
+    "body25": {"feet": (21, 19, 24, 22), "ankles": (14, 14, 11, 11)},   # heels and big toes
+}
+
+
+def map_feet(points: np.ndarray, confidence: np.ndarray, layout: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """Source keypoints (F, K, 2 or 3) -> foot points (F, 4, 3) and confidences (F, 4), or None for a
+    layout without feet. With a third coordinate (BlazePose's depth, pixels), each point's third value
+    is its depth relative to its own ankle; without, NaN."""
+    if layout not in FOOT_LAYOUTS:
+        return None
+    spec = FOOT_LAYOUTS[layout]
+    points, confidence = np.asarray(points, np.float32), np.asarray(confidence, np.float32)
+    feet = np.full((points.shape[0], 4, 3), np.nan, np.float32)
+    feet[..., :2] = points[:, list(spec["feet"]), :2]
+    if points.shape[2] >= 3:
+        feet[..., 2] = points[:, list(spec["feet"]), 2] - points[:, list(spec["ankles"]), 2]
+    return feet, confidence[:, list(spec["feet"])].copy()
+
+
 def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrack:
     """Interpolate joints below ``min_confidence`` linearly in time (edges hold the nearest value).
 
@@ -212,7 +264,8 @@ def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrac
         mirrored = bone - 2 * np.sum(bone * across, axis=1, keepdims=True) * across   # reflected across the trunk
         positions[:, joint] = positions[:, parent] + mirrored
     return KeypointTrack(positions, track.confidence, track.width, track.height, track.fps, ~good,
-                         guessed=tuple(H36M_SKELETON.names[j] for j in never))
+                         guessed=tuple(H36M_SKELETON.names[j] for j in never), feet=track.feet,
+                         feet_confidence=track.feet_confidence)
 
 
 def _read_json(path: str):
@@ -247,8 +300,12 @@ def _everyone(frames: list[list[tuple[np.ndarray, np.ndarray]]], count: int, lay
     joints, conf = map_to_h36m(points.reshape(-1, count, 2), confidence.reshape(-1, count), layout)
     empty = confidence.reshape(-1, count).max(axis=1) <= 0
     conf[empty] = 0.0
+    feet = map_feet(points.reshape(-1, count, 2), confidence.reshape(-1, count), layout)
+    if feet is not None:
+        feet[1][empty] = 0.0
+        feet = (feet[0].reshape(len(frames), slots, 4, 3), feet[1].reshape(len(frames), slots, 4))
     return PeopleDetections(joints.reshape(len(frames), slots, 17, 2), conf.reshape(len(frames), slots, 17),
-                            int(width), int(height), float(fps))
+                            int(width), int(height), float(fps), *(feet or (None, None)))
 
 
 def load_openpose_folder(folder: str, width: int, height: int, fps: float) -> PeopleDetections:

@@ -60,8 +60,7 @@ def _person_clip(track: PersonTrack, people: PeopleDetections, repair_swaps: boo
                                                                min_confidence)
         unconfirmed = sum(len(s.frames) for s in proposed if not any(s is k for k in kept))
         repaired = apply_swaps(track, kept)
-    keypoints = KeypointTrack(track.positions[first:last + 1].copy(), track.confidence[first:last + 1].copy(),
-                              people.width, people.height, people.fps)
+    keypoints = track.keypoint_track(people.width, people.height, people.fps, first, last)
     missing = int((~track.present[first:last + 1]).sum())
     return PersonClip(track, keypoints, first, missing, dropped, repaired, unconfirmed)
 

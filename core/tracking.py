@@ -53,6 +53,8 @@ class PersonTrack:
     positions: np.ndarray      # (F, 17, 2) pixels
     confidence: np.ndarray     # (F, 17)
     swaps_repaired: int = 0    # frames whose left/right limbs were swapped back
+    feet: np.ndarray | None = None             # (F, 4, 3) foot points of the same detections (None: the source has none)
+    feet_confidence: np.ndarray | None = None  # (F, 4)
 
     @property
     def present(self) -> np.ndarray:
@@ -97,8 +99,13 @@ class PersonTrack:
         (x0, y0), (x1, y1) = seen.min(axis=0), seen.max(axis=0)
         return float(x0), float(y0), float(x1), float(y1)
 
-    def keypoint_track(self, width: int, height: int, fps: float) -> KeypointTrack:
-        return KeypointTrack(self.positions.copy(), self.confidence.copy(), width, height, fps)
+    def keypoint_track(self, width: int, height: int, fps: float, first: int = 0,
+                       last: int | None = None) -> KeypointTrack:
+        """Frames ``first``..``last`` (inclusive; default all) as a ``KeypointTrack`` (copies)."""
+        span = slice(first, None if last is None else last + 1)
+        feet = (None, None) if self.feet is None else (self.feet[span].copy(), self.feet_confidence[span].copy())
+        return KeypointTrack(self.positions[span].copy(), self.confidence[span].copy(), width, height, fps,
+                             feet=feet[0], feet_confidence=feet[1])
 
     def summary(self, fps: float) -> dict:
         return {"id": self.id, "frames": self.frames, "first_frame": self.first_frame, "last_frame": self.last_frame,
@@ -136,9 +143,10 @@ def pose_distance(a: np.ndarray, a_conf: np.ndarray, b: np.ndarray, b_conf: np.n
 class _Live:
     """A track being built: its frames so far and what predicts its next position."""
 
-    def __init__(self, frame: int, joints: np.ndarray, confidence: np.ndarray, size: float):
+    def __init__(self, frame: int, joints: np.ndarray, confidence: np.ndarray, size: float, slot: int):
         self.frames, self.joints, self.confidence = [frame], [joints], [confidence]
         self.sizes = [size]   # person_size of each frame's joints, kept: the linking asks for them often
+        self.slots = [slot]   # the detection slot of each frame (for the foot points of the same detection)
         self.velocity = np.zeros(2)
 
     def predicted(self, frame: int) -> np.ndarray:
@@ -151,12 +159,13 @@ class _Live:
         seen = self.confidence[index] >= SEEN
         return self.joints[index][seen].mean(axis=0) if seen.any() else self.joints[index].mean(axis=0)
 
-    def add(self, frame: int, joints: np.ndarray, confidence: np.ndarray, size: float) -> None:
+    def add(self, frame: int, joints: np.ndarray, confidence: np.ndarray, size: float, slot: int) -> None:
         previous_centre, previous_frame = self.centre(), self.frames[-1]
         self.frames.append(frame)
         self.joints.append(joints)
         self.confidence.append(confidence)
         self.sizes.append(size)
+        self.slots.append(slot)
         step = (self.centre() - previous_centre) / max(frame - previous_frame, 1)
         self.velocity = 0.7 * self.velocity + 0.3 * step  # smoothed: one noisy frame does not throw the prediction
 
@@ -203,12 +212,12 @@ def _link(people: PeopleDetections) -> list[_Live]:
         taken_tracks, taken_slots = set(), set()
         for cost, t, p in sorted(pairs):
             if t not in taken_tracks and p not in taken_slots:
-                live[t].add(frame, positions[p], confidence[p], slots[p])
+                live[t].add(frame, positions[p], confidence[p], slots[p], p)
                 taken_tracks.add(t)
                 taken_slots.add(p)
         for p in slots:
             if p not in taken_slots:
-                live.append(_Live(frame, positions[p], confidence[p], slots[p]))
+                live.append(_Live(frame, positions[p], confidence[p], slots[p], p))
     return ended + live
 
 
@@ -249,6 +258,7 @@ def _join_after_occlusions(tracks: list[_Live], fps: float) -> list[_Live]:
         a.joints = [a.joints[k] for k in keep] + b.joints
         a.confidence = [a.confidence[k] for k in keep] + b.confidence
         a.sizes = [a.sizes[k] for k in keep] + b.sizes
+        a.slots = [a.slots[k] for k in keep] + b.slots
         a.velocity = b.velocity
         tracks.remove(b)
 
@@ -277,7 +287,13 @@ def track_people(people: PeopleDetections) -> list[PersonTrack]:
         positions = np.zeros((people.num_frames, 17, 2), np.float32)
         confidence = np.zeros((people.num_frames, 17), np.float32)
         positions[live.frames], confidence[live.frames] = np.array(live.joints), np.array(live.confidence)
-        tracks.append(PersonTrack(number, positions, confidence))
+        track = PersonTrack(number, positions, confidence)
+        if people.feet is not None:
+            track.feet = np.zeros((people.num_frames, 4, 3), np.float32)
+            track.feet_confidence = np.zeros((people.num_frames, 4), np.float32)
+            track.feet[live.frames] = people.feet[live.frames, live.slots]
+            track.feet_confidence[live.frames] = people.feet_confidence[live.frames, live.slots]
+        tracks.append(track)
     return tracks
 
 
@@ -373,6 +389,8 @@ def apply_swaps(track: PersonTrack, swaps: list[SwapRun]) -> int:
         left, right = swap.joints
         for frame in swap.frames:
             swap_labels(track.positions, track.confidence, frame, left, right)
+            if swap.limb == "legs" and track.feet is not None:   # the feet go with their legs
+                swap_labels(track.feet, track.feet_confidence, frame, [0, 1], [2, 3])
             repaired.add(int(frame))
     track.swaps_repaired = len(repaired)
     return track.swaps_repaired
@@ -469,4 +487,6 @@ def _drop_folded_legs(track: PersonTrack) -> int:
     folded = track.present & seen & (length > 0) & (along > FOLDED * length[:, None]).all(axis=1)
     dropped = int((track.confidence[np.ix_(folded, LEGS)] >= SEEN).sum())
     track.confidence[np.ix_(folded, LEGS)] = 0.0
+    if track.feet_confidence is not None:
+        track.feet_confidence[folded] = 0.0
     return dropped

@@ -129,6 +129,30 @@ def test_left_and_right_legs_exchanged_for_a_stretch_are_swapped_back():
     np.testing.assert_allclose(track.positions, truth, atol=1e-3)
 
 
+def with_feet(people: PeopleDetections) -> PeopleDetections:
+    """The detections with each slot's heels and toe tips beside its own ankles (left ones first, as
+    ``core.keypoints.FOOT_POINTS``), depth unknown: feet found by the same detections as the legs."""
+    ankles = people.positions[:, :, [J("left_ankle"), J("left_ankle"), J("right_ankle"), J("right_ankle")]]
+    feet = np.concatenate([ankles + np.array([[-5, 8], [20, 10], [-5, 8], [20, 10]], np.float32),
+                           np.full(ankles.shape[:3] + (1,), np.nan, np.float32)], axis=-1)
+    confidence = np.repeat(people.confidence[:, :, :1], 4, axis=2)
+    return PeopleDetections(people.positions, people.confidence, people.width, people.height, people.fps,
+                            feet, confidence)
+
+
+def test_the_feet_stay_with_their_person_and_are_swapped_back_with_their_legs():
+    people, truth = _side_walk_with_legs_exchanged()
+    track = track_people(with_feet(people))[0]
+    assert apply_swaps(track, proposed_swaps(track)) == 10
+    true_ankles = truth[:, [J("left_ankle"), J("left_ankle"), J("right_ankle"), J("right_ankle")]]
+    np.testing.assert_allclose(track.feet[..., :2] - true_ankles, np.broadcast_to([[-5, 8], [20, 10], [-5, 8], [20, 10]],
+                                                                                  true_ankles.shape), atol=1e-3)
+    two = with_feet(detections([[person(300), person(900)] for _ in range(20)], seed=3))
+    for tracked in track_people(two):   # each track's feet are under its own ankles, whatever slot it was in
+        clip = tracked.keypoint_track(1280, 720, 30.0)
+        np.testing.assert_allclose(clip.feet[:, 0, 0], clip.positions[:, J("left_ankle"), 0] - 5)
+
+
 def test_swaps_are_repaired_only_on_request_and_then_reported():
     people, truth = _side_walk_with_legs_exchanged()
     as_detected = select_people(people, "longest")
