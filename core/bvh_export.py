@@ -1,6 +1,7 @@
 """Write lifted motion as BVH (Y up, as BVH readers and Blender's importer expect).
 
-The skeleton is our 17 joints in a T-pose with the clip's (constant) bone lengths; rotations
+The skeleton is our 17 joints (or, with feet, ``core.skeleton.FOOT_SKELETON``'s 21: toe bases and toe
+tips added) in a T-pose with the clip's (constant) bone lengths; rotations
 come from ``core.rotations``; the root carries position channels. Units: centimetres by default.
 """
 from __future__ import annotations
@@ -17,13 +18,14 @@ BVH_NAMES = {
     "thorax": "Neck", "neck_nose": "Head", "head": "HeadTop", "left_shoulder": "LeftArm",
     "left_elbow": "LeftForeArm", "left_wrist": "LeftHand", "right_shoulder": "RightArm",
     "right_elbow": "RightForeArm", "right_wrist": "RightHand",
+    "left_ball": "LeftToeBase", "left_toe": "LeftToe_End", "right_ball": "RightToeBase", "right_toe": "RightToe_End",
 }
 UNITS = {"m": 1.0, "cm": 100.0}
 
 
 def write_bvh(path: str, positions: np.ndarray, fps: float, bone_lengths: np.ndarray | None = None,
               units: str = "cm", skeleton: Skeleton = H36M_SKELETON) -> None:
-    """Positions (T, 17, 3), world metres with Z up, to a BVH file."""
+    """Positions (T, J, 3) of ``skeleton``'s joints, world metres with Z up, to a BVH file."""
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 3 or positions.shape[1:] != (skeleton.num_joints, 3) or len(positions) == 0:
         raise ValueError(f"expected positions of shape (frames, {skeleton.num_joints}, 3), got {positions.shape}")

@@ -32,18 +32,19 @@ from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coo
 from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
                       runs, smooth, standing_height)
 from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_background
+from .feet import above_floor, follow_ankles, foot_joints, lift_feet
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import PoseLifter
-from .keypoints import (KeypointTrack, PeopleDetections, fill_gaps, load_coco_json, load_npz_keypoints,
-                        load_openpose_folder)
+from .keypoints import (FOOT_POINTS, KeypointTrack, PeopleDetections, fill_gaps, load_coco_json,
+                        load_npz_keypoints, load_openpose_folder)
 from .options import DEFAULT_FOV, DEFAULT_MODEL, ROOT_METHODS, PipelineOptions, check_frame_range, check_options
 from .outputs import OutputFolder
 from .people import PeopleSelection, select_people
 from .progress import RunProgress
 from .root_solve import frame_pixel_errors, solve_root
 from .track_sheet import write_track_sheet
-from .skeleton import H36M_SKELETON
+from .skeleton import FOOT_SKELETON, H36M_SKELETON, Skeleton
 from .tracking import CHOICES
 from .video import VideoInfo, probe
 from .world import WorldFrame, camera_angles, world_frame
@@ -75,6 +76,15 @@ class MotionResult:
     first_frame: int = 0                     # where the motion starts in the clip's range (the person's first frame)
     person: int | None = None                # the track id animated
     poorly_fit: list = field(default_factory=list)  # (start, stop) runs of frames whose 2D the pose does not fit
+    feet_world: np.ndarray | None = None     # (T, 4, 3) heels and toe tips (core.keypoints.FOOT_POINTS), metres, Z up
+    feet_camera: np.ndarray | None = None    # (T, 4, 3) the same in camera axes
+    feet_detected: np.ndarray | None = None  # (T, 4) placed from the detector (else carried from nearby frames)
+
+    def skeleton_joints(self) -> tuple[np.ndarray, Skeleton]:
+        """The joints to export and bake: with feet, ``FOOT_SKELETON``'s 21 (balls and toe tips added)."""
+        if self.feet_world is None:
+            return self.joints_world, H36M_SKELETON
+        return foot_joints(self.joints_world, self.feet_world), FOOT_SKELETON
 
 
 def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> CameraIntrinsics:
@@ -129,26 +139,36 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     joints_camera = poses + root[:, None]
     poorly_fit = poorly_fit_spans(frame_pixel_errors(poses, root, track.positions, confidence, intrinsics))
     lifted_height = standing_height(poses)
+    feet_camera, feet_detected = lift_feet(track, joints_camera, intrinsics, lifted_height,
+                                           max(options.smoothing_window, 1))
     if options.height_m:  # the whole scene scaled about the camera: it projects onto the same 2D
         joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
+        feet_camera = feet_camera * height_scale(lifted_height, options.height_m)
     contacts = contacts_from(planted)
     frame = world or world_frame(joints_camera, options.camera_pitch_deg, options.camera_height_m, contacts)
     joints_world = frame.apply(joints_camera)
+    feet_world = frame.apply(feet_camera)
     if contacts is None:  # a model without a contact network: contacts from the motion itself
         contacts = detect_foot_contacts(joints_world, track.fps)
     sliding = {"before_lock": foot_sliding(joints_world, contacts)}
     if options.foot_lock:
-        joints_world = lock_feet(joints_world, contacts)
+        locked = lock_feet(joints_world, contacts)
+        feet_world = follow_ankles(feet_world, joints_world, locked)
+        joints_world = locked
     sliding["after_lock"] = foot_sliding(joints_world, contacts)
+    feet_world = above_floor(feet_world, joints_world)
     if options.in_place:  # the motion stays over its first frame's spot; height above the floor is kept
         travel = joints_world[:, :1, :2] - joints_world[:1, :1, :2]
         joints_world = joints_world.copy()
         joints_world[..., :2] -= travel
+        feet_world = feet_world.copy()
+        feet_world[..., :2] -= travel
     rotation, center = frame.camera_pose()
     timings["post_s"] = time.perf_counter() - started - timings["lift_s"]
     return MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
                         timings, sliding, world=frame, height_m=options.height_m or lifted_height,
-                        contact_rate=float(contacts.mean()) if len(contacts) else 0.0, poorly_fit=poorly_fit)
+                        contact_rate=float(contacts.mean()) if len(contacts) else 0.0, poorly_fit=poorly_fit,
+                        feet_world=feet_world, feet_camera=feet_camera, feet_detected=feet_detected)
 
 
 POOR_FIT = 3.0         # a frame whose 2D error is this many times the clip's median fits poorly
@@ -174,8 +194,12 @@ def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: 
              intrinsics_px=result.intrinsics.pixel_vector(), fps=result.fps,
              keypoints_2d=result.keypoints.positions, keypoints_filled=result.keypoints.filled,
              joint_names=np.array(H36M_SKELETON.names), first_frame=result.first_frame,
-             person=result.person if result.person is not None else -1, height_m=result.height_m)
-    write_bvh(bvh_path, result.joints_world, result.fps, units=options.bvh_units)
+             person=result.person if result.person is not None else -1, height_m=result.height_m,
+             **({} if result.feet_world is None else {
+                 "feet_world": result.feet_world.astype(np.float32), "feet_camera": result.feet_camera.astype(np.float32),
+                 "feet_detected": result.feet_detected, "foot_point_names": np.array(FOOT_POINTS)}))
+    joints, skeleton = result.skeleton_joints()
+    write_bvh(bvh_path, joints, result.fps, units=options.bvh_units, skeleton=skeleton)
 
 
 def write_preview(video: str, result: MotionResult, path: str, start_frame: int = 0,

@@ -22,6 +22,9 @@ REST_DIRECTIONS = {  # direction of the bone from the parent to each joint in th
     "spine": (0, 0, 1), "thorax": (0, 0, 1), "neck_nose": (0, 0, 1), "head": (0, 0, 1),
     "left_shoulder": (1, 0, 0), "left_elbow": (1, 0, 0), "left_wrist": (1, 0, 0),
     "right_shoulder": (-1, 0, 0), "right_elbow": (-1, 0, 0), "right_wrist": (-1, 0, 0),
+    # the feet of ``core.skeleton.FOOT_SKELETON`` (the character faces -Y): ankle to ball forwards and
+    # down to the floor, the toes flat on it
+    "left_ball": (0, -0.876, -0.482), "left_toe": (0, -1, 0), "right_ball": (0, -0.876, -0.482), "right_toe": (0, -1, 0),
 }
 FRAME_JOINTS = {  # joint -> (child along the spine, left child, right child)
     "pelvis": ("spine", "left_hip", "right_hip"),
@@ -30,7 +33,7 @@ FRAME_JOINTS = {  # joint -> (child along the spine, left child, right child)
 
 
 def rest_pose(bone_lengths: np.ndarray, skeleton: Skeleton = SK) -> np.ndarray:
-    """T-pose joint positions (17, 3) with the pelvis at the origin."""
+    """T-pose joint positions (J, 3) with the pelvis at the origin."""
     pose = np.zeros((skeleton.num_joints, 3))
     for bone, (parent, child) in enumerate(skeleton.bones()):
         pose[child] = pose[parent] + np.array(REST_DIRECTIONS[skeleton.names[child]], float) * bone_lengths[bone]

@@ -1,7 +1,8 @@
-"""The 17-joint Human3.6M-style body that the lifter predicts.
+"""The 17-joint Human3.6M-style body that the lifter predicts, and the same with feet.
 
 Joint order and parents follow the layout used by VideoPose3D for Human3.6M so that
-models and data from that ecosystem line up with ours.
+models and data from that ecosystem line up with ours. ``FOOT_SKELETON`` adds each foot's ball
+(where the toes bend) and toe tip after the 17 (``core.feet`` places them), for export and baking.
 """
 from __future__ import annotations
 
@@ -77,4 +78,12 @@ H36M_SKELETON = Skeleton(
     parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
     joints_left=(4, 5, 6, 11, 12, 13),
     joints_right=(1, 2, 3, 14, 15, 16),
+)
+
+FOOT_JOINT_NAMES = ("left_ball", "left_toe", "right_ball", "right_toe")
+FOOT_SKELETON = Skeleton(
+    names=H36M_JOINT_NAMES + FOOT_JOINT_NAMES,
+    parents=H36M_SKELETON.parents + (H36M_JOINT_NAMES.index("left_ankle"), 17, H36M_JOINT_NAMES.index("right_ankle"), 19),
+    joints_left=H36M_SKELETON.joints_left + (17, 18),
+    joints_right=H36M_SKELETON.joints_right + (19, 20),
 )

@@ -14,10 +14,16 @@ def random_rotations(rng, shape, max_angle=1.2):
     return np.eye(3) + np.sin(angle)[..., None, None] * k + (1 - np.cos(angle))[..., None, None] * (k @ k)
 
 
-def rigid_motion(frames=40, seed=0):
+FOOT_LENGTHS = np.concatenate([LENGTHS, [0.14, 0.06, 0.14, 0.06]])   # ankle to ball, ball to toe tip, per foot
+
+
+def rigid_motion(frames=40, seed=0, feet=False):
+    """Random joint rotations of a rest skeleton: the 17 joints, or with ``feet`` FOOT_SKELETON's 21."""
     rng = np.random.default_rng(seed)
     from core.rotations import forward_kinematics, rest_pose
-    rest = rest_pose(LENGTHS)
-    rotations = random_rotations(rng, (frames, 17))
+    from core.skeleton import FOOT_SKELETON, H36M_SKELETON
+    skeleton = FOOT_SKELETON if feet else H36M_SKELETON
+    rest = rest_pose(FOOT_LENGTHS if feet else LENGTHS, skeleton)
+    rotations = random_rotations(rng, (frames, skeleton.num_joints))
     root = np.cumsum(rng.normal(0, 0.02, (frames, 3)), axis=0) + np.array([0, 0, 0.95])
-    return forward_kinematics(root, rotations, rest), rest
+    return forward_kinematics(root, rotations, rest, skeleton), rest

@@ -197,6 +197,19 @@ def test_real_clip_gives_an_upright_person_on_the_floor(tmp_path):
     projected = project_to_2d(result.joints_camera, result.intrinsics.pixel_vector())
     error = np.linalg.norm(projected - result.keypoints.positions, axis=-1)
     assert np.median(error) < 0.1 * result.keypoints.width
+    # Feet: heels and toe tips seen by the detector, none under the floor, toes ahead of the hips,
+    # and the BVH carries toe bases and toe tips.
+    from core.feet import TOE_REACH, facing
+    feet = result.feet_world
+    assert feet.shape == (len(joints), 4, 3) and result.feet_detected.mean() > 0.5
+    assert feet[..., 2].min() >= 0.0
+    toe = feet[:, 1] - joints[:, SK.index("left_ankle")]
+    assert np.median(np.linalg.norm(toe, axis=-1)) == pytest.approx(TOE_REACH * result.height_m, rel=0.05)
+    assert np.median(np.sum(toe / np.linalg.norm(toe, axis=-1, keepdims=True) * facing(joints), axis=-1)) > 0.5
+    with np.load(paths["motion"]) as motion:
+        assert motion["feet_world"].shape == feet.shape
+    bvh = open(paths["bvh"]).read()
+    assert "JOINT LeftToeBase" in bvh and "JOINT RightToe_End" in bvh
 
 
 def test_frames_stream_in_order_and_stop_early(tmp_path):
