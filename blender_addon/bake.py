@@ -1,6 +1,7 @@
 """Bake lifted motion onto a new armature: Blender glue over ``core.rotations``.
 
-The armature is our 17 joints in a T-pose with the clip's bone lengths, standing on the floor.
+The armature is our 17 joints (with feet, ``FOOT_SKELETON``'s 21: toe bases and toe tips) in a
+T-pose with the clip's bone lengths, standing on the floor.
 Each pose bone gets the rotation that makes its bone point along the lifted joints, expressed
 in Blender's bone-local terms (basis = R_rest^T . local rotation . R_rest); the root bone also
 gets its location. Keyframes are written in bulk with ``foreach_set``: through the action's
@@ -14,34 +15,52 @@ import numpy as np
 from .core.bvh_export import BVH_NAMES
 from .core.cleanup import ANKLE_HEIGHT
 from .core.rotations import FRAME_JOINTS, global_rotations, local_rotations, rest_pose
-from .core.skeleton import H36M_SKELETON
+from .core.skeleton import FOOT_SKELETON, H36M_SKELETON, Skeleton
 
 SK = H36M_SKELETON
-BONE_NAMES = [BVH_NAMES[name] for name in SK.names]
 LEAF_LENGTH = 0.08  # metres: bones of end joints (feet, hands, head top) need some length in Blender
 
 
-def _bone_tail(rest: np.ndarray, joint: int) -> np.ndarray:
-    name = SK.names[joint]
-    children = SK.children(joint)
+def bone_names(skeleton: Skeleton = SK) -> list[str]:
+    """The armature's bone names, one per joint of ``skeleton`` (the BVH names)."""
+    return [BVH_NAMES[name] for name in skeleton.names]
+
+
+BONE_NAMES = bone_names(SK)
+
+
+def skeleton_of(joint_count: int) -> Skeleton:
+    """The skeleton of joints (T, ``joint_count``, 3): the 17 joints, or those and the feet."""
+    for skeleton in (SK, FOOT_SKELETON):
+        if joint_count == skeleton.num_joints:
+            return skeleton
+    raise ValueError(f"motions have {SK.num_joints} or {FOOT_SKELETON.num_joints} joints, not {joint_count}")
+
+
+def _bone_tail(rest: np.ndarray, joint: int, skeleton: Skeleton = SK) -> np.ndarray:
+    name = skeleton.names[joint]
+    children = skeleton.children(joint)
     if name in FRAME_JOINTS:
-        return rest[SK.index(FRAME_JOINTS[name][0])]
+        return rest[skeleton.index(FRAME_JOINTS[name][0])]
     if len(children) == 1:
         return rest[children[0]]
-    direction = rest[joint] - rest[SK.parents[joint]]
+    direction = rest[joint] - rest[skeleton.parents[joint]]
     return rest[joint] + direction / max(np.linalg.norm(direction), 1e-9) * LEAF_LENGTH
 
 
-def standing_rest_pose(bone_lengths: np.ndarray) -> np.ndarray:
-    """T-pose with the ankles ANKLE_HEIGHT above the floor (z = 0)."""
-    rest = rest_pose(bone_lengths)
-    rest[:, 2] -= rest[:, 2].min() - ANKLE_HEIGHT
+def standing_rest_pose(bone_lengths: np.ndarray, skeleton: Skeleton = SK) -> np.ndarray:
+    """T-pose standing on the floor (z = 0): the ankles ANKLE_HEIGHT above it, or with feet, the toes on it."""
+    rest = rest_pose(bone_lengths, skeleton)
+    rest[:, 2] -= rest[:, 2].min() - (ANKLE_HEIGHT if skeleton is SK else 0.0)
     return rest
 
 
-def create_armature(name: str, bone_lengths: np.ndarray, collection: bpy.types.Collection) -> bpy.types.Object:
-    """A new armature object of our 17 joints, linked into ``collection`` and made active."""
-    rest = standing_rest_pose(bone_lengths)
+def create_armature(name: str, bone_lengths: np.ndarray, collection: bpy.types.Collection,
+                    skeleton: Skeleton = SK) -> bpy.types.Object:
+    """A new armature object of ``skeleton``'s joints, linked into ``collection`` and made active;
+    ``bone_lengths`` one per bone of ``skeleton``."""
+    rest = standing_rest_pose(bone_lengths, skeleton)
+    names = bone_names(skeleton)
     armature = bpy.data.armatures.new(name)
     obj = bpy.data.objects.new(name, armature)
     collection.objects.link(obj)
@@ -51,12 +70,12 @@ def create_armature(name: str, bone_lengths: np.ndarray, collection: bpy.types.C
     previous_mode = bpy.context.mode
     bpy.ops.object.mode_set(mode="EDIT")
     try:
-        for joint, bone_name in enumerate(BONE_NAMES):
+        for joint, bone_name in enumerate(names):
             bone = armature.edit_bones.new(bone_name)
             bone.head = rest[joint].tolist()
-            bone.tail = _bone_tail(rest, joint).tolist()
-            if SK.parents[joint] >= 0:
-                bone.parent = armature.edit_bones[BONE_NAMES[SK.parents[joint]]]
+            bone.tail = _bone_tail(rest, joint, skeleton).tolist()
+            if skeleton.parents[joint] >= 0:
+                bone.parent = armature.edit_bones[names[skeleton.parents[joint]]]
     finally:
         bpy.ops.object.mode_set(mode="OBJECT" if previous_mode != "EDIT_ARMATURE" else "EDIT")
     for pose_bone in obj.pose.bones:
@@ -129,22 +148,28 @@ def write_keyframes(obj: bpy.types.Object, action_name: str, frame_start: int,
 
 def bake_motion(obj: bpy.types.Object, joints_world: np.ndarray, frame_start: int = 1,
                 action_name: str = "VideoPoseMotion") -> bpy.types.Action:
-    """Keyframe the armature made by :func:`create_armature` so its joints follow ``joints_world`` (T, 17, 3)."""
+    """Keyframe the armature made by :func:`create_armature` so its joints follow ``joints_world`` (T, J, 3):
+    the 17 joints, or with feet ``FOOT_SKELETON``'s 21 (the armature's skeleton)."""
+    skeleton = skeleton_of(np.shape(joints_world)[1])
+    names = bone_names(skeleton)
     inverse_world = np.linalg.inv(np.array(obj.matrix_world))
     joints = np.asarray(joints_world, dtype=np.float64) @ inverse_world[:3, :3].T + inverse_world[:3, 3]
     bones = obj.data.bones
-    rest_heads = np.array([bones[name].head_local for name in BONE_NAMES])
-    rest_rotations = np.array([np.array(bones[name].matrix_local)[:3, :3] for name in BONE_NAMES])
-    local = local_rotations(global_rotations(joints, rest_heads))
+    missing = [name for name in names if name not in bones]
+    if missing:
+        raise ValueError(f"{obj.name} lacks the bones {', '.join(missing)} this motion drives")
+    rest_heads = np.array([bones[name].head_local for name in names])
+    rest_rotations = np.array([np.array(bones[name].matrix_local)[:3, :3] for name in names])
+    local = local_rotations(global_rotations(joints, rest_heads, skeleton), skeleton)
     channels: dict[tuple[str, int, str], np.ndarray] = {}
-    for joint, name in enumerate(BONE_NAMES):
+    for joint, name in enumerate(names):
         r = rest_rotations[joint]
         basis = r.T @ local[:, joint] @ r
         quaternions = matrices_to_quaternions(basis)
         path = f'pose.bones["{name}"].rotation_quaternion'
         for index in range(4):
             channels[(path, index, name)] = quaternions[:, index]
-    root = BONE_NAMES[0]
+    root = names[0]
     location = (joints[:, 0] - rest_heads[0]) @ rest_rotations[0]
     for index in range(3):
         channels[(f'pose.bones["{root}"].location', index, root)] = location[:, index]
@@ -276,10 +301,10 @@ def bake_onto_rig(obj: bpy.types.Object, joints_world: np.ndarray, mapping: dict
     its leg length over the person's (feet stay on the floor, strides fit its legs), else the
     person's own distances are kept.
     """
-    from .core.retarget import root_path, resolve_mapping, solve
+    from .core.retarget import drivable, root_path, resolve_mapping, solve
 
     bones = target_bones(obj)
-    resolved = resolve_mapping(mapping, [b.name for b in bones])
+    resolved = resolve_mapping(drivable(mapping, np.shape(joints_world)[1]), [b.name for b in bones])
     old_switches = apply_switches(obj, switches or {})
     try:
         parent_follow = measure_parent_follow(obj, bones, resolved)

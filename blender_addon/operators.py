@@ -24,7 +24,6 @@ from .core.people import select_people
 from .core.pipeline import PipelineOptions, animate_people, input_warnings, motion_warnings
 from .core.track_sheet import write_track_sheet
 from .core.retarget import PRESET_SWITCHES, PRESETS, MappingError, parse_mapping
-from .core.skeleton import H36M_SKELETON
 from .core.video import probe
 from .jobs import Cancelled, Job
 from .preferences import model_path, preferences, user_cache_folder
@@ -172,19 +171,20 @@ def bake_new_armature(context, motion, target) -> bpy.types.Object:
     """Bake onto ``target`` (through the chosen mapping) or a new armature, from the person's first frame."""
     scene = context.scene
     frame_start = scene.frame_start + motion.first_frame
+    joints, skeleton = motion.skeleton_joints()   # with feet where the detector saw them
     if target is not None:
         mapping = chosen_mapping(context)
         switches = PRESET_SWITCHES.get(settings(context).mapping)
         try:
-            bake.bake_onto_rig(target, motion.joints_world, mapping, frame_start=frame_start, switches=switches,
+            bake.bake_onto_rig(target, joints, mapping, frame_start=frame_start, switches=switches,
                                keep_rig_size=settings(context).keep_rig_size)
         except MappingError as exc:
             raise UserError(str(exc)) from exc
         obj = target
     else:
-        lengths = np.median(H36M_SKELETON.bone_lengths(motion.joints_world), axis=0)
-        obj = bake.create_armature(f"VideoPose person {motion.person}", lengths, scene.collection)
-        bake.bake_motion(obj, motion.joints_world, frame_start=frame_start)
+        lengths = np.median(skeleton.bone_lengths(joints), axis=0)
+        obj = bake.create_armature(f"VideoPose person {motion.person}", lengths, scene.collection, skeleton)
+        bake.bake_motion(obj, joints, frame_start=frame_start)
     return obj
 
 

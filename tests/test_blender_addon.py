@@ -47,7 +47,11 @@ def _operators_module():
 def motion_of(joints_world, person: int = 1, first_frame: int = 0):
     """What Lift to 3D stores per person, for tests that bake without detecting."""
     from types import SimpleNamespace
-    return SimpleNamespace(joints_world=joints_world, fps=30.0, person=person, first_frame=first_frame)
+
+    from core.skeleton import FOOT_SKELETON, H36M_SKELETON
+    skeleton = FOOT_SKELETON if np.shape(joints_world)[1] == FOOT_SKELETON.num_joints else H36M_SKELETON
+    return SimpleNamespace(joints_world=np.asarray(joints_world)[:, :17], fps=30.0, person=person,
+                           first_frame=first_frame, skeleton_joints=lambda: (np.asarray(joints_world), skeleton))
 
 
 def _objects():
@@ -207,6 +211,20 @@ def test_whole_flow_on_the_demo_clip(scene, tmp_path):
     lifted = motion.joints_world[at, wrist] - motion.joints_world[at, elbow]
     cosine = baked @ lifted / np.linalg.norm(baked) / np.linalg.norm(lifted)
     assert cosine > 0.999
+    # The armature has feet and toes, and they follow the feet the detector saw.
+    joints, skeleton = motion.skeleton_joints()
+    assert skeleton.num_joints == 21, skeleton.num_joints
+    assert motion.feet_detected.mean() > 0.5, motion.feet_detected.mean()
+    foot, ball = (operators.bake.bone_names(skeleton)[skeleton.index(n)] for n in ("left_ankle", "left_ball"))
+    scene.frame_set(scene.frame_start + frame)
+    baked = np.array(rig.matrix_world @ rig.pose.bones[ball].head) - np.array(rig.matrix_world @ rig.pose.bones[foot].head)
+    lifted = joints[at, skeleton.index("left_ball")] - joints[at, skeleton.index("left_ankle")]
+    assert baked @ lifted / np.linalg.norm(baked) / np.linalg.norm(lifted) > 0.999
+    turns = []
+    for f in (10, 40):
+        scene.frame_set(scene.frame_start + f)
+        turns.append(np.array(rig.pose.bones[foot].matrix_basis)[:3, :3])
+    assert not np.allclose(*turns, atol=1e-3)   # the foot bone is animated
     # Export through the add-on and read both files back with Blender's importers.
     bpy.context.view_layer.objects.active = rig
     for fmt in ("bvh", "fbx"):

@@ -7,7 +7,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from tests.motion_helpers import LENGTHS, rigid_motion  # noqa: E402
+from tests.motion_helpers import FOOT_LENGTHS, LENGTHS, rigid_motion  # noqa: E402
 
 
 @pytest.fixture
@@ -67,12 +67,19 @@ def _heads_by_name(obj, names, frame):
     return np.array([obj.matrix_world @ obj.pose.bones[name].head for name in names])
 
 
+@pytest.mark.parametrize("feet", [False, True])
 @pytest.mark.parametrize("fmt", ["bvh", "fbx"])
-def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt):
-    positions, _ = rigid_motion(frames=20, seed=7)
+def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt, feet):
+    """Through Blender's own importers every joint comes back, the toe bases and toe tips too."""
+    from core.skeleton import FOOT_SKELETON, H36M_SKELETON
+    positions, _ = rigid_motion(frames=20, seed=7, feet=feet)
     scene.render.fps = 30
-    obj = addon.create_armature("Mocap", LENGTHS, scene.collection)
+    skeleton = FOOT_SKELETON if feet else H36M_SKELETON
+    obj = addon.create_armature("Mocap", FOOT_LENGTHS if feet else LENGTHS, scene.collection, skeleton)
     addon.bake_motion(obj, positions, frame_start=1)
+    names = addon.bone_names(skeleton)
+    for frame in (1, 10):   # the new armature follows every joint
+        np.testing.assert_allclose(_heads_by_name(obj, names, frame), positions[frame - 1], atol=1e-4)
     path = str(tmp_path / f"motion.{fmt}")
     (exporter.export_bvh if fmt == "bvh" else exporter.export_fbx)(obj, path)
     before = {o.name for o in scene.objects}
@@ -84,8 +91,8 @@ def test_export_and_reimport_round_trip(addon, exporter, scene, tmp_path, fmt):
         bpy.ops.import_scene.fbx(filepath=path, anim_offset=0.0)  # the importer shifts by one frame by default
     imported = _imported_armature(before)
     for frame in (1, 10, 20):
-        original = _heads_by_name(obj, addon.BONE_NAMES, frame)
-        again = _heads_by_name(imported, addon.BONE_NAMES, frame)
+        original = _heads_by_name(obj, names, frame)
+        again = _heads_by_name(imported, names, frame)
         np.testing.assert_allclose(again, original, atol=1e-3)  # within 1 mm
 
 
@@ -135,8 +142,9 @@ def _metarig():
 def _mixamo_rig(addon):
     """An armature named like Mixamo's (with its namespace), bones along our rest pose."""
     from core.rotations import rest_pose
-    rest = rest_pose(LENGTHS) + np.array([0, 0, 1.0])
-    joint = {n: rest[i] for i, n in enumerate(addon.SK.names)}
+    from core.skeleton import FOOT_SKELETON
+    rest = rest_pose(FOOT_LENGTHS, FOOT_SKELETON) + np.array([0, 0, 1.0])
+    joint = {n: rest[i] for i, n in enumerate(FOOT_SKELETON.names)}
     bones = [("Hips", "pelvis", "spine", None), ("Spine", "pelvis", "spine", "Hips"),
              ("Spine1", "spine", "thorax", "Spine"), ("Neck", "thorax", "neck_nose", "Spine1"),
              ("Head", "neck_nose", "head", "Neck")]
@@ -144,7 +152,9 @@ def _mixamo_rig(addon):
         bones += [(f"{side}UpLeg", f"{s}_hip", f"{s}_knee", "Hips"), (f"{side}Leg", f"{s}_knee", f"{s}_ankle", f"{side}UpLeg"),
                   (f"{side}Shoulder", "thorax", f"{s}_shoulder", "Spine1"),
                   (f"{side}Arm", f"{s}_shoulder", f"{s}_elbow", f"{side}Shoulder"),
-                  (f"{side}ForeArm", f"{s}_elbow", f"{s}_wrist", f"{side}Arm")]
+                  (f"{side}ForeArm", f"{s}_elbow", f"{s}_wrist", f"{side}Arm"),
+                  (f"{side}Foot", f"{s}_ankle", f"{s}_ball", f"{side}Leg"),
+                  (f"{side}ToeBase", f"{s}_ball", f"{s}_toe", f"{side}Foot")]
     armature = bpy.data.armatures.new("mixamo")
     obj = bpy.data.objects.new("mixamo", armature)
     bpy.context.scene.collection.objects.link(obj)
@@ -162,13 +172,23 @@ def _mixamo_rig(addon):
 
 
 @pytest.mark.parametrize("rig_kind", ["RIGIFY_METARIG", "MIXAMO"])
-def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rigify, rig_kind):
-    from core.retarget import PRESETS
-    positions, _ = rigid_motion(frames=15, seed=8)
+@pytest.mark.parametrize("feet", [False, True])
+def test_bake_onto_existing_rig_points_limbs_along_the_joints(addon, scene, rigify, rig_kind, feet):
+    """Every mapped bone points along its segment; with feet the foot and toe bones too, and a motion
+    without feet leaves them out (its 17 joints cannot say where the toes are)."""
+    from core.retarget import PRESETS, drivable
+    from core.skeleton import FOOT_SKELETON
+    positions, _ = rigid_motion(frames=15, seed=8, feet=feet)
     obj = _metarig() if rig_kind == "RIGIFY_METARIG" else _mixamo_rig(addon)
+    foot_bone = "foot.L" if rig_kind == "RIGIFY_METARIG" else "mixamorig:LeftFoot"
+    resting = np.array(obj.pose.bones[foot_bone].matrix_basis)
     addon.bake_onto_rig(obj, positions, PRESETS[rig_kind], frame_start=1)
-    sk = addon.SK
-    mapping = PRESETS[rig_kind]
+    sk = FOOT_SKELETON
+    mapping = drivable(PRESETS[rig_kind], positions.shape[1])
+    assert ("LeftFoot" in mapping or "foot.L" in mapping) == feet
+    scene.frame_set(9)
+    turned = not np.allclose(np.array(obj.pose.bones[foot_bone].matrix_basis), resting, atol=1e-4)
+    assert turned == feet
     starting_at = {rule.split(">")[0]: bone for bone, rule in mapping.items() if ">" in rule}
 
     def pose_bone(bone):
