@@ -39,9 +39,12 @@ def test_every_corpus_rig_follows_the_limbs_bends_its_own_hinges_and_keeps_its_f
         pytest.skip(f"{name}: its file could not be fetched here (GitHub not reachable)")
     empty_scene()
     rig = build_rig(name, str(tmp_path))
-    motion = walk(60, turn_deg=30)
+    motion = walk(60, turn_deg=30, feet=True)
     figures = measure(rig, motion, addon, frames=list(range(0, 60, 4)))
     assert figures["limb_direction_error_max_deg"] <= 2.0, figures
+    # the feet (and, where the rig has one toe bone, the toes) roll as the motion's do
+    assert figures["foot_segments_measured"] == (2 if name == "mpfb_default" else 4), figures
+    assert figures["foot_direction_error_max_deg"] <= 2.0, figures
     assert figures["hinges_measured"] > 20 and figures["hinge_error_median_deg"] <= 5.0, figures
     assert figures["lowest_ankle_m"] >= 0.0, figures  # the walk's ankles are 8 cm up: scaled, still above
     assert figures["root_scale_error_pct"] <= 5.0, figures

@@ -349,11 +349,15 @@ def retarget_markdown(result: dict, out: str) -> list[str]:
              "Rigify rigs, and variants) baked through the built add-on; angles measured on what Blender evaluates "
              "(`training/rig_corpus/measure.py`). Limb error: the largest angle between a baked limb segment and the "
              "lifted one; hinge error: the rig's own knee/elbow axis against the lifted limb's plane, frames bent by "
-             "more than 15°; root scale error: hips travel against the leg-length ratio.", "",
-             "| rig | motion | bones | limb error max (°) | hinge error median / p90 (°) | lowest ankle (m) "
-             "| root scale (intended) | root scale error |", "|---|---|---|---|---|---|---|---|"]
+             "more than 15°; foot error: the same as the limb error for the foot and toe bones (the walk rolls its "
+             "feet heel to toe; the held-out mocap has no feet); root scale error: hips travel against the "
+             "leg-length ratio.", "",
+             "| rig | motion | bones | limb error max (°) | foot error max (°) | hinge error median / p90 (°) "
+             "| lowest ankle (m) | root scale (intended) | root scale error |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rigs"]:
+        foot = r.get("foot_direction_error_max_deg")
         lines.append(f"| {r['rig']}: {r['about']} | {r['motion']} | {r['bones']} | {r['limb_direction_error_max_deg']} "
+                     f"| {'-' if foot is None else foot} "
                      f"| {r['hinge_error_median_deg']} / {r['hinge_error_p90_deg']} | {r['lowest_ankle_m']} "
                      f"| {r['root_scale']} ({r['root_scale_intended']}) | {r['root_scale_error_pct']} % |")
     sheets = [r["contact_sheet"] for r in result["rigs"] if r.get("contact_sheet")]

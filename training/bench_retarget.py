@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     atexit.register(shutil.rmtree, folder, True)  # the rigs built for measuring: hundreds of MB
     addon = built_addon_bake()
     addon_utils.enable("rigify", default_set=True)
-    motions = {"walk": walk(120, turn_deg=30)}
+    motions = {"walk": walk(120, turn_deg=30, feet=True)}   # with rolling feet: foot and toe bones measured too
     if args.data:
         motions["held_out_mocap"] = held_out_clip(args.data)
     os.makedirs(args.out, exist_ok=True)
@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
         "rigs": rows, "seconds": round(time.perf_counter() - started, 1),
         "keys": {
             "retarget_max_limb_direction_error_deg": max(r["limb_direction_error_max_deg"] for r in rows),
+            "retarget_max_foot_direction_error_deg": max(r["foot_direction_error_max_deg"] for r in rows
+                                                         if r["foot_direction_error_max_deg"] is not None),
             "retarget_median_hinge_error_deg": round(float(np.median(hinge)), 3),
             "retarget_max_root_scale_error_pct": max(r["root_scale_error_pct"] for r in rows),
             "retarget_lowest_ankle_m": min(r["lowest_ankle_m"] for r in rows),

@@ -6,7 +6,8 @@
 - hinge error: the angle between the rig's own knee or elbow axis (``core.retarget.rest_hinge_axes``,
   carried by the posed bone the lower limb hangs from) and the normal of the lifted limb's plane, on frames where
   the limb is bent by more than 15 degrees;
-- feet: the lowest the rig's ankles get (world z, the floor is 0);
+- feet: the lowest the rig's ankles get (world z, the floor is 0); with a motion that has feet, the
+  largest angle between the rig's foot and toe segments and the motion's (``foot_direction_error_max_deg``);
 - root scale: how far the rig's hips travel over how far the person's do, against the ratio of
   their leg lengths (the root motion's intended scale).
 """
@@ -16,17 +17,18 @@ import bpy
 import numpy as np
 
 from core.retarget import HINGES, angle_deg, joint_points, rest_hinge_axes, resolve_mapping
-from core.skeleton import H36M_SKELETON
+from core.skeleton import FOOT_SKELETON
 
 from .build import CorpusRig
 
-SK = H36M_SKELETON
+SK = FOOT_SKELETON
 MEASURED_BEND_DEG = 15.0
 LIMBS = [rule for pair in HINGES.items() for rule in (pair[0], pair[1][0])]
+FEET = [f"{s}_ankle>{s}_ball" for s in ("left", "right")] + [f"{s}_ball>{s}_toe" for s in ("left", "right")]
 
 
 def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[int] | None = None) -> dict:
-    """Bake ``joints_world`` (T, 17, 3) onto ``rig`` with the add-on's bake module (as the built
+    """Bake ``joints_world`` (T, 17 or 21, 3) onto ``rig`` with the add-on's bake module (as the built
     extension vendors it); the figures."""
     obj = rig.obj
     addon_bake.bake_onto_rig(obj, joints_world, rig.mapping, frame_start=1, switches=rig.switches or None)
@@ -38,7 +40,8 @@ def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[i
     scene = bpy.context.scene
     frames = frames or list(range(len(joints_world)))
     world = np.array(obj.matrix_world)
-    limb_errors, hinge_errors, ankles, hips = [], [], [], []
+    limb_errors, hinge_errors, foot_errors, ankles, hips = [], [], [], [], []
+    with_feet = joints_world.shape[1] == SK.num_joints
     for t in frames:
         scene.frame_set(1 + t)
         posed = {}
@@ -47,10 +50,11 @@ def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[i
             point = pose_bone.head if end == "head" else pose_bone.tail
             posed[joint] = (world @ np.append(np.array(point), 1.0))[:3]
         lifted = joints_world[t]
-        for rule in LIMBS:
+        for rule in LIMBS + (FEET if with_feet else []):
             if rule in by_rule:
                 a, e = rule.split(">")
-                limb_errors.append(angle_deg(posed[e] - posed[a], lifted[SK.index(e)] - lifted[SK.index(a)]))
+                error = angle_deg(posed[e] - posed[a], lifted[SK.index(e)] - lifted[SK.index(a)])
+                (limb_errors if rule in LIMBS else foot_errors).append(error)
         for upper_bone, rest_axis in hinges.items():
             rule = resolved[upper_bone]
             a, m = rule.split(">")
@@ -77,6 +81,8 @@ def measure(rig: CorpusRig, joints_world: np.ndarray, addon_bake, frames: list[i
         "hinge_error_median_deg": round(float(np.median(hinge_errors)), 3) if hinge_errors else None,
         "hinge_error_p90_deg": round(float(np.percentile(hinge_errors, 90)), 3) if hinge_errors else None,
         "hinges_measured": len(hinge_errors),
+        "foot_direction_error_max_deg": round(float(np.max(foot_errors)), 3) if foot_errors else None,
+        "foot_segments_measured": len({r for r in FEET if r in by_rule}) if with_feet else 0,
         "lowest_ankle_m": round(float(np.min(ankles)), 4),
         "root_scale": round(float(travelled / person), 4) if person > 1e-6 else None,
         "root_scale_intended": round(float(intended), 4),

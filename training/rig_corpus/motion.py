@@ -1,7 +1,9 @@
 """A fixed test motion for retargeting: a walk with bent knees and elbows, feet on the floor.
 
 Made from joint angles, so every frame is a plausible human pose (knees bend backwards, elbows
-forwards, by known amounts); numpy only. World: Z up, walking towards -Y, floor at z = 0.
+forwards, by known amounts); numpy only. World: Z up, walking towards -Y, floor at z = 0. With
+``feet``, each foot rolls heel to toe (toes up at the heel strike, down at the push-off) and the
+motion has ``FOOT_SKELETON``'s 21 joints.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ def _pitched(angle: np.ndarray, sideways: float = 0.0) -> np.ndarray:
 
 
 def walk(frames: int = 120, fps: float = 30.0, speed: float = 1.2, steps_per_second: float = 1.8,
-         turn_deg: float = 0.0) -> np.ndarray:
-    """Joint positions (frames, 17, 3) of a walk; ``turn_deg`` turns the whole path about Z."""
+         turn_deg: float = 0.0, feet: bool = False) -> np.ndarray:
+    """Joint positions (frames, 17, 3) of a walk, or with ``feet`` (frames, 21, 3); ``turn_deg`` turns
+    the whole path about Z."""
     t = np.arange(frames) / fps
     phase = np.pi * steps_per_second * t
     joints = np.zeros((frames, SK.num_joints, 3))
@@ -54,8 +57,29 @@ def walk(frames: int = 120, fps: float = 30.0, speed: float = 1.2, steps_per_sec
         joints[:, index(f"{side}_shoulder")] = shoulder
         joints[:, index(f"{side}_elbow")] = shoulder + upper
         joints[:, index(f"{side}_wrist")] = shoulder + upper + fore
+    if feet:
+        joints = _with_rolling_feet(joints, phase)
     if turn_deg:
         a = np.radians(turn_deg)
         turn = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
         joints = joints @ turn.T
     return joints
+
+
+TOE_REACH, HEEL_REACH = 0.2, 0.1   # metres from the ankle
+
+
+def _with_rolling_feet(joints: np.ndarray, phase: np.ndarray) -> np.ndarray:
+    """The 21 joints: heels and toe tips pitched about each ankle (toes up to 25 degrees, down to 30),
+    heels and toes kept above the floor, through ``core.feet.foot_joints``."""
+    from core.feet import foot_joints
+    feet = np.zeros((len(joints), 4, 3))
+    for side, (ankle, offset) in enumerate(((SK.index("left_ankle"), 0.0), (SK.index("right_ankle"), np.pi))):
+        pitch = np.radians(27.5) * np.sin(phase + offset + 0.4) - np.radians(2.5)   # + toes up
+        toe = np.stack([np.zeros_like(pitch), -np.cos(pitch), np.sin(pitch) - 0.35], axis=-1)
+        heel = np.stack([np.zeros_like(pitch), 0.45 * np.cos(pitch), -0.9 - 0.45 * np.sin(pitch)], axis=-1)
+        for k, (direction, reach) in enumerate(((heel, HEEL_REACH), (toe, TOE_REACH))):
+            point = joints[:, ankle] + reach * direction / np.linalg.norm(direction, axis=-1, keepdims=True)
+            point[:, 2] = np.maximum(point[:, 2], 0.0)
+            feet[:, 2 * side + k] = point
+    return foot_joints(joints, feet)
