@@ -108,7 +108,7 @@ def test_results_page_and_plots(tmp_path):
     assert "| demo (two people), 1768x994 | 230 | 60.0 | 55.0 | 0.917 | 0.10, 0.20 |" in page
     assert "| SIGINT | 1800 | 900 | 910 | 0.6 % |" in page and "| 10 min | 18000 | 480 | 50.0 |" in page
     assert "230 frames in 8.0 s (28.8 frames/s" in page and "300 MB" in page
-    assert "| mpfb_mixamo: Mixamo names | walk | 52 | 0.01 | 0.2 / 0.9 | 0.07 | 0.95 (0.96) | 1.0 % |" in page
+    assert "| mpfb_mixamo: Mixamo names | walk | 52 | 0.01 | - | 0.2 / 0.9 | 0.07 | 0.95 (0.96) | 1.0 % |" in page
     assert "`results/bench/retarget/<rig>.png`" in page
     assert "| solutions | 78.5 | 72.1 | 79.3 % | 16.6 / 67.3 |  |" in page
     assert "| tasks-heavy | 38.8 | 31.9 | 73.0 % | 11.2 / 32.4 | 4.9 / 4.3 |" in page
