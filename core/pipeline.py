@@ -208,10 +208,13 @@ def write_preview(video: str, result: MotionResult, path: str, start_frame: int 
     from .preview import PreviewWriter, preview_frames
 
     track = result.keypoints
-    writer = PreviewWriter(path, result.fps, (track.width, track.height), result.joints_world, height=PREVIEW_HEIGHT)
+    writer = PreviewWriter(path, result.fps, (track.width, track.height), result.joints_world, height=PREVIEW_HEIGHT,
+                           feet_world=result.feet_world)
+    seen_feet = None if track.feet is None else np.where((track.feet_confidence >= 0.5)[..., None], track.feet, np.nan)
     try:
         for t, frame in enumerate(preview_frames(video, start_frame, track.num_frames, list(segments))):
-            writer.write(t, frame, track.positions[t], track.filled[t], result.contacts)
+            writer.write(t, frame, track.positions[t], track.filled[t], result.contacts,
+                         None if seen_feet is None else seen_feet[t])
             if progress is not None and (t % 10 == 9 or t + 1 == track.num_frames):
                 progress(t + 1)
     finally:

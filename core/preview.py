@@ -29,7 +29,7 @@ class PreviewWriter:
     """
 
     def __init__(self, path: str, fps: float, frame_size: tuple[int, int], poses_world: np.ndarray,
-                 height: int = 480):
+                 height: int = 480, feet_world: np.ndarray | None = None):
         import cv2
         self.cv2 = cv2
         width, frame_height = frame_size
@@ -41,7 +41,7 @@ class PreviewWriter:
         if not self.writer.isOpened():
             raise OSError(f"cannot write preview video {path}")
         # One fixed camera for the 3D panel: looking at the motion's centre from the front-right, above.
-        self.poses = poses_world
+        self.poses, self.feet = poses_world, feet_world   # feet: (T, 4, 3) heels and toe tips, or None
         centre = poses_world[:, 0].mean(axis=0)
         extent = max(np.ptp(poses_world[..., :2].reshape(-1, 2), axis=0).max(), 2.0)
         self.centre, self.zoom = centre, 0.8 * self.panel / (extent + 1.0)
@@ -75,10 +75,19 @@ class PreviewWriter:
         for parent, child in SK.bones():
             cv2.line(image, tuple(joints[parent].astype(int)), tuple(joints[child].astype(int)),
                      _bone_colour(child), 3, cv2.LINE_AA)
+        if self.feet is not None:
+            self._draw_feet(image, joints, self._project(self.feet[t]), 3)
         if contacts is not None:
             for foot, name in enumerate(("left_ankle", "right_ankle")):
                 if contacts[t, foot]:
                     cv2.circle(image, tuple(joints[SK.index(name)].astype(int)), 6, (0, 255, 0), -1, cv2.LINE_AA)
+
+    def _draw_feet(self, image: np.ndarray, joints: np.ndarray, feet: np.ndarray, thickness: int) -> None:
+        """Each ankle to its heel and to its toe tip (``core.keypoints.FOOT_POINTS`` order)."""
+        for k, ankle in enumerate(("left_ankle", "left_ankle", "right_ankle", "right_ankle")):
+            if np.isfinite(feet[k]).all():
+                self.cv2.line(image, tuple(joints[SK.index(ankle)].astype(int)), tuple(feet[k].astype(int)),
+                              _bone_colour(SK.index(ankle)), thickness, self.cv2.LINE_AA)
 
     def _encode(self) -> None:
         while (canvas := self._queue.get()) is not None:
@@ -88,7 +97,8 @@ class PreviewWriter:
                 self._error = exc
 
     def write(self, t: int, frame_bgr: np.ndarray, keypoints: np.ndarray, filled: np.ndarray,
-              contacts: np.ndarray | None = None) -> None:
+              contacts: np.ndarray | None = None, feet: np.ndarray | None = None) -> None:
+        """One frame; ``feet``: the detector's heels and toe tips (4, 2+) in pixels, drawn where seen (None: not)."""
         cv2 = self.cv2
         if self._error is not None:
             raise self._error
@@ -102,6 +112,8 @@ class PreviewWriter:
         for parent, child in SK.bones():
             cv2.line(frame, tuple(points[parent].astype(int)), tuple(points[child].astype(int)),
                      _bone_colour(child), 2, cv2.LINE_AA)
+        if feet is not None:
+            self._draw_feet(frame, points, np.asarray(feet)[:, :2] * self.scale, 2)
         for j, point in enumerate(points):
             cv2.circle(frame, tuple(point.astype(int)), 3, (0, 0, 255) if filled[j] else (255, 255, 255), -1)
         self._panel(t, contacts, canvas[:, self.left_width:])
