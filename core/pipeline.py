@@ -8,7 +8,8 @@ VIDEO is a video file or a folder of images (one per frame, in name order).
 
 Writes to DIR: ``detections.npz`` (everyone's 2D detections), ``tracks.json`` and ``tracks.png``
 (each person's id, frames and size, and a picture of each), ``motion.npz`` (the chosen person's
-3D joints in world and camera space, root trajectory, foot contacts, camera pose), ``motion.bvh``,
+3D joints in world and camera space, root trajectory, foot contacts, camera pose, and where the
+detector gives them, heels and toe tips: ``core.feet``), ``motion.bvh`` (with foot and toe bones),
 with ``--all-people`` ``person_<id>.npz`` and ``person_<id>.bvh`` for each main person (one world
 for all), ``preview.mp4`` (2D skeleton on the frames beside a 3D view) and ``run.json`` (what made
 them). Detection is saved in chunks under ``DIR/.cache/`` as it goes: a run stopped with Ctrl-C,
