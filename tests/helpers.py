@@ -49,6 +49,8 @@ def synthetic_clips_file(path, clips_per_subset: int = 3, frames: int = 60) -> s
             walk = standing_person(frames)
             sway = 0.05 * np.sin(np.linspace(0, 6, frames) + rng.uniform(0, 6))[:, None, None]
             walk[:, 12:14, 2] += sway[:, :, 0]  # a little arm motion
-            clips.append(Clip(f"{subset}-{i}", "synthetic", subset, walk.astype(np.float32), {}))
+            toes = walk[:, [6, 3]] + np.array([0.0, -0.12, -0.06])   # toe bases ahead of and below the ankles
+            clips.append(Clip(f"{subset}-{i}", "synthetic", subset, walk.astype(np.float32), {},
+                              toes.astype(np.float32)))
     save_clips(path, clips)
     return str(path)

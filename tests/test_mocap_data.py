@@ -124,6 +124,12 @@ def test_clips_round_trip_without_pickle(tmp_path):
     assert loaded[0].labels["style"] == "s"
     with pytest.raises(FileNotFoundError, match="prepare_data"):
         load_clips(tmp_path / "missing.npz")
+    # toe bases travel with their clip; a source without them loads without them
+    toes = np.arange(3 * 2 * 3, dtype=np.float32).reshape(3, 2, 3)
+    save_clips(tmp_path / "t.npz", [Clip("a", "x", "train", np.zeros((3, 17, 3), np.float32), {}, toes), clips[1]])
+    first, second = load_clips(tmp_path / "t.npz")
+    np.testing.assert_array_equal(first.toes, toes)
+    assert second.toes is None
 
 
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="shared mocap archives not present")
@@ -139,6 +145,12 @@ def test_real_bandai_clip_is_a_plausible_standing_person():
     assert 0.3 < lengths[:, 1].mean() < 0.5           # thigh
     assert np.allclose(lengths[:, 1], lengths[:, 4], atol=0.01)  # left and right thighs match
     assert lengths.std(axis=0).max() < 0.01            # rigid bones
+    # Bandai's toe bases: ahead of the ankles and nearer the floor, a foot's length away
+    toes = clip.toes
+    assert toes.shape == (len(p), 2, 3)
+    reach = np.linalg.norm(toes[:, 0] - p[:, sk.index("left_ankle")], axis=-1)
+    assert 0.08 < np.median(reach) < 0.2
+    assert np.median(toes[:, 0, 2] - p[:, sk.index("left_ankle"), 2]) < -0.03
 
 
 ASF = """:version 1.10

@@ -168,6 +168,12 @@ CMU_TO_H36M = {
 
 def asfamc_to_h36m(skeleton: ASFSkeleton, motion: dict[str, np.ndarray]) -> np.ndarray:
     """17 joints (F, 17, 3), metres, Z up; head top synthesised along the head bone as for BVH."""
+    return asfamc_joints(skeleton, motion)[0]
+
+
+def asfamc_joints(skeleton: ASFSkeleton, motion: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The 17 joints (F, 17, 3) and the left and right toe bases (F, 2, 3: where the foot bones end),
+    metres, Z up."""
     from core.skeleton import H36M_SKELETON
 
     from .mocap import HEAD_TOP_LENGTH, NOSE_FRACTION, y_up_to_z_up
@@ -181,4 +187,5 @@ def asfamc_to_h36m(skeleton: ASFSkeleton, motion: dict[str, np.ndarray]) -> np.n
     up = (head_end - head_base) / np.linalg.norm(head_end - head_base, axis=-1, keepdims=True).clip(1e-9)
     out[:, H36M_SKELETON.index("head")] = head_base + HEAD_TOP_LENGTH * up
     out[:, H36M_SKELETON.index("neck_nose")] = head_base + NOSE_FRACTION * HEAD_TOP_LENGTH * up
-    return y_up_to_z_up(out)
+    toes = np.stack([positions["lfoot"], positions["rfoot"]], axis=1)
+    return y_up_to_z_up(out), y_up_to_z_up(toes)

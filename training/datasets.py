@@ -22,9 +22,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .asfamc import asfamc_to_h36m, parse_amc, parse_asf
+from .asfamc import asfamc_joints, parse_amc, parse_asf
 from .bvh import BVHError, parse_bvh
-from .mocap import bvh_to_h36m, resample
+from .mocap import bvh_joints, resample
 
 TARGET_FPS = 30.0
 SUBSETS = ("train", "validation", "test_actor", "test_motion")
@@ -44,6 +44,12 @@ class Clip:
     subset: str
     positions: np.ndarray            # (F, 17, 3) metres, Z up, 30 fps
     labels: dict = field(default_factory=dict)
+    toes: np.ndarray | None = None   # (F, 2, 3) left and right toe bases, where the source has them
+
+
+def _resampled(points: np.ndarray | None, rate: float) -> np.ndarray | None:
+    """Points of a file at ``rate`` as float32 at TARGET_FPS (None stays None)."""
+    return None if points is None else resample(points, rate, TARGET_FPS).astype(np.float32)
 
 
 def _pool_subset(identifier: str) -> str:
@@ -71,8 +77,8 @@ def read_bandai(archive: str | os.PathLike) -> Iterator[Clip]:
             text = tar.extractfile(member).read().decode("utf-8", errors="replace")
             bvh = parse_bvh(text, member.name)
             subset, labels = bandai_subset(member.name)
-            positions = resample(bvh_to_h36m(bvh, unit_scale=0.01), bvh.frame_rate, TARGET_FPS)
-            yield Clip(os.path.basename(member.name)[:-4], "bandai", subset, positions.astype(np.float32), labels)
+            positions, toes = (_resampled(a, bvh.frame_rate) for a in bvh_joints(bvh, unit_scale=0.01))
+            yield Clip(os.path.basename(member.name)[:-4], "bandai", subset, positions, labels, toes)
 
 
 def read_cmu_daz(archive: str | os.PathLike) -> Iterator[Clip]:
@@ -87,10 +93,10 @@ def read_cmu_daz(archive: str | os.PathLike) -> Iterator[Clip]:
                 continue
             bvh = parse_bvh(tar.extractfile(member).read().decode("utf-8", errors="replace"), member.name)
             bvh.motion = bvh.motion[1:]
-            positions = resample(bvh_to_h36m(bvh, unit_scale=0.01), CMU_DAZ_RATES[style], TARGET_FPS)
+            positions, toes = (_resampled(a, CMU_DAZ_RATES[style]) for a in bvh_joints(bvh, unit_scale=0.01))
             subset = "test_motion" if style in CMU_DAZ_TEST else _pool_subset(Path(member.name).stem)
-            yield Clip(f"cmu-daz-{style}-{Path(member.name).stem}", "cmu-daz", subset, positions.astype(np.float32),
-                       {"content": style})
+            yield Clip(f"cmu-daz-{style}-{Path(member.name).stem}", "cmu-daz", subset, positions,
+                       {"content": style}, toes)
 
 
 def read_cmu_asfamc(archive: str | os.PathLike) -> Iterator[Clip]:
@@ -112,10 +118,10 @@ def read_cmu_asfamc(archive: str | os.PathLike) -> Iterator[Clip]:
         subject = stem.split("_")[0]
         if subject not in skeletons:
             raise ValueError(f"{name}: no ASF skeleton for subject {subject}")
-        positions = asfamc_to_h36m(skeletons[subject], parse_amc(text, skeletons[subject], name))
+        positions, toes = (_resampled(a, 120.0) for a in asfamc_joints(skeletons[subject],
+                                                                      parse_amc(text, skeletons[subject], name)))
         subset = "test_actor" if subject in CMU_TEST_SUBJECTS else _pool_subset(stem)
-        yield Clip(f"cmu-{stem}", "cmu-asfamc", subset, resample(positions, 120.0, TARGET_FPS).astype(np.float32),
-                   {"content": f"subject-{subject}"})
+        yield Clip(f"cmu-{stem}", "cmu-asfamc", subset, positions, {"content": f"subject-{subject}"}, toes)
 
 
 def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) -> Iterator[Clip]:
@@ -125,8 +131,8 @@ def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) 
         raise FileNotFoundError(f"no .bvh files under {folder}")
     for path in paths:
         bvh = parse_bvh(path.read_text(encoding="utf-8", errors="replace"), str(path))
-        positions = resample(bvh_to_h36m(bvh), frame_rate or bvh.frame_rate, TARGET_FPS)
-        yield Clip(path.stem, "user", _pool_subset(path.stem), positions.astype(np.float32), {})
+        positions, toes = (_resampled(a, frame_rate or bvh.frame_rate) for a in bvh_joints(bvh))
+        yield Clip(path.stem, "user", _pool_subset(path.stem), positions, {}, toes)
 
 
 def save_clips(path: str | os.PathLike, clips: list[Clip]) -> None:
@@ -141,7 +147,9 @@ def save_clips(path: str | os.PathLike, clips: list[Clip]) -> None:
              sources=np.array([c.source for c in clips]),
              subsets=np.array([c.subset for c in clips]),
              contents=np.array([str(c.labels.get("content", "")) for c in clips]),
-             styles=np.array([str(c.labels.get("style", "")) for c in clips]))
+             styles=np.array([str(c.labels.get("style", "")) for c in clips]),
+             toes=np.concatenate([c.toes if c.toes is not None else np.full((len(c.positions), 2, 3), np.nan)
+                                  for c in clips]).astype(np.float32))   # NaN: a source without toes
 
 
 def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) -> list[Clip]:
@@ -150,14 +158,16 @@ def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) 
     with np.load(path, allow_pickle=False) as data:
         ends = np.cumsum(data["lengths"])
         positions = data["positions"]
+        toes = data["toes"] if "toes" in data else None   # files prepared before toes were kept have none
         clips = []
         for i, end in enumerate(ends):
             subset = str(data["subsets"][i])
             if subsets is not None and subset not in subsets:
                 continue
-            clips.append(Clip(str(data["names"][i]), str(data["sources"][i]), subset,
-                              positions[end - data["lengths"][i]:end],
-                              {"content": str(data["contents"][i]), "style": str(data["styles"][i])}))
+            span = slice(end - data["lengths"][i], end)
+            clip_toes = None if toes is None or not np.isfinite(toes[span]).all() else toes[span]
+            clips.append(Clip(str(data["names"][i]), str(data["sources"][i]), subset, positions[span],
+                              {"content": str(data["contents"][i]), "style": str(data["styles"][i])}, clip_toes))
     return clips
 
 

@@ -92,8 +92,32 @@ def guess_unit_scale(leg_length: float) -> float:
     return min(UNIT_SCALES, key=lambda scale: abs(np.log(leg_length * scale / ADULT_LEG)))
 
 
+# The toe base (the ball of the foot, where the toes bend), where a source has it; for toe contacts.
+TOE_NAMES: dict[str, list[str]] = {
+    "left_toe_base": ["toesl", "lefttoebase", "ltoe", "lefttoe", "toel", "toeleft", "ltoebase"],
+    "right_toe_base": ["toesr", "righttoebase", "rtoe", "righttoe", "toer", "toeright", "rtoebase"],
+}
+
+
+def find_toe_joints(names: list[str]) -> list[int] | None:
+    """Source indices of the left and right toe bases, or None where the skeleton lacks either."""
+    lookup: dict[str, int] = {}
+    for index, name in enumerate(names):
+        lookup.setdefault(_normalise(name), index)
+    found = [next((lookup[_normalise(c)] for c in candidates if _normalise(c) in lookup), None)
+             for candidates in TOE_NAMES.values()]
+    return None if None in found else found
+
+
 def bvh_to_h36m(bvh: BVHMotion, unit_scale: float | None = None, y_up: bool = True) -> np.ndarray:
     """17-joint positions (F, 17, 3) in metres with Z up, from any BVH whose joints can be mapped."""
+    return bvh_joints(bvh, unit_scale, y_up)[0]
+
+
+def bvh_joints(bvh: BVHMotion, unit_scale: float | None = None,
+               y_up: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """The 17 joints (F, 17, 3) and the left and right toe bases (F, 2, 3; None where the skeleton has
+    none), in metres with Z up."""
     joints = find_source_joints(bvh.names)
     positions, rotations = forward_kinematics(bvh)
     if unit_scale is None:
@@ -114,7 +138,11 @@ def bvh_to_h36m(bvh: BVHMotion, unit_scale: float | None = None, y_up: bool = Tr
     out *= unit_scale
     out[:, H36M_SKELETON.index("head")] = head_top
     out[:, H36M_SKELETON.index("neck_nose")] = head_base * unit_scale + NOSE_FRACTION * HEAD_TOP_LENGTH * head_up
-    return y_up_to_z_up(out) if y_up else out
+    toe_joints = find_toe_joints(bvh.names)
+    toes = None if toe_joints is None else positions[:, toe_joints] * unit_scale
+    if y_up:
+        return y_up_to_z_up(out), None if toes is None else y_up_to_z_up(toes)
+    return out, toes
 
 
 def resample(positions: np.ndarray, source_rate: float, target_rate: float = 30.0) -> np.ndarray:
