@@ -16,8 +16,9 @@ smoothed in time.
 
 ``foot_joints`` turns heels and toe tips into the skeleton ``FOOT_SKELETON`` exports and bakes:
 a ball joint (the toes' root, ``BALL_FRACTION`` of the way from the heel to the toe tip) and the
-toe tip. While the ball is on the floor and the heel is up (pushing off), the toes lie flat on
-the floor instead of carrying on the line of the foot, so the toe bone bends.
+toe tip. While the toes are planted and the heel is up (pushing off: the contact network's heels
+and toes, or without them the ball on the floor and the heel up), the toes lie flat instead of
+carrying on the line of the foot, so the toe bone bends.
 """
 from __future__ import annotations
 
@@ -151,9 +152,12 @@ def lift_feet(track: KeypointTrack, joints_camera: np.ndarray, intrinsics: Camer
     return points, detected
 
 
-def foot_joints(joints_world: np.ndarray, feet_world: np.ndarray) -> np.ndarray:
+def foot_joints(joints_world: np.ndarray, feet_world: np.ndarray, planted: np.ndarray | None = None) -> np.ndarray:
     """The 21 joints of ``FOOT_SKELETON`` (T, 21, 3) from the 17 joints and the heels and toe tips (world, Z up,
-    the floor at z = 0): each foot's ball and toe tip, the toes flat on the floor while pushing off."""
+    the floor at z = 0): each foot's ball and toe tip, the toes flat on the floor while pushing off.
+
+    Pushing off: ``planted`` (T, 4; heels and toes planted, ``FOOT_POINTS`` order) with the toe down and
+    the heel up; without it, the ball within ``FLAT_TOES_HEIGHT`` of the floor and the heel above the toe."""
     joints_world, feet_world = np.asarray(joints_world, np.float64), np.asarray(feet_world, np.float64)
     out = np.zeros((len(joints_world), FOOT_SKELETON.num_joints, 3))
     out[:, :17] = joints_world
@@ -163,7 +167,10 @@ def foot_joints(joints_world: np.ndarray, feet_world: np.ndarray) -> np.ndarray:
         toes_length = (1 - BALL_FRACTION) * np.linalg.norm(along, axis=-1, keepdims=True)
         level = along.copy()
         level[:, 2] = 0.0
-        pushing_off = (ball[:, 2] < FLAT_TOES_HEIGHT) & (feet_world[:, heel, 2] > feet_world[:, toe, 2])
+        if planted is not None:
+            pushing_off = np.asarray(planted[:, toe], bool) & ~np.asarray(planted[:, heel], bool)
+        else:
+            pushing_off = (ball[:, 2] < FLAT_TOES_HEIGHT) & (feet_world[:, heel, 2] > feet_world[:, toe, 2])
         tip = np.where(pushing_off[:, None], ball + toes_length * _unit(level), feet_world[:, toe])
         out[:, 17 + 2 * side], out[:, 18 + 2 * side] = ball, tip
     return out

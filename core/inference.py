@@ -123,8 +123,9 @@ class PoseLifter:
         if "lifter" not in weights.networks:
             raise ValueError(f"{os.fspath(path)} has no 'lifter' network (found: {sorted(weights.networks)})")
         trajectory, contacts = weights.networks.get("trajectory"), weights.networks.get("contacts")
-        if contacts is not None and (contacts.config.num_joints_out, contacts.config.out_features) != (2, 1):
-            raise ValueError(f"{os.fspath(path)}: its 'contacts' network does not give two feet's logits")
+        if contacts is not None and (contacts.config.num_joints_out, contacts.config.out_features) not in ((2, 1), (4, 1)):
+            raise ValueError(f"{os.fspath(path)}: its 'contacts' network gives neither two feet's logits nor "
+                             "each heel's and toe's")
         return cls(NumpyTemporalModel(weights.networks["lifter"]),
                    NumpyTemporalModel(trajectory) if trajectory is not None else None,
                    metadata=weights.metadata, contacts=NumpyTemporalModel(contacts) if contacts is not None else None)
@@ -162,16 +163,31 @@ class PoseLifter:
         return root
 
     def contacts(self, keypoints: np.ndarray, flip_augment: bool = True) -> np.ndarray | None:
-        """(T, 2) probabilities of the left and right foot being planted; None without a contact network."""
+        """(T, 2) probabilities of the left and right foot being planted (the heels, where the network tells
+        heels from toes); None without a contact network."""
         if self.contact_model is None:
+            return None
+        probabilities = contact_probabilities(self.contact_model, keypoints, flip_augment, self.skeleton)
+        return probabilities[:, HEELS] if probabilities.shape[1] == 4 else probabilities
+
+    def contact_points(self, keypoints: np.ndarray, flip_augment: bool = True) -> np.ndarray | None:
+        """(T, 4) probabilities of the left heel, left toe, right heel and right toe being planted
+        (``core.keypoints.FOOT_POINTS`` order); None for a network of whole feet, or none."""
+        if self.contact_model is None or self.contact_model.config.num_joints_out != 4:
             return None
         return contact_probabilities(self.contact_model, keypoints, flip_augment, self.skeleton)
 
 
+HEELS = [0, 2]    # of a heel-and-toe contact network's outputs (left heel, left toe, right heel, right toe)
+MIRRORED_CONTACTS = {2: [1, 0], 4: [2, 3, 0, 1]}   # a contact network's outputs for the mirrored body
+
+
 def contact_probabilities(model: NumpyTemporalModel, keypoints: np.ndarray, flip_augment: bool = True,
                           skeleton: Skeleton = H36M_SKELETON) -> np.ndarray:
-    """(T, 2) probabilities of the left and right foot being planted, from a contact network's logits."""
+    """(T, 2) probabilities of the left and right foot being planted, or (T, 4) of each heel and toe
+    (left heel, left toe, right heel, right toe), from a contact network's logits."""
     logits = model.predict(keypoints)[:, :, 0]
     if flip_augment:  # the mirrored body's left foot is this one's right
-        logits = (logits + model.predict(flip_horizontal(keypoints, skeleton))[:, ::-1, 0]) / 2
+        mirrored = model.predict(flip_horizontal(keypoints, skeleton))[:, :, 0]
+        logits = (logits + mirrored[:, MIRRORED_CONTACTS[logits.shape[1]]]) / 2
     return 1 / (1 + np.exp(-logits))

@@ -80,12 +80,14 @@ class MotionResult:
     feet_world: np.ndarray | None = None     # (T, 4, 3) heels and toe tips (core.keypoints.FOOT_POINTS), metres, Z up
     feet_camera: np.ndarray | None = None    # (T, 4, 3) the same in camera axes
     feet_detected: np.ndarray | None = None  # (T, 4) placed from the detector (else carried from nearby frames)
+    contact_points: np.ndarray | None = None  # (T, 4) heels and toes planted (FOOT_POINTS order), where the
+                                              # contact network tells them apart
 
     def skeleton_joints(self) -> tuple[np.ndarray, Skeleton]:
         """The joints to export and bake: with feet, ``FOOT_SKELETON``'s 21 (balls and toe tips added)."""
         if self.feet_world is None:
             return self.joints_world, H36M_SKELETON
-        return foot_joints(self.joints_world, self.feet_world), FOOT_SKELETON
+        return foot_joints(self.joints_world, self.feet_world, self.contact_points), FOOT_SKELETON
 
 
 def camera_intrinsics(width: int, height: int, options: PipelineOptions) -> CameraIntrinsics:
@@ -122,6 +124,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     poses = lifter.lift(normalized, flip_augment=options.flip_augment).astype(np.float64)
     timings["lift_s"] = time.perf_counter() - started
     planted = lifter.contacts(normalized, flip_augment=options.flip_augment)   # None without a contact network
+    points_planted = lifter.contact_points(normalized, flip_augment=options.flip_augment)  # heels and toes apart
     if options.smoothing_window:
         poses = smooth(poses, options.smoothing_window, 2)
     if options.constant_bones:
@@ -146,6 +149,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
         joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
         feet_camera = feet_camera * height_scale(lifted_height, options.height_m)
     contacts = contacts_from(planted)
+    contact_points = contacts_from(points_planted)
     frame = world or world_frame(joints_camera, options.camera_pitch_deg, options.camera_height_m, contacts)
     joints_world = frame.apply(joints_camera)
     feet_world = frame.apply(feet_camera)
@@ -169,7 +173,8 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     return MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
                         timings, sliding, world=frame, height_m=options.height_m or lifted_height,
                         contact_rate=float(contacts.mean()) if len(contacts) else 0.0, poorly_fit=poorly_fit,
-                        feet_world=feet_world, feet_camera=feet_camera, feet_detected=feet_detected)
+                        feet_world=feet_world, feet_camera=feet_camera, feet_detected=feet_detected,
+                        contact_points=contact_points)
 
 
 POOR_FIT = 3.0         # a frame whose 2D error is this many times the clip's median fits poorly
@@ -198,7 +203,8 @@ def save_motion(result: MotionResult, motion_path: str, bvh_path: str, options: 
              person=result.person if result.person is not None else -1, height_m=result.height_m,
              **({} if result.feet_world is None else {
                  "feet_world": result.feet_world.astype(np.float32), "feet_camera": result.feet_camera.astype(np.float32),
-                 "feet_detected": result.feet_detected, "foot_point_names": np.array(FOOT_POINTS)}))
+                 "feet_detected": result.feet_detected, "foot_point_names": np.array(FOOT_POINTS)}),
+             **({} if result.contact_points is None else {"contact_points": result.contact_points}))
     joints, skeleton = result.skeleton_joints()
     write_bvh(bvh_path, joints, result.fps, units=options.bvh_units, skeleton=skeleton)
 
@@ -487,7 +493,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{camera['height_m']:.2f} m above the floor ("
           + (f"{' and '.join(given)} given, the rest estimated" if given else
              "estimated from the body; give --camera-pitch and --camera-height if you know them") + ")")
-    print(f"feet marked as planted in {100 * result.contact_rate:.0f} % of their frames; sliding while planted "
+    toes = "" if result.contact_points is None else \
+        f" (toes down in {100 * result.contact_points[:, [1, 3]].mean():.0f} %)"
+    print(f"feet marked as planted in {100 * result.contact_rate:.0f} % of their frames{toes}; sliding while planted "
           f"{result.sliding_mm_per_frame['before_lock']:.1f} -> {result.sliding_mm_per_frame['after_lock']:.1f} "
           "mm/frame (by these contacts themselves, not against a truth)")
     for name, path in paths.items():

@@ -115,6 +115,23 @@ def test_toes_lie_flat_while_pushing_off_and_follow_the_foot_in_the_air():
     np.testing.assert_allclose(out[0, FOOT_SKELETON.index("right_toe")], feet[0, 3])   # straight in the air
 
 
+def test_the_contact_network_says_when_the_toes_lie_flat():
+    joints = np.zeros((2, 17, 3))
+    joints[:, SK.index("left_ankle")] = [0.0, 0.0, 0.12]
+    joints[:, SK.index("right_ankle")] = [0.4, 0.0, 0.12]
+    feet = np.zeros((2, 4, 3))
+    feet[:, 0], feet[:, 1] = [0.0, 0.06, 0.10], [0.0, -0.19, 0.0]
+    feet[:, 2], feet[:, 3] = [0.4, 0.06, 0.10], [0.4, -0.19, 0.0]
+    planted = np.array([[False, True, True, True], [False, False, False, True]])   # left toe only; right toe only
+    out = foot_joints(joints, feet, planted)
+    tips = out[:, [FOOT_SKELETON.index("left_toe"), FOOT_SKELETON.index("right_toe")]]
+    balls = out[:, [FOOT_SKELETON.index("left_ball"), FOOT_SKELETON.index("right_ball")]]
+    assert tips[0, 0, 2] == pytest.approx(balls[0, 0, 2])     # left, frame 0: toe down, heel up: flat
+    np.testing.assert_allclose(tips[0, 1], feet[0, 3])        # right, frame 0: the heel is down too: straight
+    np.testing.assert_allclose(tips[1, 0], feet[1, 1])        # left, frame 1: nothing planted: straight
+    assert tips[1, 1, 2] == pytest.approx(balls[1, 1, 2])     # right, frame 1: toe only: flat
+
+
 def test_no_heel_or_toe_under_the_floor_and_feet_move_with_locked_ankles():
     joints = np.zeros((1, 17, 3))
     joints[0, SK.index("left_ankle")] = [0.0, 0.0, 0.08]

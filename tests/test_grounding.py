@@ -14,7 +14,7 @@ from core.world import camera_angles, world_frame
 from tests.helpers import random_model, standing_person, synthetic_clips_file
 from training import contacts as contact_training
 from training.bench_grounding import in_view, path_length_in_view, rigid_alignment, summarize, trunk_lean_deg
-from training.contacts import contact_f1, true_foot_contacts
+from training.contacts import contact_f1, true_contact_points, true_foot_contacts
 
 SK = H36M_SKELETON
 INTRINSICS = CameraIntrinsics.from_fov(1280, 720, 60.0)
@@ -118,6 +118,34 @@ def test_true_contacts_follow_speed_and_the_local_ground_level():
     assert contact_f1(contacts, contacts) == 1.0 and contact_f1(~contacts, contacts) == 0.0
 
 
+def test_toes_are_planted_by_the_same_rule_as_the_heels_and_unknown_without_toe_joints():
+    frames = 90
+    body = standing_person(frames).astype(np.float64)
+    left, right = FEET
+    toes = body[:, [left, right]] + np.array([0.0, -0.12, -0.06])
+    t = np.arange(frames)
+    body[:, left, 2] += np.where((t >= 30) & (t < 60), 0.012 * np.minimum(t - 30, 60 - t), 0.0)  # the heel rises ...
+    truth = true_contact_points(body, toes, 30.0)                                            # ... the toe stays
+    assert truth.shape == (frames, 4)
+    assert truth[40:50, 1].all() and not truth[40:50, 0].any()     # pushing off: left toe down, left heel up
+    assert truth[5:25, [0, 1, 2, 3]].all()
+    assert np.isnan(true_contact_points(body, None, 30.0)[:, [1, 3]]).all()
+
+
+def test_a_heel_and_toe_network_gives_the_heels_as_the_feet_and_mirrors_all_four():
+    engine = NumpyTemporalModel(network_weights(random_model(seed=3, num_joints_out=4, out_features=1, channels=32)))
+    keypoints = np.random.default_rng(5).normal(size=(60, 17, 2)).astype(np.float32)
+    lifter = PoseLifter(NumpyTemporalModel(network_weights(random_model(seed=8))), contacts=engine)
+    points = lifter.contact_points(keypoints)
+    assert points.shape == (60, 4)
+    np.testing.assert_allclose(lifter.contacts(keypoints), points[:, [0, 2]])
+    np.testing.assert_allclose(lifter.contact_points(flip_horizontal(keypoints, SK)), points[:, [2, 3, 0, 1]],
+                               atol=1e-5)
+    two = PoseLifter(lifter.lifter, contacts=NumpyTemporalModel(network_weights(
+        random_model(seed=3, num_joints_out=2, out_features=1, channels=32))))
+    assert two.contact_points(keypoints) is None and two.contacts(keypoints).shape == (60, 2)
+
+
 def test_contact_network_numpy_equals_torch_and_is_mirror_symmetric(tmp_path):
     model = random_model(seed=7, num_joints_out=2, out_features=1, channels=32)
     keypoints = np.random.default_rng(4).normal(size=(80, 17, 2)).astype(np.float32)
@@ -142,8 +170,16 @@ def test_contact_training_quick_adds_the_network_to_a_weights_file(tmp_path):
     assert "f1_by_subset_and_source" in lifter.metadata["contacts"]
     assert " --seed 0 " in lifter.metadata["contacts"]["training_command"]   # zeros are options given too
     assert lifter.contacts(np.zeros((30, 17, 2), np.float32)).shape == (30, 2)
+    assert lifter.contact_points(np.zeros((30, 17, 2), np.float32)).shape == (30, 4)
+    scores = lifter.metadata["contacts"]["f1_by_subset_and_source"]["validation"]["synthetic"]
+    assert "f1" in scores and "toe_f1" in scores
     with pytest.raises(SystemExit):
         contact_training.main(["--data", data, "--model", str(tmp_path / "missing.npz"), "--out", str(out)])
+    contact_training.main(["--data", data, "--out", str(tmp_path / "new" / "folder" / "c.npz"), "--quick"])
+    assert (tmp_path / "new" / "folder" / "c.npz").is_file()     # its folder is made before training
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit):                                # refused at once, not after training
+        contact_training.main(["--data", data, "--out", str(tmp_path / "file" / "c.npz"), "--quick"])
 
 
 def test_rigid_alignment_undoes_a_known_rotation_and_shift():

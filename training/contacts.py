@@ -6,11 +6,14 @@
 
 Truth: a foot is planted where its ankle moves slower than ``MAX_SPEED`` and is within
 ``HEIGHT_MARGIN`` of its own lowest point in the surrounding ``LOCAL_SECONDS`` (not of one floor
-level for the clip: people climb, stand on boxes and walk on uneven ground). The network
-has the lifter's shape (a temporal convolution over normalized 2D keypoints) with two outputs,
-the logits of the left and the right foot being planted; it is trained on the same virtual
-camera views with detector-like 2D noise as the lifter (``augment.make_pairs``), on the ``train``
-subset, and scored by F1 on the held-out subsets, per source.
+level for the clip: people climb, stand on boxes and walk on uneven ground): the heel is down.
+The toes are planted by the same rule applied to the toe base (the ball of the foot), where the
+mocap has one (Bandai Namco's ``Toes``, CMU's foot bones; the Daz conversions have none and
+train the heels only). The network has the lifter's shape (a temporal convolution over
+normalized 2D keypoints) with four outputs, the logits of the left heel, left toe, right heel
+and right toe being planted; it is trained on the same virtual camera views with detector-like
+2D noise as the lifter (``augment.make_pairs``), on the ``train`` subset, and scored by F1 on the
+held-out subsets, per source, heels and toes apart.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import torch.nn.functional as F
 
 from core.architecture import TemporalModelConfig, parse_filter_widths
 from core.cleanup import smooth
-from core.inference import NumpyTemporalModel, contact_probabilities
+from core.inference import HEELS, MIRRORED_CONTACTS, NumpyTemporalModel, contact_probabilities
 from core.models import TemporalModel, network_weights
 from core.skeleton import H36M_SKELETON, flip_horizontal
 from core.weights import WeightsFile, load_weights, save_weights
@@ -35,7 +38,8 @@ from .datasets import TARGET_FPS, load_clips
 from .train import command_line
 
 SK = H36M_SKELETON
-FEET = [SK.index("left_ankle"), SK.index("right_ankle")]   # output order: left, right
+FEET = [SK.index("left_ankle"), SK.index("right_ankle")]   # left, right
+TOES = [1, 3]                                                # of the outputs: left heel, left toe, right heel, right toe
 HEIGHT_MARGIN = 0.05   # metres above the ankle's lowest point nearby
 LOCAL_SECONDS = 1.0    # the span, centred on each frame, that "nearby" means
 MAX_SPEED = 0.4        # metres per second, of the ankle (3D)
@@ -43,14 +47,27 @@ MAX_SPEED = 0.4        # metres per second, of the ankle (3D)
 
 def true_foot_contacts(positions: np.ndarray, fps: float = TARGET_FPS) -> np.ndarray:
     """(T, 2) booleans, left and right foot planted, from mocap joints (T, 17, 3) in metres, Z up."""
-    ankles = np.asarray(positions, np.float64)[:, FEET]
-    if len(ankles) < 2:
-        return np.zeros(ankles.shape[:2], bool)
-    speed = np.linalg.norm(np.gradient(smooth(ankles, 5, 2), axis=0), axis=-1) * fps
+    return planted(np.asarray(positions, np.float64)[:, FEET], fps)
+
+
+def planted(points: np.ndarray, fps: float = TARGET_FPS) -> np.ndarray:
+    """(T, K) booleans: each of the points (T, K, 3) slow and near its own lowest point nearby."""
+    if len(points) < 2:
+        return np.zeros(points.shape[:2], bool)
+    speed = np.linalg.norm(np.gradient(smooth(points, 5, 2), axis=0), axis=-1) * fps
     half = max(int(round(LOCAL_SECONDS * fps / 2)), 1)
-    heights = np.pad(ankles[..., 2], ((half, half), (0, 0)), mode="edge")
+    heights = np.pad(points[..., 2], ((half, half), (0, 0)), mode="edge")
     lowest = np.lib.stride_tricks.sliding_window_view(heights, 2 * half + 1, axis=0).min(axis=-1)
-    return (ankles[..., 2] < lowest + HEIGHT_MARGIN) & (speed < MAX_SPEED)
+    return (points[..., 2] < lowest + HEIGHT_MARGIN) & (speed < MAX_SPEED)
+
+
+def true_contact_points(positions: np.ndarray, toes: np.ndarray | None, fps: float = TARGET_FPS) -> np.ndarray:
+    """(T, 4) truth of the left heel, left toe, right heel, right toe being planted (1 or 0; NaN for the
+    toes of a source without toe joints)."""
+    heels = true_foot_contacts(positions, fps).astype(np.float32)
+    toe = planted(np.asarray(toes, np.float64), fps).astype(np.float32) if toes is not None else \
+        np.full(heels.shape, np.nan, np.float32)
+    return np.stack([heels[:, 0], toe[:, 0], heels[:, 1], toe[:, 1]], axis=1)
 
 
 def contact_counts(predicted: np.ndarray, truth: np.ndarray) -> tuple[int, int, int]:
@@ -71,30 +88,39 @@ def contact_f1(predicted: np.ndarray, truth: np.ndarray) -> float:
 
 def sample_batch(clips: list[np.ndarray], contacts: list[np.ndarray], batch: int, window: int,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Windows (B, window, 17, 3) of world joints and their contacts (B, window, 2), edge-repeated,
+    """Windows (B, window, 17, 3) of world joints and their contacts (B, window, 4), edge-repeated,
     half of them mirrored (left and right contacts swap with the body)."""
     joints = np.empty((batch, window, 17, 3), np.float32)
-    planted = np.empty((batch, window, 2), np.float32)
+    truth = np.empty((batch, window, contacts[0].shape[1]), np.float32)
     for b, (k, _, frames) in enumerate(sample_window_frames([len(c) for c in clips], batch, window, rng)):
-        joints[b], planted[b] = clips[k][frames], contacts[k][frames]
+        joints[b], truth[b] = clips[k][frames], contacts[k][frames]
     mirror = rng.random(batch) < 0.5
     joints[mirror] = flip_horizontal(joints[mirror], SK)
-    planted[mirror] = planted[mirror][..., ::-1]
-    return joints, planted
+    truth[mirror] = truth[mirror][..., MIRRORED_CONTACTS[truth.shape[-1]]]
+    return joints, truth
 
 
 def evaluate(model: NumpyTemporalModel, clips, rng: np.random.Generator) -> dict:
-    """F1 per source over whole clips, each seen through one random camera with detector-like noise."""
+    """F1 per source over whole clips, each seen through one random camera with detector-like noise:
+    of the heels (whole feet, for a network of two outputs) and, where the source has toes, of the toes."""
     by_source: dict[str, tuple[list, list]] = {}
     for clip in clips:
         pairs = make_pairs(clip.positions[None], rng, DETECTOR_LIKE, augment_bones=False, allow_flip=False)
         predicted = contact_probabilities(model, pairs.inputs_2d[0]) > 0.5
+        if predicted.shape[1] == 2:   # an older network of whole feet: its outputs are the heels'
+            predicted = np.stack([predicted[:, 0], predicted[:, 0], predicted[:, 1], predicted[:, 1]], axis=1)
         found, truth = by_source.setdefault(clip.source, ([], []))
         found.append(predicted)
-        truth.append(true_foot_contacts(clip.positions))
-    return {source: {"clips": len(found), "frames": int(sum(len(f) for f in found)),
-                     "f1": round(contact_f1(np.concatenate(found), np.concatenate(truth)), 3)}
-            for source, (found, truth) in sorted(by_source.items())}
+        truth.append(true_contact_points(clip.positions, clip.toes))
+    scores = {}
+    for source, (found, truth) in sorted(by_source.items()):
+        found, truth = np.concatenate(found), np.concatenate(truth)
+        scores[source] = {"clips": len(by_source[source][0]), "frames": len(found),
+                          "f1": round(contact_f1(found[:, HEELS], truth[:, HEELS] > 0.5), 3)}
+        toes = np.isfinite(truth[:, TOES]).all(axis=1)
+        if toes.any():
+            scores[source]["toe_f1"] = round(contact_f1(found[toes][:, TOES], truth[toes][:, TOES] > 0.5), 3)
+    return scores
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -106,26 +132,31 @@ def train(args: argparse.Namespace) -> dict:
     if not clips:
         raise ValueError(f"no training clips in {args.data}")
     positions = [c.positions for c in clips]
-    truth = [true_foot_contacts(p) for p in positions]
-    config = TemporalModelConfig(num_joints_out=2, out_features=1, filter_widths=args.filter_widths,
+    truth = [true_contact_points(c.positions, c.toes) for c in clips]
+    config = TemporalModelConfig(num_joints_out=4, out_features=1, filter_widths=args.filter_widths,
                                  channels=args.channels, dropout=args.dropout)
     model = TemporalModel(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True)
     window = config.receptive_field + args.frames_per_window - 1
     half = config.receptive_field // 2
-    planted_share = float(np.mean(np.concatenate(truth)))
-    weight = torch.tensor((1 - planted_share) / max(planted_share, 1e-3))   # balance the two classes
+    every = np.concatenate(truth)
+    planted_share = np.nanmean(every, axis=0)                               # per output
+    if not np.isfinite(planted_share).all():
+        raise ValueError("no training clip has toe joints: the toes cannot be learnt")
+    weight = torch.tensor((1 - planted_share) / np.maximum(planted_share, 1e-3), dtype=torch.float32)  # balance
     started, history = time.time(), []
     for epoch in range(args.epochs):
         model.train()
         model.set_bn_momentum(0.1 * (0.001 / 0.1) ** (epoch / max(args.epochs - 1, 1)))
         losses = []
         for _ in range(args.steps_per_epoch):
-            joints, planted = sample_batch(positions, truth, args.batch_size, window, rng)
+            joints, truth_windows = sample_batch(positions, truth, args.batch_size, window, rng)
             pairs = make_pairs(joints, rng, DETECTOR_LIKE, allow_flip=False)
             logits = model(torch.from_numpy(pairs.inputs_2d))[..., 0]
-            target = torch.from_numpy(np.ascontiguousarray(planted[:, half:half + logits.shape[1]]))
-            loss = F.binary_cross_entropy_with_logits(logits, target, pos_weight=weight)
+            target = torch.from_numpy(np.ascontiguousarray(truth_windows[:, half:half + logits.shape[1]]))
+            known = torch.isfinite(target).float()   # toes of sources without toe joints: no loss
+            loss = (F.binary_cross_entropy_with_logits(logits, torch.nan_to_num(target), pos_weight=weight,
+                                                       reduction="none") * known).sum() / known.sum().clamp(min=1)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -144,7 +175,7 @@ def train(args: argparse.Namespace) -> dict:
             chosen += [c for c in held_out if c.subset == subset and c.source == source][:args.evaluation_clips]
         scores[subset] = evaluate(numpy_model, chosen, np.random.default_rng(1))
     return {"model": model, "history": history, "scores": scores, "seconds": round(time.time() - started, 1),
-            "planted_share": round(planted_share, 3)}
+            "planted_share": [round(float(p), 3) for p in planted_share]}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -173,6 +204,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if args.model and not os.path.isfile(args.model):
         parser.error(f"--model {args.model}: no such file")
+    folder = os.path.dirname(os.path.abspath(args.out))
+    try:   # before training, not after it: minutes of work must not end in a failed write
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        parser.error(f"--out {args.out}: cannot make its folder ({exc.strerror})")
+    if not os.access(folder, os.W_OK):
+        parser.error(f"--out {args.out}: its folder is not writable")
     return args
 
 
@@ -183,7 +221,8 @@ def main(argv: list[str] | None = None) -> dict:
     weights.networks["contacts"] = network_weights(result["model"])
     command = command_line("training.contacts", args, leave_out=("model", "out"))
     weights.metadata = {**weights.metadata, "contacts": {
-        "training_command": command, "truth": f"ankle slower than {MAX_SPEED} m/s and within "
+        "training_command": command, "outputs": "left heel, left toe, right heel, right toe",
+        "truth": f"heel: the ankle, toe: the toe base, slower than {MAX_SPEED} m/s and within "
         f"{HEIGHT_MARGIN} m of its lowest point in the surrounding {LOCAL_SECONDS:g} s", "training_data": "train subset of the fixed split",
         "f1_by_subset_and_source": result["scores"], "loss_by_epoch": result["history"],
         "seconds": result["seconds"]}}
