@@ -36,7 +36,7 @@ from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_backgroun
 from .feet import above_floor, follow_ankles, foot_joints, lift_feet
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
-from .inference import PoseLifter
+from .inference import HEELS, PoseLifter
 from .keypoints import (FOOT_POINTS, KeypointTrack, PeopleDetections, fill_gaps, load_coco_json,
                         load_npz_keypoints, load_openpose_folder)
 from .options import DEFAULT_FOV, DEFAULT_MODEL, ROOT_METHODS, PipelineOptions, check_frame_range, check_options
@@ -123,8 +123,9 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     normalized = normalize_screen_coordinates(track.positions, track.width, track.height)
     poses = lifter.lift(normalized, flip_augment=options.flip_augment).astype(np.float64)
     timings["lift_s"] = time.perf_counter() - started
-    planted = lifter.contacts(normalized, flip_augment=options.flip_augment)   # None without a contact network
     points_planted = lifter.contact_points(normalized, flip_augment=options.flip_augment)  # heels and toes apart
+    planted = points_planted[:, HEELS] if points_planted is not None else \
+        lifter.contacts(normalized, flip_augment=options.flip_augment)   # None without a contact network
     if options.smoothing_window:
         poses = smooth(poses, options.smoothing_window, 2)
     if options.constant_bones:
