@@ -18,7 +18,8 @@ smoothed in time.
 a ball joint (the toes' root, ``BALL_FRACTION`` of the way from the heel to the toe tip) and the
 toe tip. While the toes are planted and the heel is up (pushing off: the contact network's heels
 and toes, or without them the ball on the floor and the heel up), the toes lie flat instead of
-carrying on the line of the foot, so the toe bone bends.
+carrying on the line of the foot, so the toe bone bends; ``hold_planted_toes`` keeps the ball in
+place meanwhile, the foot turning about the ankle.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from .camera import CameraIntrinsics
 from .keypoints import FOOT_ANKLES, FOOT_POINTS, KeypointTrack
+from .rotations import shortest_arc
 from .skeleton import FOOT_SKELETON, H36M_SKELETON
 
 SK = H36M_SKELETON
@@ -199,4 +201,22 @@ def above_floor(feet_world: np.ndarray, joints_world: np.ndarray) -> np.ndarray:
         horizontal = np.sqrt(1 - down ** 2)[:, None] * reach[:, None]
         out[below, k, :2] = ankle[below, :2] + level * horizontal
         out[below, k, 2] = np.maximum(ankle[below, 2] + down * reach, 0.0)
+    return out
+
+
+def hold_planted_toes(feet_world: np.ndarray, joints_world: np.ndarray, planted: np.ndarray) -> np.ndarray:
+    """Feet (T, 4, 3) whose balls stay where they are while only the toes are planted (pushing off, the
+    heel rising about them): in each such run the foot turns about its ankle towards the run's first
+    ball position, keeping its shape. ``planted``: (T, 4) heels and toes, ``FOOT_POINTS`` order."""
+    from .cleanup import runs
+    out = np.array(feet_world, np.float64, copy=True)
+    for side, (heel, toe) in enumerate(((0, 1), (2, 3))):
+        ankle = joints_world[:, SK.index(FOOT_ANKLES[heel])]
+        for start, stop in runs(np.asarray(planted[:, toe], bool) & ~np.asarray(planted[:, heel], bool)):
+            ball = out[start:stop, heel] + BALL_FRACTION * (out[start:stop, toe] - out[start:stop, heel])
+            anchor = ball[0]
+            turn = shortest_arc(ball - ankle[start:stop], anchor - ankle[start:stop])       # (n, 3, 3)
+            for k in (heel, toe):
+                out[start:stop, k] = ankle[start:stop] + np.einsum("tij,tj->ti", turn, out[start:stop, k]
+                                                                   - ankle[start:stop])
     return out

@@ -33,7 +33,7 @@ from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coo
 from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
                       runs, smooth, standing_height)
 from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_background
-from .feet import above_floor, follow_ankles, foot_joints, lift_feet
+from .feet import above_floor, follow_ankles, foot_joints, hold_planted_toes, lift_feet
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import HEELS, PoseLifter
@@ -162,6 +162,8 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
         feet_world = follow_ankles(feet_world, joints_world, locked)
         joints_world = locked
     sliding["after_lock"] = foot_sliding(joints_world, contacts)
+    if options.foot_lock and contact_points is not None:
+        feet_world = hold_planted_toes(feet_world, joints_world, contact_points)
     feet_world = above_floor(feet_world, joints_world)
     if options.in_place:  # the motion stays over its first frame's spot; height above the floor is kept
         travel = joints_world[:, :1, :2] - joints_world[:1, :1, :2]

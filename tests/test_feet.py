@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from core.camera import CameraIntrinsics
-from core.feet import (DEFAULT_LOCAL, HEEL_REACH, TOE_REACH, above_floor, facing, follow_ankles, foot_joints,
-                       lift_feet)
+from core.feet import (BALL_FRACTION, DEFAULT_LOCAL, HEEL_REACH, TOE_REACH, above_floor, facing, follow_ankles,
+                       foot_joints, hold_planted_toes, lift_feet)
 from core.keypoints import FOOT_ANKLES, FOOT_POINTS, KeypointTrack, map_feet
 from core.skeleton import FOOT_SKELETON, H36M_SKELETON
 from tests.motion_helpers import LENGTHS
@@ -160,3 +160,33 @@ def test_blazepose_and_openpose_foot_points():
     np.testing.assert_allclose(feet[0, :, :2], [[1, 2], [3, 4], [5, 6], [7, 8]])
     assert np.isnan(feet[..., 2]).all()
     assert map_feet(np.zeros((1, 17, 2)), np.ones((1, 17)), "coco") is None
+
+
+def test_while_only_the_toes_are_planted_the_ball_stays_where_it_was():
+    """Pushing off, the heel rises about the ball; a foot that kept its direction would slide its ball
+    forwards. Held, the foot turns about the ankle and its ball stays on the first spot."""
+    frames = 6
+    joints = np.zeros((frames, 17, 3))
+    heel0, toe0 = np.array([0.0, 0.05, 0.03]), np.array([0.0, -0.2, 0.0])
+    ball0 = heel0 + BALL_FRACTION * (toe0 - heel0)
+    ankle0 = np.array([0.0, 0.0, 0.09])
+    feet = np.zeros((frames, 4, 3))
+    for t in range(frames):   # the ankle rises about the ball, 12 degrees a frame ...
+        a = np.radians(12.0 * t)
+        roll = np.array([[1, 0, 0], [0, np.cos(a), np.sin(a)], [0, -np.sin(a), np.cos(a)]])
+        joints[t, SK.index("left_ankle")] = ball0 + roll @ (ankle0 - ball0)
+        feet[t, 0] = joints[t, SK.index("left_ankle")] + (heel0 - ankle0)   # ... but the foot kept its direction
+        feet[t, 1] = joints[t, SK.index("left_ankle")] + (toe0 - ankle0)
+    joints[:, SK.index("right_ankle")] = [0.3, 0.0, 0.09]
+    feet[:, 2], feet[:, 3] = [0.3, 0.05, 0.03], [0.3, -0.2, 0.0]
+    planted = np.zeros((frames, 4), bool)
+    planted[:, 1] = True                                        # left toe down, left heel up: pushing off
+    held = hold_planted_toes(feet, joints, planted)
+    balls = held[:, 0] + BALL_FRACTION * (held[:, 1] - held[:, 0])
+    moved = feet[:, 0] + BALL_FRACTION * (feet[:, 1] - feet[:, 0])
+    assert np.linalg.norm(moved[-1] - moved[0]) > 0.05         # unheld, the ball slides
+    np.testing.assert_allclose(balls, np.broadcast_to(ball0, balls.shape), atol=1e-9)
+    ankle = joints[:, SK.index("left_ankle")]
+    np.testing.assert_allclose(np.linalg.norm(held[:, :2] - ankle[:, None], axis=-1),
+                               np.linalg.norm(feet[:, :2] - ankle[:, None], axis=-1))   # the foot keeps its shape
+    np.testing.assert_allclose(held[:, 2:], feet[:, 2:])     # the right foot, heel down, is left alone
