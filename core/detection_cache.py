@@ -181,30 +181,30 @@ class DetectionCache:
         edges = np.flatnonzero(np.diff(np.concatenate([[1], mask.astype(np.int8), [1]])))
         return [(start + int(a), start + int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
-    def assemble(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Positions, confidences and times of frames ``start``..``stop``, which must all be held."""
+    def _gather(self, start: int, stop: int, fields: dict[str, tuple[tuple[int, ...], float]]) -> list[np.ndarray]:
+        """Each chunk field of ``fields`` (name -> (shape per frame, value where no chunk holds the frame))
+        for frames ``start``..``stop``."""
         count = stop - start
-        positions = np.zeros((count, self.max_people, 17, 2), np.float32)
-        confidence = np.zeros((count, self.max_people, 17), np.float32)
-        time_ms = np.full(count, np.nan)
+        out = [np.full((count, *shape), fill, np.float64 if name == "time_ms" else np.float32)
+               for name, (shape, fill) in fields.items()]
         for chunk in self.chunks:
             lo, hi = max(chunk.start, start), min(chunk.stop, stop)
             if hi > lo:
-                positions[lo - start:hi - start] = chunk.positions[lo - chunk.start:hi - chunk.start]
-                confidence[lo - start:hi - start] = chunk.confidence[lo - chunk.start:hi - chunk.start]
-                time_ms[lo - start:hi - start] = chunk.time_ms[lo - chunk.start:hi - chunk.start]
+                for array, name in zip(out, fields):
+                    array[lo - start:hi - start] = getattr(chunk, name)[lo - chunk.start:hi - chunk.start]
+        return out
+
+    def assemble(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions, confidences and times of frames ``start``..``stop``, which must all be held."""
+        people = self.max_people
+        positions, confidence, time_ms = self._gather(start, stop, {
+            "positions": ((people, 17, 2), 0.0), "confidence": ((people, 17), 0.0), "time_ms": ((), np.nan)})
         if not self.covered(start, stop).all():
             raise RuntimeError(f"detections of frames {self.missing(start, stop)} are missing from {self.folder}")
         return positions, confidence, time_ms
 
     def assemble_feet(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Foot points and their confidences of frames ``start``..``stop`` (held, as for ``assemble``)."""
-        count = stop - start
-        feet = np.zeros((count, self.max_people, 4, 3), np.float32)
-        confidence = np.zeros((count, self.max_people, 4), np.float32)
-        for chunk in self.chunks:
-            lo, hi = max(chunk.start, start), min(chunk.stop, stop)
-            if hi > lo:
-                feet[lo - start:hi - start] = chunk.feet[lo - chunk.start:hi - chunk.start]
-                confidence[lo - start:hi - start] = chunk.feet_confidence[lo - chunk.start:hi - chunk.start]
+        feet, confidence = self._gather(start, stop, {"feet": ((self.max_people, 4, 3), 0.0),
+                                                      "feet_confidence": ((self.max_people, 4), 0.0)})
         return feet, confidence

@@ -46,6 +46,16 @@ def _check_feet(feet, feet_confidence, lead: tuple[int, ...]) -> tuple[np.ndarra
     return feet, feet_confidence
 
 
+def _feet_fields(feet: np.ndarray | None, feet_confidence: np.ndarray | None) -> dict:
+    """The foot arrays to save beside the joints (none where there are no feet)."""
+    return {} if feet is None else {"feet": feet, "feet_confidence": feet_confidence}
+
+
+def _feet_from(data) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The foot arrays of a saved keypoint file, or (None, None) (files without feet, older files)."""
+    return (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
+
+
 class KeypointError(ValueError):
     """Keypoints that cannot be used: unreadable file, wrong format, no person."""
 
@@ -78,17 +88,16 @@ class KeypointTrack:
         return self.positions.shape[0]
 
     def save(self, path: str) -> None:
-        feet = {} if self.feet is None else {"feet": self.feet, "feet_confidence": self.feet_confidence}
         np.savez(path, positions=self.positions, confidence=self.confidence, filled=self.filled,
-                 width=self.width, height=self.height, fps=self.fps, **feet)
+                 width=self.width, height=self.height, fps=self.fps, **_feet_fields(self.feet, self.feet_confidence))
 
     @classmethod
     def load(cls, path: str) -> "KeypointTrack":
         try:
             with np.load(path, allow_pickle=False) as data:
-                feet = (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
+                feet, feet_confidence = _feet_from(data)
                 return cls(data["positions"], data["confidence"], int(data["width"]), int(data["height"]),
-                           float(data["fps"]), data["filled"], feet=feet[0], feet_confidence=feet[1])
+                           float(data["fps"]), data["filled"], feet=feet, feet_confidence=feet_confidence)
         except (OSError, KeyError, ValueError) as exc:
             raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
 
@@ -127,9 +136,8 @@ class PeopleDetections:
         return cls(track.positions[:, None], track.confidence[:, None], track.width, track.height, track.fps, *feet)
 
     def save(self, path: str) -> None:
-        feet = {} if self.feet is None else {"feet": self.feet, "feet_confidence": self.feet_confidence}
         np.savez(path, positions=self.positions, confidence=self.confidence, width=self.width, height=self.height,
-                 fps=self.fps, **feet)
+                 fps=self.fps, **_feet_fields(self.feet, self.feet_confidence))
 
 
 def load_npz_keypoints(path: str) -> PeopleDetections:
@@ -138,9 +146,8 @@ def load_npz_keypoints(path: str) -> PeopleDetections:
         with np.load(path, allow_pickle=False) as data:
             positions = data["positions"]
             if positions.ndim == 4:
-                feet = (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
                 return PeopleDetections(positions, data["confidence"], int(data["width"]), int(data["height"]),
-                                        float(data["fps"]), *feet)
+                                        float(data["fps"]), *_feet_from(data))
     except (OSError, KeyError, ValueError) as exc:
         raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
     return PeopleDetections.of_one_person(KeypointTrack.load(path))
