@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .camera import CameraIntrinsics
+from .cleanup import runs
 from .keypoints import FOOT_ANKLES, FOOT_POINTS, KeypointTrack
 from .rotations import shortest_arc
 from .skeleton import FOOT_SKELETON, H36M_SKELETON
@@ -208,9 +209,8 @@ def hold_planted_toes(feet_world: np.ndarray, joints_world: np.ndarray, planted:
     """Feet (T, 4, 3) whose balls stay where they are while only the toes are planted (pushing off, the
     heel rising about them): in each such run the foot turns about its ankle towards the run's first
     ball position, keeping its shape. ``planted``: (T, 4) heels and toes, ``FOOT_POINTS`` order."""
-    from .cleanup import runs
     out = np.array(feet_world, np.float64, copy=True)
-    for side, (heel, toe) in enumerate(((0, 1), (2, 3))):
+    for heel, toe in ((0, 1), (2, 3)):
         ankle = joints_world[:, SK.index(FOOT_ANKLES[heel])]
         for start, stop in runs(np.asarray(planted[:, toe], bool) & ~np.asarray(planted[:, heel], bool)):
             ball = out[start:stop, heel] + BALL_FRACTION * (out[start:stop, toe] - out[start:stop, heel])

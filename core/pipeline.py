@@ -33,7 +33,7 @@ from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coo
 from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
                       runs, smooth, standing_height)
 from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_background
-from .feet import above_floor, follow_ankles, foot_joints, hold_planted_toes, lift_feet
+from .feet import SEEN as FOOT_SEEN, above_floor, follow_ankles, foot_joints, hold_planted_toes, lift_feet
 from .parallel_detection import DetectionRun, detect_video_cached
 from .detection_cache import frames_kept
 from .inference import HEELS, PoseLifter
@@ -147,8 +147,8 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     feet_camera, feet_detected = lift_feet(track, joints_camera, intrinsics, lifted_height,
                                            max(options.smoothing_window, 1))
     if options.height_m:  # the whole scene scaled about the camera: it projects onto the same 2D
-        joints_camera = joints_camera * height_scale(lifted_height, options.height_m)
-        feet_camera = feet_camera * height_scale(lifted_height, options.height_m)
+        scale = height_scale(lifted_height, options.height_m)
+        joints_camera, feet_camera = joints_camera * scale, feet_camera * scale
     contacts = contacts_from(planted)
     contact_points = contacts_from(points_planted)
     frame = world or world_frame(joints_camera, options.camera_pitch_deg, options.camera_height_m, contacts)
@@ -220,7 +220,8 @@ def write_preview(video: str, result: MotionResult, path: str, start_frame: int 
     track = result.keypoints
     writer = PreviewWriter(path, result.fps, (track.width, track.height), result.joints_world, height=PREVIEW_HEIGHT,
                            feet_world=result.feet_world)
-    seen_feet = None if track.feet is None else np.where((track.feet_confidence >= 0.5)[..., None], track.feet, np.nan)
+    seen_feet = None if track.feet is None else np.where((track.feet_confidence >= FOOT_SEEN)[..., None], track.feet,
+                                                         np.nan)
     try:
         for t, frame in enumerate(preview_frames(video, start_frame, track.num_frames, list(segments))):
             writer.write(t, frame, track.positions[t], track.filled[t], result.contacts,

@@ -13,7 +13,7 @@ from core.skeleton import H36M_SKELETON, flip_horizontal
 from core.world import camera_angles, world_frame
 from tests.helpers import random_model, standing_person, synthetic_clips_file
 from training import contacts as contact_training
-from training.bench_grounding import in_view, path_length_in_view, rigid_alignment, summarize, trunk_lean_deg
+from training.bench_grounding import in_view, path_length, rigid_alignment, summarize, trunk_lean_deg
 from training.contacts import contact_f1, true_contact_points, true_foot_contacts
 
 SK = H36M_SKELETON
@@ -234,7 +234,7 @@ def test_frames_in_view_and_the_path_walked_while_seen():
     np.testing.assert_array_equal(seen, np.linspace(0.0, 4.5, frames) < 3.84)
     world = np.zeros((frames, 17, 3))
     world[:, 0, 0] = np.linspace(0.0, 4.5, frames)
-    assert path_length_in_view(world, seen) == pytest.approx(3.5)      # 7 steps between the 8 frames in view
+    assert path_length(world, seen) == pytest.approx(3.5)      # 7 steps between the 8 frames in view
 
 
 def test_stretches_the_motion_does_not_match_are_found_and_reported():

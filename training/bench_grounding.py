@@ -59,9 +59,11 @@ def trunk_lean_deg(joints_world: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cosine, -1, 1)))
 
 
-def path_length(joints_world: np.ndarray) -> float:
-    """Horizontal distance the pelvis travels, metres."""
-    return float(np.linalg.norm(np.diff(joints_world[:, 0, :2], axis=0), axis=-1).sum())
+def path_length(joints_world: np.ndarray, seen: np.ndarray | None = None) -> float:
+    """Horizontal distance the pelvis travels, metres: between consecutive frames that are both in view
+    (``seen``, (T,)), or over every frame."""
+    steps = np.linalg.norm(np.diff(joints_world[:, 0, :2], axis=0), axis=-1)
+    return float(steps.sum() if seen is None else steps[seen[1:] & seen[:-1]].sum())
 
 
 def in_view(truth: dict, share: float = IN_VIEW_SHARE) -> np.ndarray:
@@ -78,12 +80,6 @@ def root_error_after_alignment_mm(ours: np.ndarray, true_world: np.ndarray) -> f
     """Mean pelvis error (mm) after one rigid alignment of all our joints of these frames onto the truth's."""
     rotation, shift = rigid_alignment(ours.reshape(-1, 3), true_world.reshape(-1, 3))
     return round(1000 * float(np.linalg.norm(ours[:, 0] @ rotation.T + shift - true_world[:, 0], axis=-1).mean()), 1)
-
-
-def path_length_in_view(joints_world: np.ndarray, seen: np.ndarray) -> float:
-    """Horizontal distance the pelvis travels between consecutive frames that are both in view, metres."""
-    steps = np.linalg.norm(np.diff(joints_world[:, 0, :2], axis=0), axis=-1)
-    return float(steps[seen[1:] & seen[:-1]].sum())
 
 
 def render_report(result, truth: dict) -> dict:
@@ -107,8 +103,8 @@ def render_report(result, truth: dict) -> dict:
         "floor_angle_error_deg": round(float(np.degrees(np.arccos(np.clip(our_up @ true_up, -1, 1)))), 2),
         "root_error_after_alignment_mm": root_error_after_alignment_mm(ours[seen], true_world[seen]) if seen.any() else None,
         "root_error_after_alignment_all_frames_mm": root_error_after_alignment_mm(ours, true_world),
-        "distance_travelled_m": round(path_length_in_view(ours, seen), 3),
-        "truth_distance_travelled_m": round(path_length_in_view(true_world, seen), 3),
+        "distance_travelled_m": round(path_length(ours, seen), 3),
+        "truth_distance_travelled_m": round(path_length(true_world, seen), 3),
         "distance_travelled_all_frames_m": round(path_length(ours), 3),
         "truth_distance_travelled_all_frames_m": round(path_length(true_world), 3),
         "trunk_lean_error_deg": round(float(np.abs(trunk_lean_deg(ours) - trunk_lean_deg(true_world)).mean()), 2),
