@@ -144,39 +144,28 @@ def per_source(data: str, model: str, quick: bool) -> dict:
 
 def contacts_heldout(data: str, model: str, quick: bool) -> dict:
     """The contact network on the held-out mocap clips, each seen through one virtual camera with
-    detector-like noise (``training.contacts.evaluate``'s view): F1 of the heels and, on the sources
+    detector-like noise (``training.contacts.heel_toe_counts``): F1 of the heels and, on the sources
     with toe joints, of the toes, per test subset and source, and pooled (``contact_*_f1_heldout_mocap``)."""
     import numpy as np
 
-    from core.inference import HEELS
-
-    from .augment import DETECTOR_LIKE, make_pairs
-    from .contacts import TOES, contact_counts, f1_from_counts, true_contact_points
+    from .contacts import f1_from_counts, heel_toe_counts
     lifter = PoseLifter.from_file(model)
     if lifter.contact_model is None:
         return {}
     rng, rows = np.random.default_rng(1), []
-    pooled = {"heel": np.zeros(3, int), "toe": np.zeros(3, int)}
+    pooled = {"heel": np.zeros(3, int), "toe": np.zeros(3, int), "toe_clips": 0}
     for subset in TEST_SUBSETS:
         clips = [c for c in load_clips(data, (subset,)) if len(c.positions) >= 10]
         for source in sorted({c.source for c in clips}):
-            counts = {"heel": np.zeros(3, int), "toe": np.zeros(3, int)}
             chosen = spread([c for c in clips if c.source == source], 6 if quick else 60)
-            for clip in chosen:
-                pairs = make_pairs(clip.positions[None], rng, DETECTOR_LIKE, augment_bones=False, allow_flip=False)
-                points = lifter.contact_points(pairs.inputs_2d[0])
-                heels = points[:, HEELS] if points is not None else lifter.contacts(pairs.inputs_2d[0])
-                truth = true_contact_points(clip.positions, clip.toes)
-                counts["heel"] += contact_counts(heels > 0.5, truth[:, HEELS] > 0.5)
-                if points is not None and clip.toes is not None:
-                    counts["toe"] += contact_counts(points[:, TOES] > 0.5, truth[:, TOES] > 0.5)
+            row = heel_toe_counts(lifter.contact_model, chosen, rng)[source]
             for kind in pooled:
-                pooled[kind] += counts[kind]
-            rows.append({"subset": subset, "source": source, "clips": len(chosen),
-                         "heel_f1": round(f1_from_counts(*counts["heel"]), 3),
-                         "toe_f1": round(f1_from_counts(*counts["toe"]), 3) if counts["toe"][2] else None})
+                pooled[kind] += row[kind]
+            rows.append({"subset": subset, "source": source, "clips": row["clips"],
+                         "heel_f1": round(f1_from_counts(*row["heel"]), 3),
+                         "toe_f1": round(f1_from_counts(*row["toe"]), 3) if row["toe_clips"] else None})
     keys = {"contact_heel_f1_heldout_mocap": round(f1_from_counts(*pooled["heel"]), 3)}
-    if pooled["toe"][2]:
+    if pooled["toe_clips"]:
         keys["contact_toe_f1_heldout_mocap"] = round(f1_from_counts(*pooled["toe"]), 3)
     return {"rows": rows, "keys": keys}
 

@@ -100,26 +100,34 @@ def sample_batch(clips: list[np.ndarray], contacts: list[np.ndarray], batch: int
     return joints, truth
 
 
-def evaluate(model: NumpyTemporalModel, clips, rng: np.random.Generator) -> dict:
-    """F1 per source over whole clips, each seen through one random camera with detector-like noise:
-    of the heels (whole feet, for a network of two outputs) and, where the source has toes, of the toes."""
-    by_source: dict[str, tuple[list, list]] = {}
+def heel_toe_counts(model: NumpyTemporalModel, clips, rng: np.random.Generator) -> dict[str, dict]:
+    """Per source, over whole clips each seen through one random camera with detector-like noise: how
+    many clips and frames, and the ``contact_counts`` of the heels (whole feet, for a network of two
+    outputs) and, on clips with toe joints and for a network with toes, of the toes (``toe_clips`` of them)."""
+    by_source: dict[str, dict] = {}
     for clip in clips:
         pairs = make_pairs(clip.positions[None], rng, DETECTOR_LIKE, augment_bones=False, allow_flip=False)
         predicted = contact_probabilities(model, pairs.inputs_2d[0]) > 0.5
-        if predicted.shape[1] == 2:   # an older network of whole feet: its outputs are the heels'
-            predicted = np.stack([predicted[:, 0], predicted[:, 0], predicted[:, 1], predicted[:, 1]], axis=1)
-        found, truth = by_source.setdefault(clip.source, ([], []))
-        found.append(predicted)
-        truth.append(true_contact_points(clip.positions, clip.toes))
+        truth = true_contact_points(clip.positions, clip.toes)
+        row = by_source.setdefault(clip.source, {"clips": 0, "frames": 0, "toe_clips": 0,
+                                                 "heel": np.zeros(3, int), "toe": np.zeros(3, int)})
+        row["clips"] += 1
+        row["frames"] += len(predicted)
+        row["heel"] += contact_counts(predicted[:, HEELS] if predicted.shape[1] == 4 else predicted,
+                                      truth[:, HEELS] > 0.5)
+        if predicted.shape[1] == 4 and clip.toes is not None:
+            row["toe_clips"] += 1
+            row["toe"] += contact_counts(predicted[:, TOES], truth[:, TOES] > 0.5)
+    return by_source
+
+
+def evaluate(model: NumpyTemporalModel, clips, rng: np.random.Generator) -> dict:
+    """F1 per source (``heel_toe_counts``): of the heels, and where the source has toe joints, of the toes."""
     scores = {}
-    for source, (found, truth) in sorted(by_source.items()):
-        found, truth = np.concatenate(found), np.concatenate(truth)
-        scores[source] = {"clips": len(by_source[source][0]), "frames": len(found),
-                          "f1": round(contact_f1(found[:, HEELS], truth[:, HEELS] > 0.5), 3)}
-        toes = np.isfinite(truth[:, TOES]).all(axis=1)
-        if toes.any():
-            scores[source]["toe_f1"] = round(contact_f1(found[toes][:, TOES], truth[toes][:, TOES] > 0.5), 3)
+    for source, row in sorted(heel_toe_counts(model, clips, rng).items()):
+        scores[source] = {"clips": row["clips"], "frames": row["frames"], "f1": round(f1_from_counts(*row["heel"]), 3)}
+        if row["toe_clips"]:
+            scores[source]["toe_f1"] = round(f1_from_counts(*row["toe"]), 3)
     return scores
 
 
