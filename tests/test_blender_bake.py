@@ -31,6 +31,14 @@ def test_baked_armature_follows_the_joints(addon, scene):
     assert tuple(action.frame_range) == (1.0, 30.0)
 
 
+def test_a_motion_with_feet_on_an_armature_without_foot_bones_is_a_clear_error(addon, scene):
+    positions, _ = rigid_motion(frames=3, seed=4, feet=True)
+    obj = addon.create_armature("NoFeet", LENGTHS, scene.collection)
+    with pytest.raises(ValueError, match="lacks the bones LeftToeBase"):
+        addon.bake_motion(obj, positions)
+    assert obj.animation_data is None          # nothing was keyframed
+
+
 def test_bake_respects_the_object_transform(addon, scene):
     positions, _ = rigid_motion(frames=10, seed=5)
     obj = addon.create_armature("Moved", LENGTHS, scene.collection)

@@ -144,3 +144,16 @@ def test_track_file_round_trip_and_bad_file(tmp_path):
     (tmp_path / "bad.npz").write_text("nope")
     with pytest.raises(KeypointError, match="not a keypoint file"):
         KeypointTrack.load(str(tmp_path / "bad.npz"))
+
+
+def test_foot_points_of_the_wrong_shape_are_a_clear_error_and_round_trip_when_right(tmp_path):
+    from core.keypoints import PeopleDetections, load_npz_keypoints
+    positions, confidence = np.zeros((5, 2, 17, 2)), np.ones((5, 2, 17))
+    with pytest.raises(KeypointError, match="foot points must have shape"):
+        PeopleDetections(positions, confidence, 640, 480, 30.0, np.zeros((5, 2, 4, 2)), np.ones((5, 2, 4)))
+    with pytest.raises(KeypointError, match="foot points must have shape"):
+        KeypointTrack(positions[:, 0], confidence[:, 0], 640, 480, 30.0, feet=np.zeros((4, 4, 3)),
+                      feet_confidence=np.ones((4, 4)))
+    feet = np.arange(5 * 2 * 4 * 3, dtype=np.float32).reshape(5, 2, 4, 3)
+    PeopleDetections(positions, confidence, 640, 480, 30.0, feet, np.ones((5, 2, 4))).save(str(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(load_npz_keypoints(str(tmp_path / "d.npz")).feet, feet)
