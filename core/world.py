@@ -2,7 +2,11 @@
 
 Up is estimated from the body itself: the footprints (planted ankles) over the clip lie on the
 floor plane, fitted when the feet cover enough ground, and otherwise the mean pelvis-to-thorax
-direction (people mostly stand upright). World X follows the camera's right,
+direction (people mostly stand upright). Where the footprints leave a direction open (a walk
+along one line: the floor's slope across it; standing still: all of it), the body's up fills it
+in, pulled towards a level camera: the lifted trunk's mean direction strays from gravity by about
+10° (a runner's lean seen obliquely comes out partly sideways), while cameras are rarely rolled
+by more than a few degrees. World X follows the camera's right,
 world Y points away from the camera, the origin is under the first frame's pelvis. Where the user
 knows the camera (a tripod), its pitch and its height above the floor replace the estimates.
 """
@@ -37,6 +41,25 @@ def _upright_direction(poses_camera: np.ndarray) -> np.ndarray:
     return up / np.linalg.norm(up)
 
 
+BODY_UP_SIGMA = 10.0   # degrees: how far the lifted trunk's mean direction typically strays from gravity
+ROLL_SIGMA = 7.0       # degrees: how far cameras are typically rolled (tripods level, phones held nearly so)
+
+
+def towards_level_camera(body_up: np.ndarray, along: np.ndarray | None = None) -> np.ndarray:
+    """The up direction that best agrees with both the body's up and a camera without roll.
+
+    Minimises |n - body_up|^2 / BODY_UP_SIGMA^2 + n_x^2 / ROLL_SIGMA^2 (n_x, the sideways part of up
+    in camera space, is the roll for small angles), with ``n`` square to ``along`` where the footprints
+    fix the floor's slope along one direction; then normalised.
+    """
+    weights = np.array([1 / BODY_UP_SIGMA ** 2 + 1 / ROLL_SIGMA ** 2, 1 / BODY_UP_SIGMA ** 2, 1 / BODY_UP_SIGMA ** 2])
+    target = body_up / BODY_UP_SIGMA ** 2
+    up = target / weights
+    if along is not None:  # Lagrange multiplier of the constraint n . along = 0
+        up = up - (along @ up) / (along @ (along / weights)) * along / weights
+    return up / np.linalg.norm(up)
+
+
 LINE_LIKE = 0.2   # feet whose ground positions spread less than this across their main direction walked a line
 
 
@@ -47,12 +70,11 @@ MAX_FLOOR_TILT = 25.0    # degrees between the body's up and a floor taken as re
 
 def _plane_normal(points: np.ndarray, body_up: np.ndarray) -> np.ndarray:
     """The normal (towards ``body_up``) of the plane through ``points``; a line of points (a straight walk)
-    gives the slope along it only, and the body's up stands in across it."""
+    gives the slope along it only, and the body's up, pulled towards a level camera, fills in across it."""
     centred = points - points.mean(axis=0)
     _, spread_by_axis, axes = np.linalg.svd(centred, full_matrices=False)
     if spread_by_axis[1] < LINE_LIKE * spread_by_axis[0]:
-        along = axes[0]
-        normal = body_up - (body_up @ along) * along
+        normal = towards_level_camera(body_up, along=axes[0])
     else:
         normal = axes[-1]
     normal = normal / np.linalg.norm(normal)
@@ -77,7 +99,7 @@ def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0
         footprints = ankles[np.arange(len(ankles)), np.argmin(heights, axis=1)]
     spread = np.ptp(footprints - np.outer(footprints @ body_up, body_up), axis=0).max() if len(footprints) else 0.0
     if spread < min_spread:
-        return body_up
+        return towards_level_camera(body_up)
     rng = np.random.default_rng(seed)
     best, best_count = None, 0
     for _ in range(200):
@@ -93,10 +115,10 @@ def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0
         if on_plane.sum() > best_count:
             best, best_count = on_plane, int(on_plane.sum())
     if best is None or best_count < MIN_FOOTPRINTS:
-        return body_up
+        return towards_level_camera(body_up)
     normal = _plane_normal(footprints[best], body_up)
     # A floor tilted far from the body's up means the fit caught noise, not the floor.
-    return normal if normal @ body_up > np.cos(np.radians(MAX_FLOOR_TILT)) else body_up
+    return normal if normal @ body_up > np.cos(np.radians(MAX_FLOOR_TILT)) else towards_level_camera(body_up)
 
 
 def up_from_pitch(pitch_deg: float) -> np.ndarray:

@@ -141,3 +141,46 @@ def test_footprints_on_a_box_and_on_the_ground_do_not_tilt_the_floor():
     camera = (world - np.array([0.0, -5.0, 1.6])) @ np.stack([right, np.cross(forward, right), forward], axis=1)
     angles = camera_angles(world_frame(camera))
     assert angles["pitch_deg"] == pytest.approx(8.0, abs=1.0) and abs(angles["roll_deg"]) < 1.0
+
+
+def _seen_by_camera(world: np.ndarray, pitch_deg: float, roll_deg: float) -> np.ndarray:
+    """World points (z up) in the camera space of a camera 5 m in front, pitched down and rolled."""
+    pitch, roll = np.radians(pitch_deg), np.radians(roll_deg)
+    forward, level_right = np.array([0, np.cos(pitch), -np.sin(pitch)]), np.array([1.0, 0, 0])
+    level_down = np.cross(forward, level_right)
+    right = np.cos(roll) * level_right + np.sin(roll) * level_down   # rolled about the viewing axis
+    down = np.cross(forward, right)
+    return (world - np.array([0.0, -5.0, 1.6])) @ np.stack([right, down, forward], axis=1)
+
+
+def test_a_sideways_lean_of_the_lifted_trunk_barely_rolls_a_level_camera():
+    # Standing still (no footprints to fit): up comes from the trunk, here leaning 10° sideways,
+    # as a lifted trunk may; a camera without roll is far more likely than a person leaning for the
+    # whole clip, so only a third of the lean is taken as the camera's roll (it was all of it).
+    from core.world import camera_angles
+    body = standing_person(60).astype(np.float64)
+    body[:, :, 0] = body[0, :, 0]
+    lean = np.radians(10)
+    pelvis = body[:, SK.index("pelvis")][:, None]
+    upper = [SK.index(n) for n in ("spine", "thorax", "neck_nose", "head", "left_shoulder", "left_elbow",
+                                   "left_wrist", "right_shoulder", "right_elbow", "right_wrist")]
+    offset = body[:, upper] - pelvis
+    body[:, upper, 0] = pelvis[..., 0] + np.cos(lean) * offset[..., 0] + np.sin(lean) * offset[..., 2]
+    body[:, upper, 2] = pelvis[..., 2] - np.sin(lean) * offset[..., 0] + np.cos(lean) * offset[..., 2]
+    angles = camera_angles(world_frame(_seen_by_camera(body, 10.0, 0.0)))
+    assert abs(angles["roll_deg"]) < 4.0
+    assert angles["pitch_deg"] == pytest.approx(10.0, abs=1.5)
+
+
+def test_a_rolled_camera_is_still_found_rolled():
+    # The pull towards a level camera is a prior, not a rule: an upright person seen by a camera
+    # rolled 8° still shows a roll the same way (a third of it, where the body's up is all there is).
+    from core.world import camera_angles
+    body = standing_person(60).astype(np.float64)
+    body[:, :, 0] = body[0, :, 0]
+    angles = camera_angles(world_frame(_seen_by_camera(body, 10.0, 8.0)))
+    assert 1.5 < abs(angles["roll_deg"]) < 4.0
+    level = camera_angles(world_frame(_seen_by_camera(body, 10.0, 0.0)))["roll_deg"]
+    rolled_back = camera_angles(world_frame(_seen_by_camera(body, 10.0, -8.0)))["roll_deg"]
+    assert level == pytest.approx(0.0, abs=1e-6) and np.sign(rolled_back) == -np.sign(angles["roll_deg"])
+    assert angles["pitch_deg"] == pytest.approx(10.0, abs=1.0)
