@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
+from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates, project_to_2d
 from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
                       runs, smooth, standing_height)
 from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_background
@@ -77,6 +77,7 @@ class MotionResult:
     first_frame: int = 0                     # where the motion starts in the clip's range (the person's first frame)
     person: int | None = None                # the track id animated
     poorly_fit: list = field(default_factory=list)  # (start, stop) runs of frames whose 2D the pose does not fit
+    misfit_dropped: np.ndarray | None = None  # (T, 17) detected joints no pose could reach, dropped and filled in
     feet_world: np.ndarray | None = None     # (T, 4, 3) heels and toe tips (core.keypoints.FOOT_POINTS), metres, Z up
     feet_camera: np.ndarray | None = None    # (T, 4, 3) the same in camera axes
     feet_detected: np.ndarray | None = None  # (T, 4) placed from the detector (else carried from nearby frames)
@@ -109,20 +110,35 @@ def load_keypoints(options: PipelineOptions, width: int, height: int, fps: float
     return load_coco_json(path, width, height, fps)
 
 
-def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
-               world: WorldFrame | None = None) -> MotionResult:
-    """Everything after 2D: gap filling, lifting, foot contacts, clean-up, root, world frame, foot locking.
+MISFIT_OF_TORSO = 0.6   # a joint whose 2D lies this many 2D torso lengths from the fitted pose's ...
+MISFIT_OF_MEDIAN = 4.0  # ... and this many times the clip's median joint error away is not on the body
 
-    ``world``: the world frame to use (another person's in the same clip, so that everyone stands
-    on one floor); by default it is estimated from this motion.
-    """
-    timings = {}
-    started = time.perf_counter()
-    track = fill_gaps(track, options.min_confidence)
-    intrinsics = camera_intrinsics(track.width, track.height, options)
+MISFIT_TYPICAL_OF_TORSO = 0.3   # a clip whose median joint error is this share of the torso fits too poorly to judge
+MISFIT_PASSES = 2
+
+
+def misfit_joints(poses: np.ndarray, root: np.ndarray, track: KeypointTrack, confidence: np.ndarray,
+                  intrinsics: CameraIntrinsics) -> np.ndarray:
+    """(T, J) detected joints that the lifted, placed body cannot reach: far from its projection
+    both against the person's size and against how well the rest of the clip fits."""
+    projected = project_to_2d(poses + root[:, None], intrinsics.pixel_vector())
+    error = np.linalg.norm(projected - track.positions, axis=-1)
+    seen = ~track.filled
+    if seen.sum() < 10:
+        return np.zeros_like(seen)
+    torso = float(np.median(np.linalg.norm(track.positions[:, 8] - track.positions[:, 0], axis=-1)[seen[:, 0] & seen[:, 8]]
+                            if (seen[:, 0] & seen[:, 8]).any() else [0.0]))
+    typical = float(np.median(error[seen]))
+    if typical > MISFIT_TYPICAL_OF_TORSO * torso:   # the lifter fits this clip poorly as a whole: no joint stands out
+        return np.zeros_like(seen)
+    return seen & (error > max(MISFIT_OF_TORSO * torso, MISFIT_OF_MEDIAN * typical))
+
+
+def _lift_and_place(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
+                    intrinsics: CameraIntrinsics) -> tuple:
+    """Lifted root-relative poses, contact probabilities (heels, and heels and toes) and the root."""
     normalized = normalize_screen_coordinates(track.positions, track.width, track.height)
     poses = lifter.lift(normalized, flip_augment=options.flip_augment).astype(np.float64)
-    timings["lift_s"] = time.perf_counter() - started
     points_planted = lifter.contact_points(normalized, flip_augment=options.flip_augment)  # heels and toes apart
     planted = points_planted[:, HEELS] if points_planted is not None else \
         lifter.contacts(normalized, flip_augment=options.flip_augment)   # None without a contact network
@@ -141,8 +157,38 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
         raise ValueError(f"root_from must be one of {ROOT_METHODS}")
     if options.smoothing_window and options.root_from != "solve":  # the solve is smooth already
         root = smooth(root, max(options.root_smoothing_window, options.smoothing_window), 2)
+    return poses, planted, points_planted, root, confidence
+
+
+def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
+               world: WorldFrame | None = None) -> MotionResult:
+    """Everything after 2D: gap filling, lifting, foot contacts, clean-up, root, world frame, foot locking.
+
+    ``world``: the world frame to use (another person's in the same clip, so that everyone stands
+    on one floor); by default it is estimated from this motion.
+    """
+    timings = {}
+    started = time.perf_counter()
+    intrinsics = camera_intrinsics(track.width, track.height, options)
+    detected = fill_gaps(track, options.min_confidence)
+    track = detected
+    poses, planted, points_planted, root, confidence = _lift_and_place(track, lifter, options, intrinsics)
+    dropped = np.zeros(track.confidence.shape, bool)
+    for _ in range(MISFIT_PASSES):   # 2D no body can match (a detector's garbage): dropped, filled, lifted again
+        misfit = misfit_joints(poses, root, track, confidence, intrinsics)
+        seen = detected.confidence >= options.min_confidence
+        misfit[:, ~(seen & ~(dropped | misfit)).any(axis=0)] = False   # a joint is never dropped from every frame
+        if not (misfit & ~dropped).any():
+            break
+        dropped |= misfit
+        unseen = dataclasses.replace(detected, confidence=np.where(dropped, 0.0, detected.confidence))
+        track = fill_gaps(unseen, options.min_confidence)
+        poses, planted, points_planted, root, confidence = _lift_and_place(track, lifter, options, intrinsics)
+    timings["lift_s"] = time.perf_counter() - started
     joints_camera = poses + root[:, None]
-    poorly_fit = poorly_fit_spans(frame_pixel_errors(poses, root, track.positions, confidence, intrinsics))
+    # judged against what the detector saw: frames whose joints were dropped as garbage are reported too
+    poorly_fit = poorly_fit_spans(frame_pixel_errors(poses, root, detected.positions,
+                                                     np.where(detected.filled, 0.05, detected.confidence), intrinsics))
     lifted_height = standing_height(poses)
     feet_camera, feet_detected = lift_feet(track, joints_camera, intrinsics, lifted_height,
                                            max(options.smoothing_window, 1))
@@ -176,6 +222,7 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     return MotionResult(joints_world, joints_camera, contacts, rotation, center, intrinsics, track, track.fps,
                         timings, sliding, world=frame, height_m=options.height_m or lifted_height,
                         contact_rate=float(contacts.mean()) if len(contacts) else 0.0, poorly_fit=poorly_fit,
+                        misfit_dropped=dropped,
                         feet_world=feet_world, feet_camera=feet_camera, feet_detected=feet_detected,
                         contact_points=contact_points)
 
@@ -296,6 +343,11 @@ def motion_warnings(results: list[MotionResult]) -> list[str]:
         if r.keypoints.guessed:
             warnings.append(f"person {r.person}: {', '.join(n.replace('_', ' ') for n in r.keypoints.guessed)} never "
                             "seen in the clip; placed as the other side's, mirrored, and likely wrong")
+        if r.misfit_dropped is not None and r.misfit_dropped.any():
+            spans = ", ".join(f"{r.first_frame + a}-{r.first_frame + b - 1}" for a, b in runs(r.misfit_dropped.any(axis=1)))
+            warnings.append(f"person {r.person}: {int(r.misfit_dropped.sum())} joint positions in frames {spans} lay "
+                            "where no body pose reaches them (the detector's mistakes); they were dropped and filled "
+                            "in from the frames around them")
         if r.poorly_fit:
             spans = ", ".join(f"{r.first_frame + a}-{r.first_frame + b - 1}" for a, b in r.poorly_fit)
             warnings.append(f"person {r.person}: in frames {spans} the 3D motion matches the 2D keypoints poorly (an "

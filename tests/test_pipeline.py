@@ -128,6 +128,25 @@ def test_frames_the_motion_cannot_match_are_reported(tmp_path):
     assert any("matches the 2D keypoints poorly" in warning for warning in result.warnings)
 
 
+def test_joints_no_pose_can_reach_are_dropped_and_the_body_stays_put(tmp_path):
+    # Three frames of the detector's nonsense (the body upside down) in a clip of a person standing
+    # still: those joints are dropped and filled in from the frames around them, so the lifted
+    # body neither flips nor jumps towards the camera there; the user is told.
+    video = _video(tmp_path / "clip.mp4")
+    keypoints = _keypoints_json(tmp_path / "k.json", frames=40, garbled=(18, 19, 20))
+    options = pipeline.PipelineOptions(keypoints_path=keypoints, preview=False)   # the shipped model
+    result, _ = pipeline.run(video, str(tmp_path / "out"), options, quiet=True)
+    dropped = result.misfit_dropped
+    assert dropped[18:21].sum() >= 3 * 6 and not dropped[:15].any() and not dropped[24:].any()
+    assert result.keypoints.filled[18:21].sum() >= 3 * 6
+    depth = result.joints_camera[:, 0, 2]
+    assert np.abs(depth[17:22] - np.median(depth)).max() < 0.1 * np.median(depth)
+    head, ankle = SK.index("head"), SK.index("left_ankle")
+    stature = result.joints_world[:, head, 2] - result.joints_world[:, ankle, 2]
+    assert np.abs(stature - np.median(stature)).max() < 0.05 * np.median(stature)   # upright, unbent throughout
+    assert any("no body pose reaches them" in warning and "18-20" in warning for warning in result.warnings)
+
+
 def test_corrupt_keypoint_json_is_a_clear_error(tmp_path):
     video = _video(tmp_path / "clip.mp4")
     bad = tmp_path / "k.json"
