@@ -39,6 +39,7 @@ JOIN_SPEED = 0.1           # ... plus this many sizes per frame of the gap (a pe
 JOIN_OVERLAP = 10          # a track may start up to this many frames before the other ends, on the same person
 SAME_PERSON = 0.5          # ... where their poses in those frames are this near (in sizes)
 MIN_TRACK_FRAMES = 5       # shorter tracks are detector noise, not people
+MIN_HITS = 3               # a track starts (and ends) with this many detections in a row; fewer, cut off by a gap, are flicker
 GHOST_SECONDS = 1.0        # a track this short that is always beside another person ...
 GHOST_DISTANCE = 0.5       # ... (this near, in sizes) is the detector seeing one person out of two close ones
 CHOICE_SHARE = 0.25        # to be chosen as ``largest`` or ``center``, a track needs this share of the longest one's frames
@@ -276,9 +277,28 @@ def _ghost(track: _Live, tracks: list[_Live], fps: float) -> bool:
     return True
 
 
+def _without_flicker_at_the_ends(track: _Live) -> _Live:
+    """The track from its first to its last run of at least ``MIN_HITS`` consecutive frames.
+
+    A detector catching a person flickers on and off for a frame or two first (and again while
+    losing them), and those frames are its worst: a backlit body half-found, the legs on the sun's
+    glare. As in trackers that confirm a track only after a few hits in a row, such leading and
+    trailing scraps are dropped; gaps inside the track are kept (an occlusion).
+    """
+    frames = np.asarray(track.frames)
+    bounds = [0, *(np.nonzero(np.diff(frames) > 1)[0] + 1), len(frames)]
+    solid = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b - a >= MIN_HITS]
+    if not solid or (solid[0][0] == 0 and solid[-1][1] == len(frames)):
+        return track
+    keep = slice(solid[0][0], solid[-1][1])
+    for name in ("frames", "joints", "confidence", "sizes", "slots"):
+        setattr(track, name, getattr(track, name)[keep])
+    return track
+
+
 def track_people(people: PeopleDetections) -> list[PersonTrack]:
     """Everyone in the clip as tracks with ids 1, 2, ... in order of first appearance (noise dropped)."""
-    built = _join_after_occlusions(_link(people), people.fps)
+    built = [_without_flicker_at_the_ends(t) for t in _join_after_occlusions(_link(people), people.fps)]
     built = [t for t in built if len(t.frames) >= MIN_TRACK_FRAMES]
     built = [t for t in built if not _ghost(t, built, people.fps)]
     built.sort(key=lambda t: (t.frames[0], -len(t.frames)))

@@ -206,7 +206,8 @@ def test_real_clip_gives_an_upright_person_on_the_floor(tmp_path):
     options = pipeline.PipelineOptions(start_frame=0, end_frame=90, preview=False)
     result, paths = pipeline.run(DEMO, str(tmp_path), options, quiet=True)
     joints = result.joints_world
-    assert result.first_frame <= 5 and joints.shape == (90 - result.first_frame, 17, 3) and np.isfinite(joints).all()
+    # (the man is caught in frames 3-4, lost in 5-6: that flicker is dropped and his motion starts at frame 7)
+    assert result.first_frame <= 8 and joints.shape == (90 - result.first_frame, 17, 3) and np.isfinite(joints).all()
     up = joints[:, SK.index("head"), 2] - joints[:, SK.index("pelvis"), 2]
     assert np.mean(up > 0.3) > 0.9  # standing, head above the pelvis
     lengths = SK.bone_lengths(joints)

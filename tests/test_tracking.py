@@ -72,6 +72,21 @@ def test_a_person_hidden_for_two_seconds_nearby_keeps_their_id():
     assert len(tracks) == 1 and tracks[0].frames == 70
 
 
+def test_a_detector_flickering_on_and_off_at_the_ends_of_a_track_is_cut_off():
+    # Frames 2-3 and 60: the detector catching and losing the person (a scrap of one or two frames
+    # cut off by a gap, with the legs misplaced); frames 30-31 alone between two gaps inside the track
+    # are an occlusion's edges and stay.
+    garbled = person(400) + np.array([0, 40.0], np.float32) * (np.arange(17) < 7)[:, None]
+    frames = [[] for _ in range(64)]
+    for t in (2, 3, 60):
+        frames[t] = [garbled]
+    for t in [*range(6, 28), 30, 31, *range(34, 57)]:
+        frames[t] = [person(400)]
+    (track,) = track_people(detections(frames))
+    assert track.first_frame == 6 and track.last_frame == 56
+    assert track.present[30:32].all() and track.frames == 22 + 2 + 23
+
+
 def test_someone_else_appearing_far_away_is_a_new_person():
     frames = [[person(200)] if t < 40 else [person(1100)] for t in range(80)]
     assert len(track_people(detections(frames))) == 2
