@@ -164,6 +164,9 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
                world: WorldFrame | None = None) -> MotionResult:
     """Everything after 2D: gap filling, lifting, foot contacts, clean-up, root, world frame, foot locking.
 
+    Detected joints that the lifted, placed body cannot reach (``misfit_joints``) are dropped, filled
+    in from the frames around them and the clip lifted again: a detector's garbage (a leg on the
+    sun's glare) would otherwise bend the pose and pull the root towards the camera there.
     ``world``: the world frame to use (another person's in the same clip, so that everyone stands
     on one floor); by default it is estimated from this motion.
     """
