@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates, project_to_2d
+from .camera import CameraIntrinsics, fit_root_translation, normalize_screen_coordinates
 from .cleanup import (ANKLE_HEIGHT, contacts_from, detect_foot_contacts, enforce_bone_lengths, foot_sliding, lock_feet,
                       runs, smooth, standing_height)
 from .detection import DETECTORS, DetectorFactory, import_mediapipe_in_background
@@ -43,7 +43,7 @@ from .options import DEFAULT_FOV, DEFAULT_MODEL, ROOT_METHODS, PipelineOptions, 
 from .outputs import OutputFolder
 from .people import PeopleSelection, select_people
 from .progress import RunProgress
-from .root_solve import frame_pixel_errors, solve_root
+from .root_solve import frame_pixel_errors, joint_pixel_errors, solve_root
 from .track_sheet import write_track_sheet
 from .skeleton import FOOT_SKELETON, H36M_SKELETON, Skeleton
 from .tracking import CHOICES
@@ -115,19 +115,20 @@ MISFIT_OF_MEDIAN = 4.0  # ... and this many times the clip's median joint error 
 
 MISFIT_TYPICAL_OF_TORSO = 0.3   # a clip whose median joint error is this share of the torso fits too poorly to judge
 MISFIT_PASSES = 2
+PELVIS, THORAX = H36M_SKELETON.index("pelvis"), H36M_SKELETON.index("thorax")
 
 
-def misfit_joints(poses: np.ndarray, root: np.ndarray, track: KeypointTrack, confidence: np.ndarray,
+def misfit_joints(poses: np.ndarray, root: np.ndarray, track: KeypointTrack,
                   intrinsics: CameraIntrinsics) -> np.ndarray:
     """(T, J) detected joints that the lifted, placed body cannot reach: far from its projection
     both against the person's size and against how well the rest of the clip fits."""
-    projected = project_to_2d(poses + root[:, None], intrinsics.pixel_vector())
-    error = np.linalg.norm(projected - track.positions, axis=-1)
+    error = joint_pixel_errors(poses, root, track.positions, intrinsics)
     seen = ~track.filled
-    if seen.sum() < 10:
+    trunk_seen = seen[:, PELVIS] & seen[:, THORAX]
+    if seen.sum() < 10 or not trunk_seen.any():
         return np.zeros_like(seen)
-    torso = float(np.median(np.linalg.norm(track.positions[:, 8] - track.positions[:, 0], axis=-1)[seen[:, 0] & seen[:, 8]]
-                            if (seen[:, 0] & seen[:, 8]).any() else [0.0]))
+    torso = float(np.median(np.linalg.norm(track.positions[trunk_seen, THORAX] - track.positions[trunk_seen, PELVIS],
+                                           axis=-1)))
     typical = float(np.median(error[seen]))
     if typical > MISFIT_TYPICAL_OF_TORSO * torso:   # the lifter fits this clip poorly as a whole: no joint stands out
         return np.zeros_like(seen)
@@ -157,7 +158,7 @@ def _lift_and_place(track: KeypointTrack, lifter: PoseLifter, options: PipelineO
         raise ValueError(f"root_from must be one of {ROOT_METHODS}")
     if options.smoothing_window and options.root_from != "solve":  # the solve is smooth already
         root = smooth(root, max(options.root_smoothing_window, options.smoothing_window), 2)
-    return poses, planted, points_planted, root, confidence
+    return poses, planted, points_planted, root
 
 
 def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
@@ -175,18 +176,18 @@ def lift_track(track: KeypointTrack, lifter: PoseLifter, options: PipelineOption
     intrinsics = camera_intrinsics(track.width, track.height, options)
     detected = fill_gaps(track, options.min_confidence)
     track = detected
-    poses, planted, points_planted, root, confidence = _lift_and_place(track, lifter, options, intrinsics)
-    dropped = np.zeros(track.confidence.shape, bool)
+    poses, planted, points_planted, root = _lift_and_place(track, lifter, options, intrinsics)
+    seen = ~detected.filled
+    dropped = np.zeros(seen.shape, bool)
     for _ in range(MISFIT_PASSES):   # 2D no body can match (a detector's garbage): dropped, filled, lifted again
-        misfit = misfit_joints(poses, root, track, confidence, intrinsics)
-        seen = detected.confidence >= options.min_confidence
+        misfit = misfit_joints(poses, root, track, intrinsics)
         misfit[:, ~(seen & ~(dropped | misfit)).any(axis=0)] = False   # a joint is never dropped from every frame
         if not (misfit & ~dropped).any():
             break
         dropped |= misfit
         unseen = dataclasses.replace(detected, confidence=np.where(dropped, 0.0, detected.confidence))
         track = fill_gaps(unseen, options.min_confidence)
-        poses, planted, points_planted, root, confidence = _lift_and_place(track, lifter, options, intrinsics)
+        poses, planted, points_planted, root = _lift_and_place(track, lifter, options, intrinsics)
     timings["lift_s"] = time.perf_counter() - started
     joints_camera = poses + root[:, None]
     # judged against what the detector saw: frames whose joints were dropped as garbage are reported too

@@ -99,11 +99,17 @@ def solve_root(poses: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
     return root
 
 
+def joint_pixel_errors(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray,
+                       intrinsics: CameraIntrinsics) -> np.ndarray:
+    """(T, J) distance in pixels between each posed joint's projection and its keypoint."""
+    projected = project_to_2d(poses + root[:, None], intrinsics.pixel_vector())
+    return np.linalg.norm(projected - keypoints, axis=-1)
+
+
 def frame_pixel_errors(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, confidence: np.ndarray,
                        intrinsics: CameraIntrinsics) -> np.ndarray:
     """(T,) confidence-weighted mean distance in pixels between the posed joints' projections and the keypoints."""
-    projected = project_to_2d(poses + root[:, None], intrinsics.pixel_vector())
-    distance = np.linalg.norm(projected - keypoints, axis=-1)
+    distance = joint_pixel_errors(poses, root, keypoints, intrinsics)
     return (distance * confidence).sum(axis=1) / confidence.sum(axis=1)
 
 
