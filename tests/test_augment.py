@@ -2,7 +2,8 @@ import numpy as np
 
 from core.skeleton import H36M_SKELETON
 from tests.helpers import standing_person as _standing_person
-from training.augment import CLEAN, FRAME_SIZES, corrupt_2d, make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones
+from training.augment import (CLEAN, DEFINITION_RANGES, FRAME_SIZES, corrupt_2d, jitter_definitions, make_pairs,
+                              NoiseSettings, random_bone_scales, sample_windows, scale_bones)
 
 
 def test_bone_scaling_scales_lengths_symmetrically():
@@ -13,6 +14,42 @@ def test_bone_scaling_scales_lengths_symmetrically():
     before, after = H36M_SKELETON.bone_lengths(windows[0, 0]), H36M_SKELETON.bone_lengths(scaled[0, 0])
     np.testing.assert_allclose(after, before * scales[0, 1:], rtol=1e-5)
     np.testing.assert_allclose(after[H36M_SKELETON.joints_left[0] - 1], after[H36M_SKELETON.joints_right[0] - 1])
+
+
+def _turning(windows: np.ndarray) -> np.ndarray:
+    """The windows with the body turning about the vertical axis, a little more every frame."""
+    angles = np.linspace(0, np.pi, windows.shape[1])
+    c, s = np.cos(angles), np.sin(angles)
+    spin = np.stack([np.stack([c, -s, 0 * c], -1), np.stack([s, c, 0 * c], -1), np.stack([0 * c, 0 * c, 1 + 0 * c], -1)], -2)
+    return np.einsum("tij,btkj->btki", spin, windows)
+
+
+def test_joint_definitions_move_alone_mirrored_and_with_the_body():
+    windows = _turning(np.repeat(_standing_person()[None].astype(np.float64), 6, 0))
+    jittered = jitter_definitions(windows, np.random.default_rng(3))
+    sk = H36M_SKELETON
+    moved = np.linalg.norm(jittered - windows, axis=-1).max(axis=(0, 1)) > 1e-9
+    expected = {n for n in sk.names if n in DEFINITION_RANGES or n.split("_", 1)[-1] in DEFINITION_RANGES}
+    assert {n for n, m in zip(sk.names, moved) if m} == expected          # knees, elbows, wrists, ankles stay
+    assert not moved[[sk.index(n) for n in sk.names if n not in expected]].any()
+    # each offset is fixed in the body's own frame: the same in every frame while the body turns
+    left = windows[:, :, sk.index("left_hip")] - windows[:, :, sk.index("right_hip")]
+    left /= np.linalg.norm(left, axis=-1, keepdims=True)
+    for name in ("left_shoulder", "right_hip", "head", "spine"):
+        offset = jittered[:, :, sk.index(name)] - windows[:, :, sk.index(name)]
+        sideways, upwards = (offset * left).sum(-1), offset[..., 2]
+        np.testing.assert_allclose(sideways, sideways[:, :1].repeat(sideways.shape[1], 1), atol=1e-9)
+        np.testing.assert_allclose(upwards, upwards[:, :1].repeat(upwards.shape[1], 1), atol=1e-9)
+        assert np.ptp(np.linalg.norm(offset, axis=-1)[:, 0]) > 1e-3        # but differs between windows
+    # left and right move mirrored: outwards by the same amount, up by the same amount
+    for name in ("hip", "shoulder"):
+        left_offset = jittered[:, 0, sk.index("left_" + name)] - windows[:, 0, sk.index("left_" + name)]
+        right_offset = jittered[:, 0, sk.index("right_" + name)] - windows[:, 0, sk.index("right_" + name)]
+        np.testing.assert_allclose((left_offset * left[:, 0]).sum(-1), -(right_offset * left[:, 0]).sum(-1), atol=1e-9)
+        np.testing.assert_allclose(left_offset[:, 2], right_offset[:, 2], atol=1e-9)
+        outwards = (left_offset * left[:, 0]).sum(-1)
+        low, high = DEFINITION_RANGES[name][0]
+        assert np.all((outwards >= low - 1e-9) & (outwards <= high + 1e-9))
 
 
 def test_clean_pairs_reproject_exactly_and_targets_are_root_relative():

@@ -6,6 +6,13 @@
   except in a chosen share of training windows where the person may leave it, as in real videos.
 - Bone-length augmentation: every bone scaled (left and right alike) and the body scaled
   overall, because the Bandai skeletons all share one set of bone lengths.
+- Joint-definition jitter (optional): sources and detectors mark the same joints at different
+  places of the body (CMU's hip joints sit about 9 cm below its pelvis joint, Bandai's 2 cm;
+  CMU's shoulders 19-25 cm from the midline, Bandai's 11 cm; BlazePose's hips and shoulders are
+  its own again), so the hips, spine, thorax, neck, head and shoulders are each moved by a random
+  offset, constant over the window, in the body's own frame: the lifter learns to follow where
+  the 2D puts them instead of assuming one lab's. The pelvis (the root) stays: moving it shifts
+  every root-relative joint at once, and a lifter trained so misplaced the whole trunk.
 - Horizontal flip: mirror the world and swap left/right joints.
 - Detector-like 2D noise: per-joint jitter, a per-sequence bias per joint, rare large outliers,
   and short dropouts that a pipeline would fill by linear interpolation.
@@ -75,6 +82,43 @@ def random_bone_scales(rng: np.random.Generator, batch: int, spread: float = 0.1
     return scales * rng.uniform(*overall, size=(batch, 1))
 
 
+# joint: ranges (metres) of its offset outwards (left and right mirrored; 0 for midline joints), up, forwards
+DEFINITION_RANGES = {
+    "hip": ((-0.02, 0.06), (-0.05, 0.03), (-0.02, 0.02)),
+    "spine": ((0.0, 0.0), (-0.04, 0.04), (-0.03, 0.03)),
+    "thorax": ((0.0, 0.0), (-0.03, 0.03), (-0.02, 0.02)),
+    "neck_nose": ((0.0, 0.0), (-0.03, 0.03), (-0.03, 0.04)),
+    "head": ((0.0, 0.0), (-0.04, 0.04), (-0.04, 0.04)),
+    "shoulder": ((-0.02, 0.12), (-0.04, 0.03), (-0.03, 0.02)),
+}
+
+
+def _body_axes(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per frame unit vectors (B, T, 3): towards the body's left, up the trunk, and forwards."""
+    sk = H36M_SKELETON
+    left = windows[:, :, sk.index("left_hip")] - windows[:, :, sk.index("right_hip")]
+    left /= np.linalg.norm(left, axis=-1, keepdims=True).clip(1e-6)
+    up = windows[:, :, sk.index("thorax")] - windows[:, :, sk.index("pelvis")]
+    up -= (up * left).sum(-1, keepdims=True) * left
+    up /= np.linalg.norm(up, axis=-1, keepdims=True).clip(1e-6)
+    return left, up, np.cross(left, up)
+
+
+def jitter_definitions(windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Windows (B, T, 17, 3) with each joint of ``DEFINITION_RANGES`` moved (alone, its children stay)
+    by an offset drawn once per window, in the body's frame of each frame."""
+    sk = H36M_SKELETON
+    left, up, forward = _body_axes(windows)
+    out = windows.copy()
+    batch = len(windows)
+    for name, (outwards, upwards, forwards) in DEFINITION_RANGES.items():
+        out_by, up_by, forward_by = (rng.uniform(*r, size=(batch, 1, 1)) for r in (outwards, upwards, forwards))
+        sides = {"left_" + name: 1.0, "right_" + name: -1.0} if name in ("hip", "shoulder") else {name: 0.0}
+        for joint, side in sides.items():
+            out[:, :, sk.index(joint)] += side * out_by * left + up_by * up + forward_by * forward
+    return out
+
+
 @dataclass
 class VirtualCamera:
     intrinsics: CameraIntrinsics
@@ -140,7 +184,8 @@ class TrainingPairs:
 
 
 def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettings = DETECTOR_LIKE,
-               augment_bones: bool = True, allow_flip: bool = True, may_leave_frame: float = 0.0) -> TrainingPairs:
+               augment_bones: bool = True, allow_flip: bool = True, may_leave_frame: float = 0.0,
+               jitter_joints: bool = False) -> TrainingPairs:
     """From world-space windows (B, T, 17, 3) to one random camera view each (vectorised over B).
 
     The person stays inside the frame, except in a share ``may_leave_frame`` of the windows whose
@@ -151,6 +196,8 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
     batch = windows.shape[0]
     if augment_bones:
         windows = scale_bones(windows, random_bone_scales(rng, batch))
+    if jitter_joints:
+        windows = jitter_definitions(windows, rng)
     if allow_flip:
         flip = rng.random(batch) < 0.5
         windows[flip] = flip_horizontal(windows[flip], H36M_SKELETON)

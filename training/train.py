@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--synth", default=None, help="a folder of data-engine chunks (python -m training.synth.engine) "
                                                       "whose detector 2D and true 3D join the batches")
     parser.add_argument("--synth-fraction", type=float, default=0.3, help="share of each batch from --synth")
+    parser.add_argument("--jitter-joints", action="store_true",
+                        help="move the pelvis, hips, spine, thorax, neck, head and shoulders by random offsets per window "
+                             "(sources mark these joints at different places; training.augment.jitter_definitions)")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
     parser.add_argument("--labeled-fraction", type=float, default=1.0,
@@ -128,8 +131,9 @@ class TrainingBatches(torch.utils.data.IterableDataset):
 
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
                  noise_fraction: float, seed: list[int], leave_frame_fraction: float,
-                 synth: list | None = None, synth_fraction: float = 0.0):
+                 synth: list | None = None, synth_fraction: float = 0.0, jitter_joints: bool = False):
         self.clips, self.batch_size, self.window = clips, batch_size, window
+        self.jitter_joints = jitter_joints
         self.target_frame, self.noise_fraction, self.seed = target_frame, noise_fraction, seed
         self.leave_frame_fraction = leave_frame_fraction
         self.synth, self.synth_fraction = synth, synth_fraction if synth else 0.0
@@ -143,8 +147,10 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         frame = slice(self.target_frame, self.target_frame + 1)
         while True:
             windows = sample_windows(self.clips, n_mocap, self.window, rng)
-            noisy = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE, may_leave_frame=self.leave_frame_fraction)
-            clean = make_pairs(windows[n_noisy:], rng, CLEAN, may_leave_frame=self.leave_frame_fraction)
+            noisy = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE, may_leave_frame=self.leave_frame_fraction,
+                               jitter_joints=self.jitter_joints)
+            clean = make_pairs(windows[n_noisy:], rng, CLEAN, may_leave_frame=self.leave_frame_fraction,
+                               jitter_joints=self.jitter_joints)
             parts = [(noisy.inputs_2d, noisy.poses_3d[:, frame], noisy.roots[:, frame], noisy.intrinsics),
                      (clean.inputs_2d, clean.poses_3d[:, frame], clean.roots[:, frame], clean.intrinsics)]
             if n_synth:  # the real detector's 2D on rendered bodies, with the bodies' true joints
@@ -167,7 +173,7 @@ def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, 
         return ViewBatches(items, args.batch_size, window, target_frame, seed)
     synth = load_synth(args.synth) if getattr(args, "synth", None) else None
     return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed,
-                           args.leave_frame_fraction, synth, args.synth_fraction)
+                           args.leave_frame_fraction, synth, args.synth_fraction, args.jitter_joints)
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
