@@ -95,7 +95,7 @@ def test_the_command_line_repairs_by_default_and_can_be_told_not_to():
 
 
 def test_the_bench_measures_the_repair_only_on_engine_chunks_the_lifter_was_not_trained_on(lifter, tmp_path):
-    from training.bench_tracking import engine_chunks_report
+    from training.bench_tracking import engine_chunks_report, engine_section
     camera, intrinsics = side_view_camera()
     people, _ = side_view_walk()
     for index in (900, 901):  # the engine's chunk format, as far as the report reads it
@@ -108,5 +108,8 @@ def test_the_bench_measures_the_repair_only_on_engine_chunks_the_lifter_was_not_
     lifter.metadata = {**shipped, "synth_chunks": [901]}
     try:
         assert engine_chunks_report(str(tmp_path), lifter)["chunks"] == 1
+        lifter.metadata = {**shipped, "synth_chunks": [900, 901]}   # trained on every chunk: no figure, and why
+        section = engine_section(str(tmp_path), lifter)
+        assert "engine_chunks" not in section and "trained on every chunk" in section["engine_chunks_missing"]
     finally:
         lifter.metadata = shipped

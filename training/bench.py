@@ -358,8 +358,8 @@ def tracking_markdown(result: dict) -> list[str]:
                   f"rightly and {chunks['broken_confirmed']} wrongly; every 2D proposal would have "
                   f"{chunks['fixed_2d']} rightly and {chunks['broken_2d']} wrongly.", ""]
     else:
-        lines += ["(No data engine chunks were found for the repair's second measure: "
-                  "`python -m training.synth.engine --out runs/synth/train`.)", ""]
+        lines += [f"(No figure on the data engine's chunks: {result.get('engine_chunks_missing', 'none were found')} "
+                  "— `python -m training.synth.engine --out runs/synth/train`.)", ""]
     return lines
 
 

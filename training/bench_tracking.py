@@ -218,6 +218,16 @@ def engine_chunks_report(folder: str, lifter: PoseLifter) -> dict:
     return {"chunks": chunks, "left_out_trained_on": len(trained_on), **totals}
 
 
+def engine_section(folder: str, lifter: PoseLifter) -> dict:
+    """``{"engine_chunks": report}``, or where the lifter was trained on every chunk with its body found,
+    ``{"engine_chunks_missing": why}``: a figure on 2D the lifter learnt would flatter it."""
+    engine = engine_chunks_report(folder, lifter)
+    if engine["chunks"]:
+        return {"engine_chunks": engine}
+    return {"engine_chunks_missing": f"the shipped lifter was trained on every chunk in {folder} with its main body "
+                                     "found; make more (python -m training.synth.engine --chunks N)"}
+
+
 def demo_report() -> dict:
     """Identity switches of the chosen track on the demo, by where the man and the woman are."""
     if not os.path.isfile(DEMO):
@@ -263,7 +273,7 @@ def run(data: str, quick: bool = False, synth: str | None = None) -> dict:
         report["side_views"][name] = repair_report(selection.tracks[0], truth["pixels"][:, 0], lifter,
                                                    people.width, people.height)
     if synth and glob.glob(os.path.join(synth, "chunk_*.npz")):
-        report["engine_chunks"] = engine_chunks_report(synth, lifter)
+        report.update(engine_section(synth, lifter))
     report["demo"] = demo_report()
     scenes = report["scenes"].values()
     person_frames = sum(s["person_frames"] for s in scenes)
