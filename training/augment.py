@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.camera import CameraIntrinsics, look_at_rotation, project_to_2d_linear
+from core.feet import facing
 from core.skeleton import H36M_SKELETON, flip_horizontal
 
 FRAME_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (1440, 1080), (1000, 1000))
@@ -94,14 +95,13 @@ DEFINITION_RANGES = {
 
 
 def _body_axes(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per frame unit vectors (B, T, 3): towards the body's left, up the trunk, and forwards."""
+    """Per frame unit vectors (B, T, 3): towards the body's left, up the trunk, and forwards (``facing``)."""
     sk = H36M_SKELETON
-    left = windows[:, :, sk.index("left_hip")] - windows[:, :, sk.index("right_hip")]
-    left /= np.linalg.norm(left, axis=-1, keepdims=True).clip(1e-6)
-    up = windows[:, :, sk.index("thorax")] - windows[:, :, sk.index("pelvis")]
-    up -= (up * left).sum(-1, keepdims=True) * left
-    up /= np.linalg.norm(up, axis=-1, keepdims=True).clip(1e-6)
-    return left, up, np.cross(left, up)
+    joints = windows.reshape(-1, *windows.shape[-2:])
+    left = joints[:, sk.index("left_hip")] - joints[:, sk.index("right_hip")]
+    left /= np.linalg.norm(left, axis=-1, keepdims=True).clip(1e-9)
+    forward = facing(joints)
+    return tuple(axis.reshape(windows.shape[:-2] + (3,)) for axis in (left, np.cross(forward, left), forward))
 
 
 def jitter_definitions(windows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -113,7 +113,7 @@ def jitter_definitions(windows: np.ndarray, rng: np.random.Generator) -> np.ndar
     batch = len(windows)
     for name, (outwards, upwards, forwards) in DEFINITION_RANGES.items():
         out_by, up_by, forward_by = (rng.uniform(*r, size=(batch, 1, 1)) for r in (outwards, upwards, forwards))
-        sides = {"left_" + name: 1.0, "right_" + name: -1.0} if name in ("hip", "shoulder") else {name: 0.0}
+        sides = {"left_" + name: 1.0, "right_" + name: -1.0} if name not in sk.names else {name: 0.0}
         for joint, side in sides.items():
             out[:, :, sk.index(joint)] += side * out_by * left + up_by * up + forward_by * forward
     return out

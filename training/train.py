@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                       "whose detector 2D and true 3D join the batches")
     parser.add_argument("--synth-fraction", type=float, default=0.3, help="share of each batch from --synth")
     parser.add_argument("--jitter-joints", action="store_true",
-                        help="move the pelvis, hips, spine, thorax, neck, head and shoulders by random offsets per window "
+                        help="move the hips, spine, thorax, neck, head and shoulders by random offsets per window "
                              "(sources mark these joints at different places; training.augment.jitter_definitions)")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
