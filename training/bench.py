@@ -500,7 +500,9 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               "them are not significant. The default model is the long-trained one (`core/weights/MODEL_CARD.md`)."]
     sources = lifting.get("per_source")
     if sources:
-        lines += ["", "The default model per test subset and mocap source (clean 2D). No source here is wholly unseen in "
+        lines += ["", "The default model per test subset and mocap source (clean 2D; the truth is each source's joints "
+                  "converted to the canonical definition of the data engine's bodies, `training/canonical.py`). "
+                  "No source here is wholly unseen in "
                   "training: CMU subject 03 is a person the model never saw, from the lab of CMU subject 01 (trained "
                   "on); the CMU Daz Indian dances are motions it never saw, from the CMU Daz conversions (salsa and "
                   "martial arts trained on). Over every clip not from Bandai Namco (most of the training data): P1 "

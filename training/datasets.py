@@ -135,12 +135,18 @@ def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) 
         yield Clip(path.stem, "user", _pool_subset(path.stem), positions, {}, toes)
 
 
-def save_clips(path: str | os.PathLike, clips: list[Clip]) -> None:
-    """One .npz of plain arrays (no pickle): all frames concatenated plus per-clip fields."""
+JOINT_DEFINITIONS = ("canonical", "source")   # training.canonical's joints, or each source's own
+
+
+def save_clips(path: str | os.PathLike, clips: list[Clip], definition: str = "canonical") -> None:
+    """One .npz of plain arrays (no pickle): all frames concatenated plus per-clip fields, and which
+    joint definition the positions follow."""
     if not clips:
         raise ValueError("no clips to save")
+    if definition not in JOINT_DEFINITIONS:
+        raise ValueError(f"definition must be one of {JOINT_DEFINITIONS}, got {definition!r}")
     lengths = np.array([len(c.positions) for c in clips])
-    np.savez(path,
+    np.savez(path, definition=np.array(definition),
              positions=np.concatenate([c.positions for c in clips]).astype(np.float32),
              lengths=lengths,
              names=np.array([c.name for c in clips]),
@@ -156,6 +162,9 @@ def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"prepared data not found: {path} (run python -m training.prepare_data first)")
     with np.load(path, allow_pickle=False) as data:
+        if "definition" not in data:
+            raise ValueError(f"{path} was prepared before the mocap sources were converted to the canonical "
+                             "joints (training/canonical.py): run python -m training.prepare_data again")
         ends = np.cumsum(data["lengths"])
         positions = data["positions"]
         toes = data["toes"] if "toes" in data else None   # files prepared before toes were kept have none
@@ -171,4 +180,4 @@ def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) 
     return clips
 
 
-__all__ = ["Clip", "SUBSETS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]
+__all__ = ["Clip", "SUBSETS", "JOINT_DEFINITIONS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]

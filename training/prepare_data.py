@@ -1,4 +1,5 @@
-"""Convert the mocap archives (read in place) and/or a folder of BVH files into one training file.
+"""Convert the mocap archives (read in place) and/or a folder of BVH files into one training file,
+every source's joints converted to the canonical definition (``training.canonical``).
 
     python -m training.prepare_data --data ../shared/data --out runs/data/mocap.npz
     python -m training.prepare_data --bvh-folder my_bvhs/ --out runs/data/mine.npz
@@ -12,6 +13,7 @@ import time
 
 from tqdm import tqdm
 
+from .canonical import TRUNK, convert_clips
 from .datasets import BANDAI_ARCHIVE, CMU_ARCHIVE, read_bandai, read_bvh_folder, read_cmu_asfamc, read_cmu_daz, save_clips
 
 
@@ -20,6 +22,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", default=None, help="folder holding the shared mocap archives")
     parser.add_argument("--bvh-folder", default=None, help="a folder of your own BVH files")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--keep-source-joints", action="store_true",
+                        help="keep each source's own joint definition (for comparisons; training wants canonical)")
     args = parser.parse_args(argv)
     if not args.data and not args.bvh_folder:
         parser.error("give --data and/or --bvh-folder")
@@ -34,8 +38,14 @@ def main(argv: list[str] | None = None) -> None:
         readers.append(read_bvh_folder(args.bvh_folder))
     start = time.time()
     clips = [clip for reader in readers for clip in tqdm(reader, desc="reading", unit="clip", disable=None)]
+    if not clips:
+        parser.error("no clips were read")
+    if not args.keep_source_joints:
+        for source, layout in convert_clips(clips).items():
+            print(f"{source}: trunk layout (leg lengths) " + ", ".join(
+                f"{name} ({', '.join(f'{v:+.3f}' for v in layout[name])})" for name in TRUNK))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    save_clips(args.out, clips)
+    save_clips(args.out, clips, "source" if args.keep_source_joints else "canonical")
     frames = collections.Counter()
     for clip in clips:
         frames[clip.subset] += len(clip.positions)
