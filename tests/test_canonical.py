@@ -45,7 +45,7 @@ def test_a_source_ends_with_the_canonical_layout_and_its_limbs_untouched():
     source = mean_layout([clip])
     assert source["left_shoulder"][0] < 0.15 < CANONICAL_LAYOUT["left_shoulder"][0]   # narrow, as Bandai's
     out = to_canonical(clip, source)
-    converted = symmetric(clip_layout(out)[0])
+    converted = symmetric(clip_layout(out))
     for name in TRUNK:
         np.testing.assert_allclose(converted[name], CANONICAL_LAYOUT[name], atol=2e-3, err_msg=name)
     np.testing.assert_array_equal(out[:, LIMBS], clip[:, LIMBS])
@@ -121,7 +121,7 @@ def test_the_constants_are_the_makehuman_bodies_layout():
     for i in range(4):
         body = build_body(assets, Macros() if i == 0 else Macros.random(rng))
         joints = canonical_joints(assets, body.vertices)[None]
-        layouts.append(symmetric(clip_layout(joints)[0]))
+        layouts.append(symmetric(clip_layout(joints)))
     for name in TRUNK:
         measured = np.mean([layout[name] for layout in layouts], axis=0)
         assert np.linalg.norm(measured - CANONICAL_LAYOUT[name]) * 0.8 < 0.015, name

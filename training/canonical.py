@@ -32,6 +32,7 @@ import numpy as np
 from core.skeleton import H36M_SKELETON
 
 J = {name: i for i, name in enumerate(H36M_SKELETON.names)}
+TWIN = H36M_SKELETON.flip_permutation()   # each joint's left/right twin (itself on the midline)
 PELVIS_PART = ("left_hip", "right_hip", "spine")
 CHEST_PART = ("thorax", "left_shoulder", "right_shoulder", "neck_nose", "head")
 TRUNK = PELVIS_PART + CHEST_PART
@@ -73,17 +74,14 @@ def part_frames(positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 def leg_length(positions: np.ndarray) -> float:
     """The clip's mean hip-to-ankle length (thigh plus shin, both sides averaged), metres."""
-    p = positions
-    total = 0.0
-    for side in ("left", "right"):
-        total += np.linalg.norm(p[:, J[f"{side}_hip"]] - p[:, J[f"{side}_knee"]], axis=-1).mean()
-        total += np.linalg.norm(p[:, J[f"{side}_knee"]] - p[:, J[f"{side}_ankle"]], axis=-1).mean()
-    return float(total / 2)
+    lengths = H36M_SKELETON.bone_lengths(positions).mean(axis=0)
+    bone = {H36M_SKELETON.names[child]: lengths[k] for k, (_, child) in enumerate(H36M_SKELETON.bones())}
+    return float(np.mean([bone[f"{side}_knee"] + bone[f"{side}_ankle"] for side in ("left", "right")]))
 
 
-def clip_layout(positions: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
+def clip_layout(positions: np.ndarray) -> dict[str, np.ndarray]:
     """The trunk joints' mean place in their part's frame, in leg lengths from the middle of the hips
-    (pelvis part) or from the spine joint (chest part); and the number of frames it is the mean of."""
+    (pelvis part) or from the spine joint (chest part)."""
     middle, pelvis, chest = part_frames(positions)
     scale = leg_length(positions)
     layout = {}
@@ -91,7 +89,7 @@ def clip_layout(positions: np.ndarray) -> tuple[dict[str, np.ndarray], int]:
         frame, origin = (pelvis, middle) if name in PELVIS_PART else (chest, positions[:, J["spine"]])
         local = np.einsum("fij,fi->fj", frame, positions[:, J[name]] - origin) / scale
         layout[name] = local.mean(axis=0)
-    return layout, len(positions)
+    return layout
 
 
 def symmetric(layout: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -99,13 +97,8 @@ def symmetric(layout: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     (a clip's mean) must not put a left/right bias into the offsets."""
     out = {}
     for name, place in layout.items():
-        place = np.array(place, dtype=np.float64)
-        if name.startswith(("left_", "right_")):
-            twin = np.array(layout["right_" + name[5:] if name.startswith("left_") else "left_" + name[6:]])
-            place = np.array([(place[0] - twin[0]) / 2, (place[1] + twin[1]) / 2, (place[2] + twin[2]) / 2])
-        else:
-            place[0] = 0.0
-        out[name] = place
+        twin = np.array(layout[H36M_SKELETON.names[TWIN[J[name]]]], dtype=np.float64)
+        out[name] = np.array([(place[0] - twin[0]) / 2, (place[1] + twin[1]) / 2, (place[2] + twin[2]) / 2])
     return out
 
 
@@ -115,10 +108,10 @@ def mean_layout(clips: list[np.ndarray]) -> dict[str, np.ndarray]:
         raise ValueError("no clips to measure a layout on")
     sums, frames = {name: np.zeros(3) for name in TRUNK}, 0
     for positions in clips:
-        layout, count = clip_layout(positions)
+        layout = clip_layout(positions)
         for name in TRUNK:
-            sums[name] += layout[name] * count
-        frames += count
+            sums[name] += layout[name] * len(positions)
+        frames += len(positions)
     return symmetric({name: sums[name] / frames for name in TRUNK})
 
 
