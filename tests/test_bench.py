@@ -2,8 +2,11 @@
 import json
 import os
 
+import numpy as np
+
 from training.bench import (COMPARISON_MODELS, comparison_command, lifting_keys, markdown, plot_end_to_end, plot_lifting, plot_speed,
                             write_benchmark_keys)
+from training.bench_accuracy import joint_errors_mm, per_joint
 from training.bench_pipeline import peak_memory_mb
 from training.evaluate import spread
 
@@ -120,6 +123,10 @@ def test_results_page_and_plots(tmp_path):
     assert "| test_actor | cmu-asfamc | 4 | 70.0 | 56.0 | 63.0 | 5.00 |" in page
     assert "P1 **72.5** (`lifting_heldout_source_p1_clean_mm`)" in page
     assert "same frames: **0.800** (`end_to_end_p1_ratio_to_mediapipe`)" in page
+    assert "Per joint" not in page   # results from before the per-joint table: no table, no crash
+    results["end_to_end"]["per_joint"] = {"joints": ["pelvis", "left_wrist"], "ours": [0.0, 90.0], "mediapipe": [0.0, 120.0]}
+    page_with_joints = markdown(results)
+    assert "| pelvis | 0.0 | 0.0 | - |" in page_with_joints and "| left wrist | 90.0 | 120.0 | 0.75 |" in page_with_joints
     assert lifting_keys(results) == {"lifting_heldout_source_p1_clean_mm": 72.5, "end_to_end_p1_ratio_to_mediapipe": 0.8}
     results["lifting"]["models"][1]["other_sources_clean"] = _metrics(80.0)   # single frame
     results["lifting"]["models"].append({**results["lifting"]["models"][0], "name": "rf243",
@@ -134,6 +141,19 @@ def test_results_page_and_plots(tmp_path):
         path = tmp_path / f"{part}.png"
         plot(results[part], str(path))
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 5000
+
+
+def test_per_joint_errors_pool_the_renders_by_their_frames():
+    from core.skeleton import H36M_SKELETON
+    truth = np.zeros((4, 17, 3))
+    off = truth.copy()
+    off[:, 13, 0] = 0.1                       # one joint 100 mm off in every frame
+    assert joint_errors_mm(off, truth)[13] == 100.0 and joint_errors_mm(off, truth)[0] == 0.0
+    short = {"per_joint_mm": {"frames": 10, "ours": [10.0] * 17, "mediapipe": [40.0] * 17}}
+    long = {"per_joint_mm": {"frames": 30, "ours": [30.0] * 17, "mediapipe": [40.0] * 17}}
+    table = per_joint([short, long])
+    assert table["joints"] == list(H36M_SKELETON.names)
+    assert table["ours"] == [25.0] * 17 and table["mediapipe"] == [40.0] * 17   # (10*10 + 30*30) / 40
 
 
 def test_peak_memory_is_this_process_own():

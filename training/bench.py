@@ -58,7 +58,7 @@ DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
 MODELS_DIR = os.path.join(ROOT, "runs", "bench_models")
 
 # One schedule for every comparison model, so that the architecture is the only difference.
-COMPARISON_TRAINING = ("--channels 256 --epochs 10 --steps-per-epoch 200 --batch-size 256 --lr 1e-3 "
+COMPARISON_TRAINING = ("--channels 256 --epochs 30 --steps-per-epoch 200 --batch-size 256 --lr 1e-3 "
                        "--lr-decay 0.9 --no-trajectory --validation-clips 10")
 COMPARISON_MODELS = {  # name: (label, architecture arguments)
     "single_frame": ("single frame (widths 1,1,1)", "--filter-widths 1,1,1"),
@@ -539,8 +539,9 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"| mediapipe 3D world landmarks, same frames | {theirs['p1']:.1f} | {theirs['p2']:.1f} | {theirs['mpjve']:.2f} | | |",
               f"| ground truth | | | | {e2e['truth_foot_sliding_mm_per_frame']:.2f} | |", "",
               f"Ours over mediapipe's P1 on the same frames: **{same['p1'] / theirs['p1']:.3f}** "
-              "(`end_to_end_p1_ratio_to_mediapipe`).",
-              "", "![end to end](end_to_end.png)", ""]
+              "(`end_to_end_p1_ratio_to_mediapipe`).", ""]
+    lines += per_joint_markdown(e2e.get("per_joint"))
+    lines += ["![end to end](end_to_end.png)", ""]
     lines += grounding_markdown(e2e["grounding"])
     if results.get("contacts"):
         lines += contacts_markdown(results["contacts"])
@@ -567,6 +568,18 @@ def markdown(results: dict, with_plots: bool = True) -> str:
         lines = [line for line in lines if not line.startswith("![")]
         lines += [f"Plots and the full per-render figures: `{results['out']}/` after running the command."]
     return "\n".join(lines) + "\n"
+
+
+def per_joint_markdown(table: dict | None) -> list[str]:
+    """Per joint P1, ours and mediapipe's, on the frames where mediapipe found the person."""
+    if not table:
+        return []
+    lines = ["Per joint, on the same frames (P1 in mm; the ratio is ours over mediapipe's):", "",
+             "| joint | ours | mediapipe | ratio |", "|---|---|---|---|"]
+    for name, ours, theirs in zip(table["joints"], table["ours"], table["mediapipe"]):
+        ratio = f"{ours / theirs:.2f}" if theirs > 0 else "-"  # the pelvis is the origin of both: 0 and 0
+        lines.append(f"| {name.replace('_', ' ')} | {ours:.1f} | {theirs:.1f} | {ratio} |")
+    return lines + [""]
 
 
 def main(argv: list[str] | None = None) -> dict:
