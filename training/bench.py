@@ -10,7 +10,7 @@ Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
    the shipped default model and the comparison models (single frame, receptive fields
    27/81/243, causal against non-causal at 27), which share one short training schedule (``COMPARISON_TRAINING``)
    so that only the architecture differs. They live in ``runs/bench_models/<name>/model.npz``;
-   ``--train-missing`` trains the ones not there yet (about 45 minutes on 2 cores, most of it for 243).
+   ``--train-missing`` trains the ones not there yet (on 2 cores: single frame 4 minutes, 243 about 31).
 2. End-to-end accuracy on rendered video with known 3D (``training/bench_accuracy.py``): our
    whole pipeline against mediapipe's own 3D world landmarks on the same frames, with foot
    sliding and root trajectory error.
@@ -495,9 +495,9 @@ def markdown(results: dict, with_plots: bool = True) -> str:
                      f"{c['p3']:.1f} | {c['mpjve']:.2f} | {n['p1']:.1f} | {n['p2']:.1f} | {n['p3']:.1f} | {n['mpjve']:.2f} "
                      f"| {r['leaving']['p1']:.1f} |")
     lines += ["", "The comparison models share one short schedule (`COMPARISON_TRAINING` in `training/bench.py`: "
-              "10 epochs of 200 steps, lifter only) so that only the architecture differs; after so few epochs their "
-              "validation P1 still moves by about 5 mm from one epoch to the next, so gaps below about 10 mm between "
-              "them are not significant. The default model is the long-trained one (`core/weights/MODEL_CARD.md`)."]
+              "30 epochs of 200 steps, lifter only) so that only the architecture differs; over their last ten "
+              "epochs the validation P1 still moves by 1-2 mm from one epoch to the next, so gaps below about 4 mm "
+              "between them are not significant. The default model is the long-trained one (`core/weights/MODEL_CARD.md`)."]
     sources = lifting.get("per_source")
     if sources:
         lines += ["", "The default model per test subset and mocap source (clean 2D; the truth is each source's joints "
