@@ -33,6 +33,7 @@ HIP_RAISE = {"blazepose": 0.10}
 
 FOOT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")   # toe: the tip of the foot
 FOOT_ANKLES = ("left_ankle", "left_ankle", "right_ankle", "right_ankle")
+ANKLES = (J("left_ankle"), J("right_ankle"))   # filled in the image, not with the body (fill_gaps)
 
 
 def _check_feet(feet, feet_confidence, lead: tuple[int, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -236,7 +237,13 @@ def map_feet(points: np.ndarray, confidence: np.ndarray, layout: str) -> tuple[n
 
 
 def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrack:
-    """Interpolate joints below ``min_confidence`` linearly in time (edges hold the nearest value).
+    """Fill joints below ``min_confidence`` by linear interpolation in time (edges hold the nearest value).
+
+    A joint's offset from its parent joint is interpolated, not its place in the image, so a limb the
+    detector lost for some frames moves with the body (the sun's flare on a jumping man's legs:
+    legs held where they were last seen would stay on the ground while his hips rise). Ankles are
+    the exception, interpolated in the image: a hidden ankle is most often a planted foot, which
+    stays put while the body moves over it. So are the root and a joint whose parent is never seen.
 
     Interpolated values are flagged in ``track.filled``. A limb joint never seen in the whole clip
     (an arm always hidden behind the body) is guessed from its twin on the other side, mirrored
@@ -250,12 +257,16 @@ def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrac
     positions = track.positions.copy()
     frames = np.arange(track.num_frames)
     never = [joint for joint in range(17) if not good[:, joint].any()]
-    for joint in range(17):
+    for joint in range(17):   # the skeleton's order: a parent is filled before its children
         ok = good[:, joint]
         if ok.all() or not ok.any():
             continue
+        parent = H36M_SKELETON.parents[joint]
+        follows_parent = parent >= 0 and parent not in never and joint not in ANKLES
+        base = positions[:, parent] if follows_parent else np.zeros_like(positions[:, joint])
+        offset = positions[:, joint] - base
         for axis in range(2):
-            positions[~ok, joint, axis] = np.interp(frames[~ok], frames[ok], positions[ok, joint, axis])
+            positions[~ok, joint, axis] = base[~ok, axis] + np.interp(frames[~ok], frames[ok], offset[ok, axis])
     twin = H36M_SKELETON.flip_permutation()
     for joint in never:   # the skeleton's order: a parent is placed before its children
         parent = H36M_SKELETON.parents[joint]

@@ -73,8 +73,28 @@ def test_gap_filling_interpolates_and_flags():
     confidence[4, 5] = 0.1
     track = fill_gaps(KeypointTrack(positions, confidence, 100, 100, 30))
     assert track.positions[2, 3, 0] == pytest.approx(20)
-    assert track.positions[4, 5, 0] == pytest.approx(30)  # edge: holds the last good value
+    assert track.positions[4, 5, 0] == pytest.approx(40)  # edge: holds the last offset from its parent, the hip
     assert track.filled[2, 3] and track.filled[4, 5] and track.filled.sum() == 2
+
+
+def test_a_lost_limb_moves_with_the_body_but_a_lost_ankle_stays_put():
+    """A man jumps while the flare hides his knees and ankles: the knees rise with his hips; the
+    ankles stay where they were last seen (a hidden ankle is most often a planted foot)."""
+    frames = 9
+    positions = np.tile(np.arange(17, dtype=np.float32)[None, :, None] * [1.0, 10.0], (frames, 1, 1))
+    rise = np.array([0, 0, 0, 20, 40, 20, 0, 0, 0], np.float32)      # pixels up, frames 3-5 in the air
+    positions[:, :, 1] -= rise[:, None]
+    confidence = np.ones((frames, 17), np.float32)
+    hidden = [J("left_knee"), J("right_knee"), J("left_ankle"), J("right_ankle")]
+    confidence[3:6, hidden] = 0.0
+    seen_positions = positions.copy()
+    positions[3:6, hidden] = 0.0                                      # what the detector said there: garbage
+    track = fill_gaps(KeypointTrack(positions, confidence, 100, 200, 30))
+    for knee in (J("left_knee"), J("right_knee")):
+        np.testing.assert_allclose(track.positions[3:6, knee], seen_positions[3:6, knee], atol=1e-4)
+    for ankle in (J("left_ankle"), J("right_ankle")):
+        np.testing.assert_allclose(track.positions[3:6, ankle], np.repeat(seen_positions[2:3, ankle], 3, 0), atol=1e-4)
+    assert track.filled[3:6, hidden].all() and track.filled.sum() == 12
 
 
 def test_clip_without_person_is_a_clear_error():
