@@ -8,6 +8,7 @@ from core.camera import CameraIntrinsics, fit_root_translation, look_at_rotation
 from core.cleanup import ANKLE_HEIGHT, contacts_from, lock_feet
 from core.inference import NumpyTemporalModel, PoseLifter
 from core.models import network_weights, predict_sequence
+from core import root_solve
 from core.root_solve import WINDOW, solve_root
 from core.skeleton import H36M_SKELETON, flip_horizontal
 from core.world import camera_angles, world_frame
@@ -60,6 +61,41 @@ def test_planted_feet_hold_a_standing_person_whose_lifted_size_wobbles():
     assert np.ptp(solved[:, 2]) < 0.25 * np.ptp(per_frame[:, 2])
     unplanted = solve_root(lifted, pixels, confidence, INTRINSICS, None, 30.0)
     assert np.ptp(unplanted[:, 2]) > 0.5 * np.ptp(per_frame[:, 2])   # smoothness alone cannot tell
+
+
+def _arms_out_turned_by_the_lifter(frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A person standing 5 m away whose arms the lifter turns towards the camera and back, each
+    arm's length kept: the lifted pose is narrower across the image than the 2D, as tall as it."""
+    profile = _body_in_camera(frames)     # seen from the side, upright along y
+    truth = np.stack([profile[..., 2], -profile[..., 1], profile[..., 0]], axis=-1)   # facing the camera
+    for side in ("left", "right"):   # arms raised straight out to the side
+        shoulder = truth[:, SK.index(f"{side}_shoulder")]
+        out = np.sign(shoulder[:, :1]) * np.array([[1.0, 0.0, 0.0]])
+        truth[:, SK.index(f"{side}_elbow")] = shoulder + 0.3 * out
+        truth[:, SK.index(f"{side}_wrist")] = shoulder + 0.55 * out
+    root = np.tile([0.0, 0.1, 5.0], (frames, 1))
+    pixels = _seen(truth, root)
+    lifted = truth.copy()
+    turn = np.radians(60) * (0.5 + 0.5 * np.sin(np.arange(frames) / 5.0))
+    for side in ("left", "right"):
+        shoulder = SK.index(f"{side}_shoulder")
+        for joint in (SK.index(f"{side}_elbow"), SK.index(f"{side}_wrist")):
+            arm = truth[:, joint] - truth[:, shoulder]
+            lifted[:, joint, 0] = truth[:, shoulder, 0] + arm[:, 0] * np.cos(turn)
+            lifted[:, joint, 2] = truth[:, shoulder, 2] - np.abs(arm[:, 0]) * np.sin(turn)
+    return lifted, pixels, root
+
+
+def test_arms_the_lifter_turns_towards_the_camera_do_not_move_the_root_in_depth(monkeypatch):
+    lifted, pixels, root = _arms_out_turned_by_the_lifter(120)
+    confidence = np.ones(lifted.shape[:2])
+    solved = solve_root(lifted, pixels, confidence, INTRINSICS, None, 30.0)
+    monkeypatch.setattr(root_solve, "HORIZONTAL_SIGMA", root_solve.REPROJECTION_SIGMA)
+    alike = solve_root(lifted, pixels, confidence, INTRINSICS, None, 30.0)
+    assert np.ptp(alike[:, 2]) > 0.2                          # both axes alike: the person wanders in depth
+    assert np.ptp(solved[:, 2]) < 0.1 * np.ptp(alike[:, 2])
+    assert np.abs(solved[:, 0] - root[:, 0]).max() < 0.01                # across the image: where the body is
+    assert np.median(solved[:, 2]) == pytest.approx(np.median(alike[:, 2]), abs=0.005)   # distance: both axes
 
 
 def test_contact_probabilities_become_runs_of_at_least_three_frames():
