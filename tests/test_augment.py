@@ -2,8 +2,8 @@ import numpy as np
 
 from core.skeleton import H36M_SKELETON
 from tests.helpers import standing_person as _standing_person
-from training.augment import (CLEAN, DEFINITION_RANGES, FRAME_SIZES, corrupt_2d, jitter_definitions, make_pairs,
-                              NoiseSettings, random_bone_scales, sample_windows, scale_bones)
+from training.augment import (CLEAN, DEFINITION_RANGES, FRAME_SIZES, LIMBS, corrupt_2d, jitter_definitions,
+                              make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones, swap_limbs)
 
 
 def test_bone_scaling_scales_lengths_symmetrically():
@@ -50,6 +50,57 @@ def test_joint_definitions_move_alone_mirrored_and_with_the_body():
         outwards = (left_offset * left[:, 0]).sum(-1)
         low, high = DEFINITION_RANGES[name][0]
         assert np.all((outwards >= low - 1e-9) & (outwards <= high + 1e-9))
+
+
+def test_swapped_arms_move_as_the_donor_s_do_on_the_receiver_s_turning_body():
+    sk = H36M_SKELETON
+    rng = np.random.default_rng(5)
+    frames = 8
+    receiver = _turning(_standing_person(frames)[None].astype(np.float64))[0]   # turns about the vertical
+    donor = _standing_person(frames).astype(np.float64)
+    elbow, wrist = sk.index("left_elbow"), sk.index("left_wrist")
+    left = donor[0, sk.index("left_shoulder")] - donor[0, sk.index("right_shoulder")]
+    front = np.cross(left, [0.0, 0.0, 1.0])
+    front /= np.linalg.norm(front)
+    raised = np.linspace(0, 1.2, frames)[:, None]               # the donor raises its left forearm to the front
+    forearm = np.linalg.norm(donor[0, wrist] - donor[0, elbow])
+    donor[:, wrist] = donor[:, elbow] + forearm * (np.sin(raised) * front - np.cos(raised) * np.array([0.0, 0, 1]))
+    donor[:, :, 1] += 3.0                                      # elsewhere in the room
+    out = swap_limbs(np.stack([receiver, donor]), rng, {"arms": 1.0})
+    # the receiver took the donor's arms: the same lengths, the same angles to its own trunk ...
+    arms = LIMBS["arms"][1]
+    for shoulder, *limb in arms.values():
+        for joint in limb:
+            giving = donor[:, joint] - donor[:, shoulder]
+            taking = out[0, :, joint] - out[0, :, shoulder]
+            np.testing.assert_allclose(np.linalg.norm(taking, axis=-1), np.linalg.norm(giving, axis=-1), atol=1e-5)
+            trunk_donor = donor[:, sk.index("thorax")] - donor[:, sk.index("spine")]
+            trunk_taker = out[0, :, sk.index("thorax")] - out[0, :, sk.index("spine")]
+            np.testing.assert_allclose((taking * trunk_taker).sum(-1), (giving * trunk_donor).sum(-1), atol=1e-5)
+    # ... and turns with its own body: the raised forearm points the way the receiver faces
+    facing = np.cross(out[0, -1, sk.index("left_shoulder")] - out[0, -1, sk.index("right_shoulder")], [0.0, 0.0, 1.0])
+    last = out[0, -1, wrist] - out[0, -1, elbow]
+    assert np.dot(last / np.linalg.norm(last), facing / np.linalg.norm(facing)) > 0.85
+    assert np.dot(facing / np.linalg.norm(facing), front) < -0.9    # (it has turned half round by then)
+    untouched = [j for j in range(len(sk.names)) if j not in arms["left"][1:] + arms["right"][1:]]
+    np.testing.assert_allclose(out[0][:, untouched], receiver[:, untouched], atol=1e-6)   # trunk, head, legs stay
+    np.testing.assert_allclose(swap_limbs(np.stack([receiver, donor]), rng, {"arms": 0.0, "legs": 0.0}),
+                               np.stack([receiver, donor]), atol=1e-6)
+
+
+def test_swapped_legs_keep_their_lengths_and_leave_the_rest_of_the_body():
+    sk = H36M_SKELETON
+    rng = np.random.default_rng(2)
+    walking = _standing_person(6).astype(np.float64)
+    kicking = _standing_person(6).astype(np.float64)
+    kicking[:, sk.index("right_ankle")] = kicking[:, sk.index("right_knee")] + [0.45, 0.0, 0.0]   # shin out in front
+    out = swap_limbs(np.stack([walking, kicking]), rng, {"legs": 1.0})
+    legs = [j for side in LIMBS["legs"][1].values() for j in side[1:]]
+    np.testing.assert_allclose(np.delete(out[0], legs, axis=1), np.delete(walking, legs, axis=1), atol=1e-6)
+    np.testing.assert_allclose(np.delete(out[1], legs, axis=1), np.delete(kicking, legs, axis=1), atol=1e-6)
+    shin = np.linalg.norm(out[0, :, sk.index("right_ankle")] - out[0, :, sk.index("right_knee")], axis=-1)
+    np.testing.assert_allclose(shin, 0.45, atol=1e-5)            # the walker took the kick ...
+    np.testing.assert_allclose(out[1][:, legs], walking[:, legs], atol=1e-5)   # ... and the kicker the walk
 
 
 def test_clean_pairs_reproject_exactly_and_targets_are_root_relative():

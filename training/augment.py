@@ -119,6 +119,56 @@ def jitter_definitions(windows: np.ndarray, rng: np.random.Generator) -> np.ndar
     return out
 
 
+def _limb_axes(windows: np.ndarray, left_joint: str, right_joint: str, low: str, high: str) -> np.ndarray:
+    """Per frame (B, T, 3, 3) rows of a body frame: towards the body's left (right to left joint), up
+    (low to high joint, made square to the first), and forwards."""
+    sk = H36M_SKELETON
+    left = windows[..., sk.index(left_joint), :] - windows[..., sk.index(right_joint), :]
+    left = left / np.linalg.norm(left, axis=-1, keepdims=True).clip(1e-9)
+    up = windows[..., sk.index(high), :] - windows[..., sk.index(low), :]
+    up = up - (up * left).sum(-1, keepdims=True) * left
+    up = up / np.linalg.norm(up, axis=-1, keepdims=True).clip(1e-9)
+    return np.stack([left, up, np.cross(left, up)], axis=-2)
+
+
+# limb: (its frame: left and right joints, low and high joints of the up direction), and per side
+# the joint it hangs from and the joints that move with it
+LIMBS = {
+    "arms": (("left_shoulder", "right_shoulder", "spine", "thorax"),
+             {side: [H36M_SKELETON.index(f"{side}_{part}") for part in ("shoulder", "elbow", "wrist")]
+              for side in ("left", "right")}),
+    "legs": (("left_hip", "right_hip", "pelvis", "spine"),
+             {side: [H36M_SKELETON.index(f"{side}_{part}") for part in ("hip", "knee", "ankle")]
+              for side in ("left", "right")}),
+}
+
+
+def swap_limbs(windows: np.ndarray, rng: np.random.Generator, fractions: dict[str, float]) -> np.ndarray:
+    """Windows (B, T, 17, 3) where a share ``fractions[limb]`` ("arms", "legs") has that pair of limbs
+    moving as another window's of the batch, frame by frame: each elbow and wrist (knee and ankle)
+    keeps the donor's offset from its shoulder (hip) in the donor's shoulder (hip) frame, placed at the
+    receiver's in the receiver's frame. Limbs moved over bodies they never went with, so that a
+    dance's unseen combination of arms and legs is less unseen."""
+    windows = np.asarray(windows, dtype=np.float32)
+    out = windows.copy()
+    for limb, fraction in fractions.items():
+        (left, right, low, high), sides = LIMBS[limb]
+        chosen = np.nonzero(rng.random(len(out)) < fraction)[0]
+        if len(out) < 2 or chosen.size == 0:
+            continue
+        donors = (chosen + rng.integers(1, len(out), size=chosen.size)) % len(out)   # never the window itself
+        giving, taking = windows[donors], windows[chosen]
+        giving_axes = _limb_axes(giving, left, right, low, high)
+        taking_axes = _limb_axes(taking, left, right, low, high)
+        for root, *moving in sides.values():
+            offsets = giving[:, :, moving] - giving[:, :, root:root + 1]                  # (n, T, 2, 3)
+            in_frame = np.einsum("ntij,ntkj->ntki", giving_axes, offsets)               # the donor's frame
+            placed = taking[:, :, root:root + 1] + np.einsum("ntij,ntki->ntkj", taking_axes, in_frame)
+            for k, joint in enumerate(moving):
+                out[chosen, :, joint] = placed[:, :, k]
+    return out
+
+
 @dataclass
 class VirtualCamera:
     intrinsics: CameraIntrinsics
