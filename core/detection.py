@@ -23,7 +23,6 @@ from typing import Callable, Protocol
 import numpy as np
 
 from .keypoints import PeopleDetections, map_feet, map_to_h36m
-from .tile_search import SEARCH_EVERY, merge_people, tiles
 from .video import probe, read_frames
 
 ProgressCallback = Callable[[int, int, float], None]  # (frames done, total frames or 0, frames per second)
@@ -193,9 +192,8 @@ class TasksPoseDetector:
     The same landmark network as the solutions API for ``full``, a larger one for ``heavy``;
     it runs on mediapipe 0.10.21 and on the 1.x wheels (Python 3.11 to 3.13, where the solutions
     API is gone). It finds up to ``max_people`` people in each frame. Frame times are the
-    frame's index over ``fps`` (the landmark smoothing needs increasing times). In a frame where
-    it finds nobody, it looks again in zoomed tiles (``core.tile_search``: people far from the
-    camera). World landmarks (``keep_world_landmarks``, for benchmarks) are the first person's.
+    frame's index over ``fps`` (the landmark smoothing needs increasing times). World landmarks
+    (``keep_world_landmarks``, for benchmarks) are the first person's.
     """
 
     def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5,
@@ -210,12 +208,6 @@ class TasksPoseDetector:
             min_pose_detection_confidence=min_detection_confidence, min_pose_presence_confidence=0.5,
             min_tracking_confidence=0.5)
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
-        # the same network on still images, for the tiles of frames in which nobody was found
-        self._tile_landmarker = vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=task_model_path(variant)),
-            running_mode=vision.RunningMode.IMAGE, num_poses=max_people,
-            min_pose_detection_confidence=min_detection_confidence, min_pose_presence_confidence=0.5))
-        self._frames_to_next_search = 0
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_world_landmarks = keep_world_landmarks
@@ -226,61 +218,33 @@ class TasksPoseDetector:
 
     @staticmethod
     def name_of(variant: str) -> str:
-        return f"mediapipe-tasks-{variant}-tiles"   # (the name signs the detection cache: found by tiles too)
+        return f"mediapipe-tasks-{variant}"
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
         result = self._landmarker.detect_for_video(image, int(round(self._frames * self._step_ms)))
         self._frames += 1
-        # per person: landmarks (33, 3: x, y in pixels, z), visibility (33,), world landmarks (33, 3)
-        people = [(np.array([[lm.x * width, lm.y * height, lm.z * width] for lm in person], np.float32),
-                   np.array([lm.visibility for lm in person], np.float32),
-                   np.array([[lm.x, lm.y, lm.z] for lm in world], np.float32))
-                  for person, world in zip(result.pose_landmarks, result.pose_world_landmarks)]
-        if not people:
-            people = self._search_tiles(frame_rgb)
         if self.keep_landmarks:
-            self.landmarks.append(np.array([np.concatenate([points, visibility[:, None]], axis=1)
-                                            for points, visibility, _ in people], np.float32).reshape(-1, 33, 4))
-        if not people:
+            self.landmarks.append(np.array([[[lm.x * width, lm.y * height, lm.z * width, lm.visibility] for lm in person]
+                                            for person in result.pose_landmarks], np.float32).reshape(-1, 33, 4))
+        if not result.pose_landmarks:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
             self.last_feet = NO_FEET
             return _nobody()
-        points = np.stack([person[0] for person in people])
-        visibility = np.stack([person[1] for person in people])
+        points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
+                           for person in result.pose_landmarks], np.float32)
+        visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks], np.float32)
         self.last_feet = map_feet(points, visibility, "blazepose")
         joints, confidence = map_to_h36m(points[..., :2], visibility, "blazepose")
         if self.keep_world_landmarks:
-            self.world_landmarks.append(map_to_h36m(people[0][2][None], visibility[:1], "blazepose")[0][0])
+            world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks[0]], np.float32)
+            self.world_landmarks.append(map_to_h36m(world[None], visibility[:1], "blazepose")[0][0])
         return joints, confidence
-
-    def _search_tiles(self, frame_rgb: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """People too small to be found in the whole frame, found in its tiles (``core.tile_search``);
-        after a search that finds nobody, the next frames are not searched (``SEARCH_EVERY``)."""
-        if self._frames_to_next_search > 0:
-            self._frames_to_next_search -= 1
-            return []
-        found = []
-        for box in tiles(frame_rgb.shape[1], frame_rgb.shape[0]):
-            x0, y0, x1, y1 = box
-            tile = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
-                                  data=np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]))
-            result = self._tile_landmarker.detect(tile)
-            for person, world in zip(result.pose_landmarks, result.pose_world_landmarks):
-                points = np.array([[x0 + lm.x * (x1 - x0), y0 + lm.y * (y1 - y0), lm.z * (x1 - x0)] for lm in person],
-                                  np.float32)
-                found.append((points, box, np.array([lm.visibility for lm in person], np.float32),
-                              np.array([[lm.x, lm.y, lm.z] for lm in world], np.float32)))
-        if not found:
-            self._frames_to_next_search = SEARCH_EVERY - 1
-        kept = merge_people([(points, box) for points, box, _, _ in found], self.max_people)
-        return [(found[i][0], found[i][2], found[i][3]) for i in kept]
 
     def close(self) -> None:
         self._landmarker.close()
-        self._tile_landmarker.close()
 
 
 DEFAULT_MAX_PEOPLE = 4   # people looked for in each frame; more costs speed on crowded clips only

@@ -9,7 +9,6 @@ import pytest
 
 from core.detection import DETECTORS, DetectorFactory, has_solutions_api, import_mediapipe, padded, task_model_path
 from core.options import OptionError, PipelineOptions, check_options
-from core.tile_search import merge_people, tiles
 from core.video import read_frames
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -76,53 +75,6 @@ def test_the_tasks_api_finds_the_same_2d_as_the_solutions_api_on_the_demo():
     assert both.sum() > 300  # both see the person on most frames
     distance = np.linalg.norm(tasks[:, LIMBS] - solutions[:, LIMBS], axis=-1)[both]
     assert np.median(distance) < 5.0  # pixels, on a 1768x994 clip: the same landmark network
-
-
-def _demo_frame_shrunk(frame_index: int, scale: float) -> np.ndarray:
-    """The demo's frame shrunk by ``scale`` on a grey canvas of the frame's size: its people far away."""
-    import cv2
-    frame = next(read_frames(DEMO, frame_index, frame_index + 1)).image
-    small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    canvas = np.full_like(frame, 128)
-    top, left = (frame.shape[0] - small.shape[0]) // 3, (frame.shape[1] - small.shape[1]) // 3
-    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
-    return canvas, (top, left)
-
-
-@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
-def test_a_person_too_small_for_the_whole_frame_is_found_in_its_tiles(monkeypatch):
-    needs_mediapipe()
-    frame, (top, left) = _demo_frame_shrunk(100, 0.5)     # the man on the box, about 150 px tall
-    whole_only = DetectorFactory("tasks-full", 30.0, 4)()
-    monkeypatch.setattr(whole_only, "_search_tiles", lambda image: [])
-    joints, confidence = padded(*whole_only.detect(frame), 4)
-    whole_only.close()
-    assert (confidence > 0).sum() == 0                        # the whole frame: nobody
-    detector = DetectorFactory("tasks-full", 30.0, 4)()
-    joints, confidence = padded(*detector.detect(frame), 4)
-    detector.close()
-    assert ((confidence[:, LIMBS] > 0.5).sum(axis=1) >= 6).sum() == 1   # one person, not one per tile
-    full, full_confidence = padded(*DetectorFactory("tasks-full", 30.0, 4)().detect(next(read_frames(DEMO, 100, 101)).image), 4)
-    best = int(np.argmax(full_confidence[:, LIMBS].mean(axis=1)))
-    expected = full[best] * 0.5 + np.array([left, top])       # where the full-size frame puts him, shrunk
-    seen = (confidence[0] > 0.5) & (full_confidence[best] > 0.5)
-    assert np.median(np.linalg.norm(joints[0] - expected, axis=-1)[seen]) < 8.0
-
-
-def test_tiles_cover_the_frame_and_copies_of_one_person_merge_into_the_one_most_inside():
-    boxes = tiles(1000, 500)
-    assert len(boxes) == 4 and boxes[0][:2] == (0, 0) and boxes[-1][2:] == (1000, 500)
-    assert all(x1 - x0 == 600 and y1 - y0 == 300 for x0, y0, x1, y1 in boxes)
-    person = np.tile([500.0, 290.0], (33, 1))                 # every landmark at the trunk, then some placed
-    person[[11, 12], :] = [[480, 260], [520, 260]]           # shoulders
-    person[[23, 24], :] = [[485, 320], [515, 320]]           # hips
-    person[[0, 27, 28], :] = [[500, 240], [490, 400], [510, 400]]
-    cut = person.copy()
-    cut[:, 1] = np.minimum(cut[:, 1], 299)                   # the same person cut off at a tile's lower edge
-    other = person + [300.0, 0.0]                            # someone else
-    found = [(cut, boxes[0]), (person, boxes[2]), (other, boxes[3])]
-    assert sorted(merge_people(found, max_people=4)) == [1, 2]
-    assert len(merge_people(found, max_people=1)) == 1
 
 
 def test_the_bundled_models_are_task_bundles_of_two_models():
