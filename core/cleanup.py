@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .skeleton import H36M_SKELETON, Skeleton
+from .skeleton import ANKLES, H36M_SKELETON, Skeleton
 
 ANKLE_HEIGHT = 0.08  # metres from the floor to the ankle joint when the foot is flat
 ON_FLOOR = 0.15      # metres: a planted ankle up to this much higher than flat on the floor stands on the floor
@@ -72,8 +72,7 @@ def detect_foot_contacts(poses_world: np.ndarray, fps: float, max_height: float 
     m/s) or clearly slower than the other foot (below ``relative_speed`` times its speed): lifted
     motion slides, so an absolute speed test alone misses the stance foot of a walk.
     """
-    sk = H36M_SKELETON
-    ankles = poses_world[:, [sk.index("left_ankle"), sk.index("right_ankle")]]
+    ankles = poses_world[:, list(ANKLES)]
     velocity = np.gradient(smooth(ankles[..., :2], 5, 2), axis=0) * fps if len(ankles) > 1 else np.zeros_like(ankles[..., :2])
     speed = np.linalg.norm(velocity, axis=-1)
     slower = speed < relative_speed * speed[:, ::-1]
@@ -162,8 +161,7 @@ def lock_feet(poses_world: np.ndarray, contacts: np.ndarray, blend_frames: int =
 
 def foot_sliding(poses_world: np.ndarray, contacts: np.ndarray) -> float:
     """Mean horizontal ankle speed during contact, millimetres per frame (the benchmark's sliding measure)."""
-    sk = H36M_SKELETON
-    ankles = poses_world[:, [sk.index("left_ankle"), sk.index("right_ankle")], :2]
+    ankles = poses_world[:, list(ANKLES), :2]
     step = np.linalg.norm(np.diff(ankles, axis=0), axis=-1)
     both = contacts[1:] & contacts[:-1]
     return float(1000 * step[both].mean()) if both.any() else 0.0

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .skeleton import H36M_SKELETON
+from .skeleton import ANKLES, H36M_SKELETON
 
 J = H36M_SKELETON.index
 SPINE_FRACTION = 0.55      # spine joint: this far from pelvis to thorax
@@ -33,7 +33,6 @@ HIP_RAISE = {"blazepose": 0.10}
 
 FOOT_POINTS = ("left_heel", "left_toe", "right_heel", "right_toe")   # toe: the tip of the foot
 FOOT_ANKLES = ("left_ankle", "left_ankle", "right_ankle", "right_ankle")
-ANKLES = (J("left_ankle"), J("right_ankle"))   # filled in the image, not with the body (fill_gaps)
 
 
 def _check_feet(feet, feet_confidence, lead: tuple[int, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:

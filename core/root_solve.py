@@ -36,9 +36,8 @@ from __future__ import annotations
 import numpy as np
 
 from .camera import CameraIntrinsics, project_to_2d, undistort_points
-from .skeleton import H36M_SKELETON
+from .skeleton import ANKLES
 
-FEET = [H36M_SKELETON.index("left_ankle"), H36M_SKELETON.index("right_ankle")]
 REPROJECTION_SIGMA = 0.03   # metres: a joint's reprojection error times its depth, at full confidence
 HORIZONTAL_SIGMA = 0.2      # metres: the same for the joints' spread across the image (engine chunks 0-74:
                             # least depth jitter, flat from 0.15 to 1)
@@ -95,7 +94,7 @@ def _solve_window(poses: np.ndarray, ideal: np.ndarray, weights: np.ndarray, pla
         normal += np.kron(second.T @ second, eye) / (ACCELERATION / fps ** 2) ** 2
     both = planted[1:] * planted[:-1]                                             # (W-1, 2)
     for f, foot in zip(*np.nonzero(both > 0.05)):
-        step = poses[f + 1, FEET[foot]] - poses[f, FEET[foot]]
+        step = poses[f + 1, ANKLES[foot]] - poses[f, ANKLES[foot]]
         add_difference({f: -1.0, f + 1: 1.0}, both[f, foot] / PLANTED_SIGMA ** 2, -step)
     normal += 1e-9 * np.eye(3 * frames)
     return np.linalg.solve(normal, rhs).reshape(frames, 3)

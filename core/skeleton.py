@@ -80,6 +80,8 @@ H36M_SKELETON = Skeleton(
     joints_right=(1, 2, 3, 14, 15, 16),
 )
 
+ANKLES = (H36M_JOINT_NAMES.index("left_ankle"), H36M_JOINT_NAMES.index("right_ankle"))   # left, right
+
 FOOT_JOINT_NAMES = ("left_ball", "left_toe", "right_ball", "right_toe")
 FOOT_SKELETON = Skeleton(
     names=H36M_JOINT_NAMES + FOOT_JOINT_NAMES,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cleanup import ANKLE_HEIGHT
-from .skeleton import H36M_SKELETON
+from .skeleton import ANKLES, H36M_SKELETON
 
 SK = H36M_SKELETON
 
@@ -91,7 +91,7 @@ def estimate_up(poses_camera: np.ndarray, min_spread: float = 0.6, seed: int = 0
     footprints off the floor: they do not tilt it), then fitted to the footprints on it.
     """
     body_up = _upright_direction(poses_camera)
-    ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]]
+    ankles = poses_camera[:, list(ANKLES)]
     if contacts is not None and contacts.sum() >= MIN_FOOTPRINTS:
         footprints = ankles[np.asarray(contacts, bool)]
     else:
@@ -147,7 +147,7 @@ def world_frame(poses_camera: np.ndarray, pitch_deg: float | None = None,
     right /= np.linalg.norm(right)
     forward = np.cross(up, right)
     rotation = np.stack([right, forward, up], axis=1)
-    ankles = poses_camera[:, [SK.index("left_ankle"), SK.index("right_ankle")]] @ up
+    ankles = poses_camera[:, list(ANKLES)] @ up
     floor = -camera_height if camera_height is not None else np.percentile(ankles.min(axis=1), 5) - ANKLE_HEIGHT
     pelvis = poses_camera[0, SK.index("pelvis")]
     origin = pelvis - (pelvis @ up - floor) * up

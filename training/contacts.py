@@ -30,7 +30,7 @@ from core.architecture import TemporalModelConfig, parse_filter_widths
 from core.cleanup import smooth
 from core.inference import HEELS, MIRRORED_CONTACTS, NumpyTemporalModel, contact_probabilities
 from core.models import TemporalModel, network_weights
-from core.skeleton import H36M_SKELETON, flip_horizontal
+from core.skeleton import ANKLES, H36M_SKELETON, flip_horizontal
 from core.weights import WeightsFile, load_weights, save_weights
 
 from .augment import DETECTOR_LIKE, make_pairs, sample_window_frames
@@ -38,7 +38,6 @@ from .datasets import TARGET_FPS, load_clips
 from .train import command_line
 
 SK = H36M_SKELETON
-FEET = [SK.index("left_ankle"), SK.index("right_ankle")]   # left, right
 TOES = [1, 3]                                                # of the outputs: left heel, left toe, right heel, right toe
 HEIGHT_MARGIN = 0.05   # metres above the ankle's lowest point nearby
 LOCAL_SECONDS = 1.0    # the span, centred on each frame, that "nearby" means
@@ -47,7 +46,7 @@ MAX_SPEED = 0.4        # metres per second, of the ankle (3D)
 
 def true_foot_contacts(positions: np.ndarray, fps: float = TARGET_FPS) -> np.ndarray:
     """(T, 2) booleans, left and right foot planted, from mocap joints (T, 17, 3) in metres, Z up."""
-    return planted(np.asarray(positions, np.float64)[:, FEET], fps)
+    return planted(np.asarray(positions, np.float64)[:, list(ANKLES)], fps)
 
 
 def planted(points: np.ndarray, fps: float = TARGET_FPS) -> np.ndarray:
