@@ -3,7 +3,8 @@ import numpy as np
 from core.skeleton import H36M_SKELETON
 from tests.helpers import standing_person as _standing_person
 from training.augment import (CLEAN, DEFINITION_RANGES, FRAME_SIZES, LIMBS, corrupt_2d, jitter_definitions,
-                              make_pairs, NoiseSettings, random_bone_scales, sample_windows, scale_bones, swap_limbs)
+                              make_pairs, NoiseSettings, random_bone_scales, rotate_limbs, sample_windows, scale_bones,
+                              swap_limbs)
 
 
 def test_bone_scaling_scales_lengths_symmetrically():
@@ -101,6 +102,53 @@ def test_swapped_legs_keep_their_lengths_and_leave_the_rest_of_the_body():
     shin = np.linalg.norm(out[0, :, sk.index("right_ankle")] - out[0, :, sk.index("right_knee")], axis=-1)
     np.testing.assert_allclose(shin, 0.45, atol=1e-5)            # the walker took the kick ...
     np.testing.assert_allclose(out[1][:, legs], walking[:, legs], atol=1e-5)   # ... and the kicker the walk
+
+
+def _body_frame(windows: np.ndarray) -> np.ndarray:
+    """Per frame rows (left, up, forward) of the trunk, as the test sees it: shoulders and spine to thorax."""
+    sk = H36M_SKELETON
+    left = windows[..., sk.index("left_shoulder"), :] - windows[..., sk.index("right_shoulder"), :]
+    left /= np.linalg.norm(left, axis=-1, keepdims=True)
+    up = windows[..., sk.index("thorax"), :] - windows[..., sk.index("spine"), :]
+    up -= (up * left).sum(-1, keepdims=True) * left
+    up /= np.linalg.norm(up, axis=-1, keepdims=True)
+    return np.stack([left, up, np.cross(left, up)], axis=-2)
+
+
+def test_turned_arms_keep_their_shape_and_turn_once_per_window_in_the_body_s_frame():
+    sk = H36M_SKELETON
+    person = _standing_person(8).astype(np.float64)
+    elbow, wrist = sk.index("left_elbow"), sk.index("left_wrist")
+    forearm = np.linalg.norm(person[0, wrist] - person[0, elbow])
+    person[:, wrist] = person[:, elbow] + forearm * np.array([0.0, -0.6, -0.8])     # the left forearm bent forwards
+    windows = _turning(np.repeat(person[None], 40, 0))                               # 40 bodies turning half round
+    out = rotate_limbs(windows, np.random.default_rng(4), {"arms": 1.0}, {"arms": 40.0})
+    arms = [j for side in LIMBS["arms"][1].values() for j in side[1:]]
+    np.testing.assert_allclose(np.delete(out, arms, axis=2), np.delete(windows, arms, axis=2), atol=1e-6)
+    frames_before, frames_after = _body_frame(windows), _body_frame(out)
+    turns = []
+    for shoulder, upper, lower in LIMBS["arms"][1].values():
+        for a, b in ((shoulder, upper), (upper, lower)):        # the same bone lengths ...
+            np.testing.assert_allclose(np.linalg.norm(out[:, :, b] - out[:, :, a], axis=-1),
+                                       np.linalg.norm(windows[:, :, b] - windows[:, :, a], axis=-1), atol=1e-5)
+        bend = lambda w: ((w[:, :, shoulder] - w[:, :, upper]) * (w[:, :, lower] - w[:, :, upper])).sum(-1)
+        np.testing.assert_allclose(bend(out), bend(windows), atol=1e-5)              # ... and elbow angle
+        # in the trunk's own frame the turned upper arm points the same way in every frame
+        local = np.einsum("btij,btj->bti", frames_after, out[:, :, upper] - out[:, :, shoulder])
+        np.testing.assert_allclose(local, local[:, :1].repeat(local.shape[1], 1), atol=1e-5)
+        original = np.einsum("btij,btj->bti", frames_before, windows[:, :, upper] - windows[:, :, shoulder])
+        cosine = (local[:, 0] * original[:, 0]).sum(-1) / np.linalg.norm(local[:, 0], axis=-1) ** 2
+        turns.append(np.degrees(np.arccos(cosine.clip(-1, 1))))
+    turns = np.array(turns)                                       # (2 arms, 40 windows)
+    assert turns.max() <= 40.0 + 1e-3 and turns.max() > 20.0     # up to the limit, and well away from the mocap
+    assert np.abs(turns[0] - turns[1]).max() > 5.0                # each arm its own turn
+    # a share of 0 changes nothing; legs are turned about the hips and the arms then stay
+    np.testing.assert_allclose(rotate_limbs(windows, np.random.default_rng(1), {"arms": 0.0, "legs": 0.0}), windows,
+                               atol=1e-6)
+    legs_only = rotate_limbs(windows, np.random.default_rng(1), {"legs": 1.0})
+    legs = [j for side in LIMBS["legs"][1].values() for j in side[1:]]
+    np.testing.assert_allclose(np.delete(legs_only, legs, axis=2), np.delete(windows, legs, axis=2), atol=1e-6)
+    assert np.abs(legs_only[:, :, legs] - windows[:, :, legs]).max() > 0.05
 
 
 def test_clean_pairs_reproject_exactly_and_targets_are_root_relative():

@@ -53,16 +53,17 @@ def test_leave_frame_fraction_outside_0_1_is_a_clear_error(tmp_path):
     assert not os.path.exists(tmp_path / "run")  # nothing written
 
 
-def test_swapped_limbs_outside_0_1_are_a_clear_error_and_a_share_trains(tmp_path):
+def test_limb_swaps_and_turns_outside_0_1_are_a_clear_error_and_a_share_trains(tmp_path):
     data = synthetic_clips_file(tmp_path / "clips.npz")
-    for option in ("--swap-arms", "--swap-legs"):
+    for option in ("--swap-arms", "--swap-legs", "--rotate-arms", "--rotate-legs"):
         with pytest.raises(ValueError, match=f"{option} must be between 0 and 1"):
             train.main(["--data", data, "--out", str(tmp_path / "run"), option, "-0.2"] + TINY)
     assert not os.path.exists(tmp_path / "run")  # nothing written
     train.main(["--data", data, "--out", str(tmp_path / "swapped"), "--swap-arms", "0.5", "--swap-legs", "0.25",
-                "--no-trajectory"] + TINY)
+                "--rotate-arms", "0.4", "--rotate-legs", "0.2", "--no-trajectory"] + TINY)
     command = PoseLifter.from_file(str(tmp_path / "swapped" / "model.npz")).metadata["training_command"]
     assert "--swap-arms 0.5" in command and "--swap-legs 0.25" in command
+    assert "--rotate-arms 0.4" in command and "--rotate-legs 0.2" in command
 
 
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):

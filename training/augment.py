@@ -169,6 +169,50 @@ def swap_limbs(windows: np.ndarray, rng: np.random.Generator, fractions: dict[st
     return out
 
 
+# limb: the largest turn (degrees) about its shoulder (hip) that rotate_limbs draws; arms reach further than legs
+ROTATION_LIMITS = {"arms": 45.0, "legs": 20.0}
+
+
+def random_rotations(rng: np.random.Generator, count: int, limit_deg: float) -> np.ndarray:
+    """(count, 3, 3) rotations about uniformly random axes by angles uniform in [0, limit_deg] (Rodrigues)."""
+    axes = rng.normal(size=(count, 3))
+    axes /= np.linalg.norm(axes, axis=-1, keepdims=True).clip(1e-9)
+    angles = np.radians(rng.uniform(0.0, limit_deg, size=(count, 1, 1)))
+    cross = np.zeros((count, 3, 3))
+    cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
+    cross -= cross.transpose(0, 2, 1)
+    return np.eye(3) + np.sin(angles) * cross + (1 - np.cos(angles)) * cross @ cross
+
+
+def rotate_limbs(windows: np.ndarray, rng: np.random.Generator, fractions: dict[str, float],
+                 limits: dict[str, float] | None = None) -> np.ndarray:
+    """Windows (B, T, 17, 3) where a share ``fractions[limb]`` ("arms", "legs") has each limb of that
+    pair turned about its shoulder (hip) by its own rotation (random axis, angle up to
+    ``limits[limb]`` degrees, ``ROTATION_LIMITS`` by default), drawn once per window and fixed in the
+    body's frame. The limb keeps its lengths, its elbow (knee) angle and its motion relative to the
+    trunk, but points where no mocap held it: the held-out dances hold arms away from the body and
+    knees out, where the lifter draws them in towards the body."""
+    limits = {**ROTATION_LIMITS, **(limits or {})}
+    windows = np.asarray(windows, dtype=np.float32)
+    out = windows.copy()
+    for limb, fraction in fractions.items():
+        (left, right, low, high), sides = LIMBS[limb]
+        chosen = np.nonzero(rng.random(len(out)) < fraction)[0]
+        if chosen.size == 0:
+            continue
+        taking = windows[chosen]
+        axes = _limb_axes(taking, left, right, low, high)                                # (n, T, 3, 3)
+        for root, *moving in sides.values():
+            turns = random_rotations(rng, chosen.size, limits[limb])                     # (n, 3, 3)
+            offsets = taking[:, :, moving] - taking[:, :, root:root + 1]                  # (n, T, 2, 3)
+            in_frame = np.einsum("ntij,ntkj->ntki", axes, offsets)                      # the body's frame
+            turned = np.einsum("nij,ntkj->ntki", turns, in_frame)
+            placed = taking[:, :, root:root + 1] + np.einsum("ntij,ntki->ntkj", axes, turned)
+            for k, joint in enumerate(moving):
+                out[chosen, :, joint] = placed[:, :, k]
+    return out
+
+
 @dataclass
 class VirtualCamera:
     intrinsics: CameraIntrinsics

@@ -28,7 +28,7 @@ from core.skeleton import H36M_SKELETON
 from core.models import TemporalModel, TrajectoryModel, model_from_weights, network_weights
 from core.weights import WeightsFile, load_weights, save_weights
 
-from .augment import CLEAN, DETECTOR_LIKE, make_pairs, sample_windows, swap_limbs
+from .augment import CLEAN, DETECTOR_LIKE, make_pairs, rotate_limbs, sample_windows, swap_limbs
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
 from .datasets import load_clips
 from .evaluation import evaluate_clips, evaluate_views
@@ -67,6 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "(training.augment.swap_limbs: arm motion over legs and trunks it never went with)")
     parser.add_argument("--swap-legs", type=float, default=0.0,
                         help="share of mocap windows whose legs move as another window's do (the same for legs)")
+    parser.add_argument("--rotate-arms", type=float, default=0.0,
+                        help="share of mocap windows whose arms are each turned about the shoulder by a random "
+                             "rotation fixed in the body's frame (training.augment.rotate_limbs: arms held where "
+                             "no mocap held them)")
+    parser.add_argument("--rotate-legs", type=float, default=0.0,
+                        help="share of mocap windows whose legs are each turned about the hip (the same for legs)")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
     parser.add_argument("--labeled-fraction", type=float, default=1.0,
@@ -137,10 +143,11 @@ class TrainingBatches(torch.utils.data.IterableDataset):
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
                  noise_fraction: float, seed: list[int], leave_frame_fraction: float,
                  synth: list | None = None, synth_fraction: float = 0.0, jitter_joints: bool = False,
-                 swap_fractions: dict[str, float] | None = None):
+                 swap_fractions: dict[str, float] | None = None, rotate_fractions: dict[str, float] | None = None):
         self.clips, self.batch_size, self.window = clips, batch_size, window
         self.jitter_joints = jitter_joints
         self.swap_fractions = {limb: f for limb, f in (swap_fractions or {}).items() if f > 0}
+        self.rotate_fractions = {limb: f for limb, f in (rotate_fractions or {}).items() if f > 0}
         self.target_frame, self.noise_fraction, self.seed = target_frame, noise_fraction, seed
         self.leave_frame_fraction = leave_frame_fraction
         self.synth, self.synth_fraction = synth, synth_fraction if synth else 0.0
@@ -156,6 +163,8 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             windows = sample_windows(self.clips, n_mocap, self.window, rng)
             if self.swap_fractions:
                 windows = swap_limbs(windows, rng, self.swap_fractions)
+            if self.rotate_fractions:
+                windows = rotate_limbs(windows, rng, self.rotate_fractions)
             noisy = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE, may_leave_frame=self.leave_frame_fraction,
                                jitter_joints=self.jitter_joints)
             clean = make_pairs(windows[n_noisy:], rng, CLEAN, may_leave_frame=self.leave_frame_fraction,
@@ -183,7 +192,8 @@ def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, 
     synth = load_synth(args.synth) if getattr(args, "synth", None) else None
     return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed,
                            args.leave_frame_fraction, synth, args.synth_fraction, args.jitter_joints,
-                           {"arms": args.swap_arms, "legs": args.swap_legs})
+                           {"arms": args.swap_arms, "legs": args.swap_legs},
+                           {"arms": args.rotate_arms, "legs": args.rotate_legs})
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -195,7 +205,8 @@ def train(args: argparse.Namespace) -> dict:
         raise ValueError(f"--leave-frame-fraction must be between 0 and 1, got {args.leave_frame_fraction}")
     if not 0 <= args.synth_fraction < 1:
         raise ValueError(f"--synth-fraction must be at least 0 and below 1, got {args.synth_fraction}")
-    for name, value in (("--swap-arms", args.swap_arms), ("--swap-legs", args.swap_legs)):
+    for name, value in (("--swap-arms", args.swap_arms), ("--swap-legs", args.swap_legs),
+                        ("--rotate-arms", args.rotate_arms), ("--rotate-legs", args.rotate_legs)):
         if not 0 <= value <= 1:
             raise ValueError(f"{name} must be between 0 and 1, got {value}")
     if args.synth and not os.path.isdir(args.synth):
