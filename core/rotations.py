@@ -61,9 +61,12 @@ def shortest_arc(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     # Opposite vectors: any perpendicular axis will do.
     helper = np.where(np.abs(a[..., :1]) < 0.9, np.array([1.0, 0, 0]), np.array([0, 1.0, 0]))
     axis = np.where((sin < 1e-9)[..., None] & (cos < 0)[..., None], np.cross(a, helper), axis)
-    axis = _normalise(axis)
-    angle = np.arctan2(sin, cos)
-    k = np.zeros(a.shape[:-1] + (3, 3))
+    return axis_angle_matrix(_normalise(axis), np.arctan2(sin, cos))
+
+
+def axis_angle_matrix(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) about unit axes (..., 3) by angles (...) in radians (Rodrigues' formula)."""
+    k = np.zeros(axis.shape[:-1] + (3, 3))
     k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -axis[..., 2], axis[..., 1], -axis[..., 0]
     k = k - np.swapaxes(k, -1, -2)
     eye = np.broadcast_to(np.eye(3), k.shape)

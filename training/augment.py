@@ -25,6 +25,7 @@ import numpy as np
 
 from core.camera import CameraIntrinsics, look_at_rotation, project_to_2d_linear
 from core.feet import facing
+from core.rotations import axis_angle_matrix
 from core.skeleton import H36M_SKELETON, flip_horizontal
 
 FRAME_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (1440, 1080), (1000, 1000))
@@ -131,6 +132,20 @@ def _limb_axes(windows: np.ndarray, left_joint: str, right_joint: str, low: str,
     return np.stack([left, up, np.cross(left, up)], axis=-2)
 
 
+def _offsets_in_frame(windows: np.ndarray, axes: np.ndarray, root: int, moving: list[int]) -> np.ndarray:
+    """(n, T, k, 3): the moving joints' offsets from the root joint, in the body frame ``axes`` (rows)."""
+    return np.einsum("ntij,ntkj->ntki", axes, windows[:, :, moving] - windows[:, :, root:root + 1])
+
+
+def _place_limb(out: np.ndarray, chosen: np.ndarray, windows: np.ndarray, axes: np.ndarray, root: int,
+                moving: list[int], in_frame: np.ndarray) -> None:
+    """Set the moving joints of ``out[chosen]`` at the root joint of ``windows`` (the chosen ones) plus
+    the offsets ``in_frame``, turned out of the body frame ``axes``."""
+    placed = windows[:, :, root:root + 1] + np.einsum("ntij,ntki->ntkj", axes, in_frame)
+    for k, joint in enumerate(moving):
+        out[chosen, :, joint] = placed[:, :, k]
+
+
 # limb: (its frame: left and right joints, low and high joints of the up direction), and per side
 # the joint it hangs from and the joints that move with it
 LIMBS = {
@@ -161,11 +176,8 @@ def swap_limbs(windows: np.ndarray, rng: np.random.Generator, fractions: dict[st
         giving_axes = _limb_axes(giving, left, right, low, high)
         taking_axes = _limb_axes(taking, left, right, low, high)
         for root, *moving in sides.values():
-            offsets = giving[:, :, moving] - giving[:, :, root:root + 1]                  # (n, T, 2, 3)
-            in_frame = np.einsum("ntij,ntkj->ntki", giving_axes, offsets)               # the donor's frame
-            placed = taking[:, :, root:root + 1] + np.einsum("ntij,ntki->ntkj", taking_axes, in_frame)
-            for k, joint in enumerate(moving):
-                out[chosen, :, joint] = placed[:, :, k]
+            in_frame = _offsets_in_frame(giving, giving_axes, root, moving)             # the donor's frame
+            _place_limb(out, chosen, taking, taking_axes, root, moving, in_frame)
     return out
 
 
@@ -174,14 +186,10 @@ ROTATION_LIMITS = {"arms": 45.0, "legs": 20.0}
 
 
 def random_rotations(rng: np.random.Generator, count: int, limit_deg: float) -> np.ndarray:
-    """(count, 3, 3) rotations about uniformly random axes by angles uniform in [0, limit_deg] (Rodrigues)."""
+    """(count, 3, 3) rotations about uniformly random axes by angles uniform in [0, limit_deg]."""
     axes = rng.normal(size=(count, 3))
     axes /= np.linalg.norm(axes, axis=-1, keepdims=True).clip(1e-9)
-    angles = np.radians(rng.uniform(0.0, limit_deg, size=(count, 1, 1)))
-    cross = np.zeros((count, 3, 3))
-    cross[:, 0, 1], cross[:, 0, 2], cross[:, 1, 2] = -axes[:, 2], axes[:, 1], -axes[:, 0]
-    cross -= cross.transpose(0, 2, 1)
-    return np.eye(3) + np.sin(angles) * cross + (1 - np.cos(angles)) * cross @ cross
+    return axis_angle_matrix(axes, np.radians(rng.uniform(0.0, limit_deg, size=count)))
 
 
 def rotate_limbs(windows: np.ndarray, rng: np.random.Generator, fractions: dict[str, float],
@@ -204,12 +212,8 @@ def rotate_limbs(windows: np.ndarray, rng: np.random.Generator, fractions: dict[
         axes = _limb_axes(taking, left, right, low, high)                                # (n, T, 3, 3)
         for root, *moving in sides.values():
             turns = random_rotations(rng, chosen.size, limits[limb])                     # (n, 3, 3)
-            offsets = taking[:, :, moving] - taking[:, :, root:root + 1]                  # (n, T, 2, 3)
-            in_frame = np.einsum("ntij,ntkj->ntki", axes, offsets)                      # the body's frame
-            turned = np.einsum("nij,ntkj->ntki", turns, in_frame)
-            placed = taking[:, :, root:root + 1] + np.einsum("ntij,ntki->ntkj", axes, turned)
-            for k, joint in enumerate(moving):
-                out[chosen, :, joint] = placed[:, :, k]
+            in_frame = _offsets_in_frame(taking, axes, root, moving)                    # the body's frame
+            _place_limb(out, chosen, taking, axes, root, moving, np.einsum("nij,ntkj->ntki", turns, in_frame))
     return out
 
 
