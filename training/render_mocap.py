@@ -122,6 +122,10 @@ def workbench_camera(scene, focal_mm: float, size: tuple[int, int]):
     scene.display.shading.light = "STUDIO"
     scene.display.shading.color_type = "MATERIAL"
     scene.display.shading.show_shadows = True
+    # One sample smoothed by FXAA instead of Blender's default of 8 samples: 2.7 times faster on this
+    # machine's CPU (0.34 s against 0.92 for a 960x540 body frame), the pictures alike (after video
+    # coding, 0.2 of 255 levels apart on average).
+    scene.display.render_aa = "FXAA"
     scene.render.resolution_x, scene.render.resolution_y = size
     scene.render.resolution_percentage = 100
     scene.render.image_settings.file_format = "PNG"
