@@ -158,3 +158,24 @@ def test_per_joint_errors_pool_the_renders_by_their_frames():
 
 def test_peak_memory_is_this_process_own():
     assert 10 < peak_memory_mb() < 100_000
+
+
+def test_a_comparison_model_stopped_before_its_last_epoch_is_not_compared(tmp_path, monkeypatch):
+    """Training writes model.npz after every epoch: a run stopped at epoch 4 of 30 must not pass for finished."""
+    from core.weights import WeightsFile, save_weights
+    from training.bench import train_missing, unfinished
+    command = "python -m training.train " + " ".join(comparison_command("rf243", "DATA", str(tmp_path)))
+    path = tmp_path / "rf243" / "model.npz"
+    os.makedirs(path.parent)
+    save_weights(str(path), WeightsFile({}, {"training_command": command, "last_epoch": {"epoch": 4}}))
+    assert unfinished(str(path)) == "epoch 4 of 30"
+    (path.parent / "checkpoint.npz").write_bytes(b"")
+    calls = []
+    monkeypatch.setattr("training.train.main", calls.append)
+    train_missing("DATA", str(tmp_path))                 # continued from its checkpoint; the missing ones from scratch
+    assert calls[-1] == comparison_command("rf243", "DATA", str(tmp_path)) + ["--resume"]
+    assert [c[c.index("--out") + 1] for c in calls[:-1]] == [str(tmp_path / n) for n in COMPARISON_MODELS if n != "rf243"]
+    save_weights(str(path), WeightsFile({}, {"training_command": command, "last_epoch": {"epoch": 30}}))
+    assert unfinished(str(path)) is None
+    save_weights(str(path), WeightsFile({}, {"training_command": "hand-made", "last_epoch": {"epoch": 4}}))
+    assert unfinished(str(path)) is None          # no --epochs recorded: nothing to hold it against

@@ -10,7 +10,9 @@ Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
    the shipped default model and the comparison models (single frame, receptive fields
    27/81/243, causal against non-causal at 27), which share one short training schedule (``COMPARISON_TRAINING``)
    so that only the architecture differs. They live in ``runs/bench_models/<name>/model.npz``;
-   ``--train-missing`` trains the ones not there yet (on 2 cores: single frame 4 minutes, 243 about 31).
+   ``--train-missing`` trains the ones not there yet and continues stopped ones (a model whose last
+   epoch is short of its command's ``--epochs`` is not compared; on 2 cores: single frame 4 minutes,
+   243 about 31).
 2. End-to-end accuracy on rendered video with known 3D (``training/bench_accuracy.py``): our
    whole pipeline against mediapipe's own 3D world landmarks on the same frames, with foot
    sliding and root trajectory error.
@@ -87,22 +89,39 @@ def comparison_command(name: str, data: str, models_dir: str = MODELS_DIR) -> li
             *COMPARISON_TRAINING.split()]
 
 
+def unfinished(path: str) -> str | None:
+    """Why the model at ``path`` is not a finished run (training writes ``model.npz`` after every epoch,
+    so a stopped run leaves one behind), e.g. ``"epoch 4 of 30"``; None when it is finished."""
+    metadata = load_weights(path).metadata
+    words = metadata.get("training_command", "").split()
+    epochs = int(words[words.index("--epochs") + 1]) if "--epochs" in words[:-1] else None
+    done = metadata.get("last_epoch", {}).get("epoch")
+    return f"epoch {done} of {epochs}" if epochs and done and done < epochs else None
+
+
 def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:
+    """Train the comparison models not there yet; continue the stopped ones from their checkpoint."""
     from .train import main as train_main
     for name in COMPARISON_MODELS:
-        if not os.path.isfile(os.path.join(models_dir, name, "model.npz")):
+        path = os.path.join(models_dir, name, "model.npz")
+        if not os.path.isfile(path):
             print(f"training comparison model {name}", flush=True)
             train_main(comparison_command(name, data, models_dir))
+        elif unfinished(path) and os.path.isfile(os.path.join(models_dir, name, "checkpoint.npz")):
+            print(f"continuing comparison model {name} ({unfinished(path)})", flush=True)
+            train_main(comparison_command(name, data, models_dir) + ["--resume"])
 
 
 def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
-    """Evaluate every available model the same way; list the missing ones with their command."""
+    """Evaluate every finished model the same way; list the missing and stopped ones with their command."""
     rows, missing, sources = [], {}, {}
     candidates = [("default", "default (shipped)", DEFAULT_MODEL)] + [
         (name, label, os.path.join(models_dir, name, "model.npz")) for name, (label, _) in COMPARISON_MODELS.items()]
     for name, label, path in candidates:
-        if not os.path.isfile(path):
-            missing[name] = "python -m training.train " + " ".join(comparison_command(name, "DATA", models_dir))
+        stopped = os.path.isfile(path) and name != "default" and unfinished(path)
+        if not os.path.isfile(path) or stopped:
+            missing[name] = "python -m training.train " + " ".join(comparison_command(name, "DATA", models_dir)) + (
+                f" --resume  # stopped at {stopped}" if stopped else "")
             continue
         started = time.time()
         result = evaluate(path, data, TEST_SUBSETS, max_clips=6 if quick else None)
@@ -517,8 +536,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
                       f"**{100 * (1 - other['rf243'] / other['single_frame']):.1f} %** better "
                       "(`temporal_vs_single_frame_gain`)."]
     if lifting["missing"]:
-        lines += ["", "Not trained here (run `python -m training.bench --data DATA --train-missing`): "
-                  + ", ".join(f"`{name}`" for name in lifting["missing"]) + "."]
+        lines += ["", "Not trained here, or stopped before the schedule's last epoch (run `python -m training.bench "
+                  "--data DATA --train-missing`): " + ", ".join(f"`{name}`" for name in lifting["missing"]) + "."]
     lines += ["", "![lifting accuracy](lifting_accuracy.png)", ""]
     e2e = results["end_to_end"]
     ours, same, theirs = e2e["ours"], e2e["ours_same_frames_as_mediapipe"], e2e["mediapipe_world_landmarks"]
