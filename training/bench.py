@@ -107,8 +107,8 @@ def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:
         if not os.path.isfile(path):
             print(f"training comparison model {name}", flush=True)
             train_main(comparison_command(name, data, models_dir))
-        elif unfinished(path) and os.path.isfile(os.path.join(models_dir, name, "checkpoint.npz")):
-            print(f"continuing comparison model {name} ({unfinished(path)})", flush=True)
+        elif (stopped := unfinished(path)) and os.path.isfile(os.path.join(models_dir, name, "checkpoint.npz")):
+            print(f"continuing comparison model {name} ({stopped})", flush=True)
             train_main(comparison_command(name, data, models_dir) + ["--resume"])
 
 
