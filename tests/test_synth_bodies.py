@@ -178,7 +178,15 @@ def test_training_mixes_engine_chunks_into_the_batches(tmp_path):
     tiny = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--channels", "16",
             "--filter-widths", "3,3", "--validation-clips", "2", "--workers", "0"]
     train.main(["--data", data, "--out", str(tmp_path / "run"), "--synth", str(synth), "--synth-fraction", "0.5"] + tiny)
-    assert "--synth" in PoseLifter.from_file(tmp_path / "run" / "model.npz").metadata["training_command"]
+    metadata = PoseLifter.from_file(tmp_path / "run" / "model.npz").metadata
+    assert "--synth" in metadata["training_command"]
+    assert metadata["synth_chunks"] == [0]   # what it saw, for the benchmarks on the engine's other chunks
+    more = tmp_path / "more"
+    more.mkdir()
+    _fake_chunk(more / "chunk_00003.npz")
+    train.main(["--data", data, "--out", str(tmp_path / "tuned"), "--synth", str(more), "--init-from",
+                str(tmp_path / "run" / "model.npz")] + tiny)
+    assert PoseLifter.from_file(tmp_path / "tuned" / "model.npz").metadata["synth_chunks"] == [0, 3]  # and its start's
     with pytest.raises(ValueError, match="synth-fraction"):
         train.main(["--data", data, "--out", str(tmp_path / "run2"), "--synth", str(synth), "--synth-fraction", "1"] + tiny)
     with pytest.raises(FileNotFoundError, match="no such folder"):

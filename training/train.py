@@ -32,7 +32,7 @@ from .augment import CLEAN, DETECTOR_LIKE, make_pairs, rotate_limbs, sample_wind
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
 from .datasets import load_clips
 from .evaluation import evaluate_clips, evaluate_views
-from .synth.windows import load_synth, sample_synth
+from .synth.windows import chunk_indices, load_synth, sample_synth
 from .h36m import TEST_SUBJECTS as H36M_TEST, TRAIN_SUBJECTS as H36M_TRAIN, load_h36m, sample_view_windows
 from .plots import plot_losses
 
@@ -324,8 +324,19 @@ def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argpar
     networks = {"lifter": network_weights(lifter)}
     if trajectory is not None:
         networks["trajectory"] = network_weights(trajectory)
-    return WeightsFile(networks, {"training_command": command_line("training.train", args, leave_out=("resume",)),
-                                  "last_epoch": record})
+    metadata = {"training_command": command_line("training.train", args, leave_out=("resume",)), "last_epoch": record}
+    if seen := seen_chunks(args):
+        metadata["synth_chunks"] = seen
+    return WeightsFile(networks, metadata)
+
+
+def seen_chunks(args: argparse.Namespace) -> list[int]:
+    """The engine chunks the model has learnt from: those of ``--synth`` and, when fine-tuning, those its
+    ``--init-from`` model had (benchmarks on the engine's chunks leave them all out)."""
+    seen = set(chunk_indices(args.synth)) if getattr(args, "synth", None) else set()
+    if getattr(args, "init_from", None):
+        seen |= set(load_weights(args.init_from).metadata.get("synth_chunks", []))
+    return sorted(seen)
 
 
 def command_line(module: str, args: argparse.Namespace, leave_out: tuple[str, ...] = ()) -> str:
