@@ -8,7 +8,7 @@ shift. The networks other than the averaged one (the trajectory and contact netw
 base file unchanged.
 
     python -m training.average_weights --base core/weights/default.npz --tuned runs/stage13/model.npz \\
-        --share 0.5 --stage "stage 8" --out core/weights/default.npz
+        --share 0.5 --stage "stage 13" --out core/weights/default.npz
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tuned", required=True, help="the fine-tuned weights file (python -m training.train ... --init-from BASE)")
     parser.add_argument("--share", type=float, default=0.5, help="share of the fine-tuned weights, above 0 and at most 1")
     parser.add_argument("--network", default="lifter", help="the network to average")
-    parser.add_argument("--stage", required=True, help='how the model card names this step, e.g. "stage 8"')
+    parser.add_argument("--stage", required=True, help='how the model card names this step, e.g. "stage 13"')
     parser.add_argument("--name", default=None, help="the new model's name in its metadata (default: the base's)")
     parser.add_argument("--out", required=True, help="weights file to write (may be --base itself)")
     args = parser.parse_args(argv)

@@ -198,11 +198,11 @@ def repair_report(track: PersonTrack, pixels: np.ndarray, lifter: PoseLifter, wi
 def engine_chunks_report(folder: str, lifter: PoseLifter) -> dict:
     """``repair_report`` summed over the data engine's chunks in ``folder`` (each chunk's main body), leaving
     out the chunks the lifter was trained on (its metadata's ``synth_chunks``): it has learnt their very 2D."""
-    from .synth.windows import follow_main_body
+    from .synth.windows import chunk_index, follow_main_body
     totals: dict = {}
     chunks, trained_on = 0, set(lifter.metadata.get("synth_chunks", []))
     for path in sorted(glob.glob(os.path.join(folder, "chunk_*.npz"))):
-        if int(os.path.basename(path)[len("chunk_"):-len(".npz")]) in trained_on:
+        if chunk_index(path) in trained_on:
             continue
         with np.load(path) as chunk:
             positions, confidence = follow_main_body(chunk)

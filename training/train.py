@@ -249,6 +249,7 @@ def train(args: argparse.Namespace) -> dict:
     if args.resume:
         start_epoch, history = resume(checkpoint, lifter, trajectory, optimizer)
     exported_trajectory = trajectory if not args.no_trajectory or carried_trajectory else None
+    synth_chunks = seen_chunks(args)   # once: it reads the --init-from file
     lifter_ddp, trajectory_ddp = world.wrap(lifter), world.wrap(trajectory)
     target_frame = config.receptive_field - 1 if config.causal else config.receptive_field // 2
     stream = make_stream(h36m, train_clips, args, config.receptive_field, target_frame, [args.seed, world.rank, start_epoch])
@@ -304,7 +305,7 @@ def train(args: argparse.Namespace) -> dict:
                   "world_size": world.world_size,
                   "windows_per_s": round(args.steps_per_epoch * args.batch_size * world.world_size / (time.time() - started), 1)}
         if world.main:
-            weights = export(lifter, exported_trajectory, args, record)
+            weights = export(lifter, exported_trajectory, args, record, synth_chunks)
             save_weights(os.path.join(args.out, "model.npz"), weights)
             if validation:
                 record["validation"] = (evaluate_views(pose_lifter(weights), validation)["overall"] if h36m
@@ -320,13 +321,14 @@ def train(args: argparse.Namespace) -> dict:
     return history[-1] if history else {}
 
 
-def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argparse.Namespace, record: dict) -> WeightsFile:
+def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argparse.Namespace, record: dict,
+           synth_chunks: list[int]) -> WeightsFile:
     networks = {"lifter": network_weights(lifter)}
     if trajectory is not None:
         networks["trajectory"] = network_weights(trajectory)
     metadata = {"training_command": command_line("training.train", args, leave_out=("resume",)), "last_epoch": record}
-    if seen := seen_chunks(args):
-        metadata["synth_chunks"] = seen
+    if synth_chunks:
+        metadata["synth_chunks"] = synth_chunks
     return WeightsFile(networks, metadata)
 
 

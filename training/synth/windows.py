@@ -70,11 +70,16 @@ def load_chunk(path: str) -> SynthClip | None:
                      camera[:, 0], intrinsics)
 
 
+def chunk_index(path: str) -> int:
+    """``.../chunk_00012.npz`` -> 12 (``training.synth.engine.chunk_path``'s inverse)."""
+    return int(os.path.basename(path)[len("chunk_"):-len(".npz")])
+
+
 def chunk_indices(folder: str) -> list[int]:
-    """The indices of the chunks in ``folder`` (``chunk_00012.npz`` -> 12): what a model trained on it has
-    seen, so that benchmarks on the engine's chunks can leave those out."""
-    return sorted(int(os.path.basename(path)[len("chunk_"):-len(".npz")])
-                  for path in glob.glob(os.path.join(folder, "chunk_*.npz")) if not path.endswith(".partial.npz"))
+    """The indices of the chunks in ``folder``: what a model trained on it has seen, so that benchmarks
+    on the engine's chunks can leave those out."""
+    return sorted(chunk_index(path) for path in glob.glob(os.path.join(folder, "chunk_*.npz"))
+                  if not path.endswith(".partial.npz"))
 
 
 def load_synth(folder: str) -> list[SynthClip]:
