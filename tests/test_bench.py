@@ -179,3 +179,28 @@ def test_a_comparison_model_stopped_before_its_last_epoch_is_not_compared(tmp_pa
     assert unfinished(str(path)) is None
     save_weights(str(path), WeightsFile({}, {"training_command": "hand-made", "last_epoch": {"epoch": 4}}))
     assert unfinished(str(path)) is None          # no --epochs recorded: nothing to hold it against
+
+
+def test_a_comparison_model_from_another_schedule_is_trained_anew_not_compared(tmp_path, monkeypatch):
+    """Comparing architectures means one schedule: a model left over from an earlier COMPARISON_TRAINING must
+    be listed with what differs and trained again from scratch, not resumed or compared."""
+    from core.weights import WeightsFile, save_weights
+    from training.bench import other_schedule, train_missing
+    command = comparison_command("rf243", "DATA", str(tmp_path))
+    path = tmp_path / "rf243" / "model.npz"
+    os.makedirs(path.parent)
+    save_weights(str(path), WeightsFile({}, {"training_command": "python -m training.train " + " ".join(
+        command + ["--workers", "3", "--threads", "2"]), "last_epoch": {"epoch": 30}}))
+    assert other_schedule(str(path), "rf243") is None          # processes and threads are not the schedule
+    learning_rate = command.index("--lr") + 1
+    older = command[:learning_rate] + ["0.01"] + command[learning_rate + 1:] + ["--swap-arms", "0.5"]
+    save_weights(str(path), WeightsFile({}, {"training_command": "python -m training.train " + " ".join(older),
+                                             "last_epoch": {"epoch": 4}}))
+    changed = other_schedule(str(path), "rf243")
+    assert "--lr 0.01 (schedule 0.001)" in changed and "--swap-arms 0.5 (schedule 0.0)" in changed
+    (path.parent / "checkpoint.npz").write_bytes(b"")
+    calls = []
+    monkeypatch.setattr("training.train.main", calls.append)
+    train_missing("DATA", str(tmp_path))
+    assert command in calls and command + ["--resume"] not in calls     # anew, although a checkpoint is there
+    assert other_schedule(str(path), "single_frame").startswith("--filter-widths (3, 3, 3, 3, 3) (schedule (1, 1, 1))")

@@ -99,13 +99,33 @@ def unfinished(path: str) -> str | None:
     return f"epoch {done} of {epochs}" if epochs and done and done < epochs else None
 
 
+# Options that say where a run reads and writes and how many processes it uses, not how it learns.
+NOT_SCHEDULE = ("data", "out", "workers", "threads", "resume")
+
+
+def other_schedule(path: str, name: str) -> str | None:
+    """How the model at ``path`` was trained differently from the comparison schedule of ``name``, e.g.
+    ``"--swap-arms 0.0 (schedule 0.5)"``, so that a model left from an earlier schedule is not compared;
+    None when it matches or records no training command."""
+    from .train import parse_args
+    words = load_weights(path).metadata.get("training_command", "").split()
+    if words[:3] != ["python", "-m", "training.train"]:
+        return None
+    recorded, wanted = vars(parse_args(words[3:])), vars(parse_args(comparison_command(name, "DATA")))
+    differences = [f"--{key.replace('_', '-')} {recorded[key]} (schedule {wanted[key]})" for key in wanted
+                   if key not in NOT_SCHEDULE and recorded.get(key) != wanted[key]]
+    return ", ".join(differences) or None
+
+
 def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:
-    """Train the comparison models not there yet; continue the stopped ones from their checkpoint."""
+    """Train the comparison models not there yet or trained under another schedule; continue the stopped
+    ones from their checkpoint."""
     from .train import main as train_main
     for name in COMPARISON_MODELS:
         path = os.path.join(models_dir, name, "model.npz")
-        if not os.path.isfile(path):
-            print(f"training comparison model {name}", flush=True)
+        if not os.path.isfile(path) or (changed := other_schedule(path, name)):
+            print(f"training comparison model {name}" + (f" anew (it was trained with {changed})"
+                                                          if os.path.isfile(path) else ""), flush=True)
             train_main(comparison_command(name, data, models_dir))
         elif (stopped := unfinished(path)) and os.path.isfile(os.path.join(models_dir, name, "checkpoint.npz")):
             print(f"continuing comparison model {name} ({stopped})", flush=True)
@@ -118,10 +138,12 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
     candidates = [("default", "default (shipped)", DEFAULT_MODEL)] + [
         (name, label, os.path.join(models_dir, name, "model.npz")) for name, (label, _) in COMPARISON_MODELS.items()]
     for name, label, path in candidates:
-        stopped = os.path.isfile(path) and name != "default" and unfinished(path)
-        if not os.path.isfile(path) or stopped:
+        changed = os.path.isfile(path) and name != "default" and other_schedule(path, name)
+        stopped = os.path.isfile(path) and name != "default" and not changed and unfinished(path)
+        if not os.path.isfile(path) or changed or stopped:
             missing[name] = "python -m training.train " + " ".join(comparison_command(name, "DATA", models_dir)) + (
-                f" --resume  # stopped at {stopped}" if stopped else "")
+                f" --resume  # stopped at {stopped}" if stopped else f"  # it was trained with {changed}" if changed
+                else "")
             continue
         started = time.time()
         result = evaluate(path, data, TEST_SUBSETS, max_clips=6 if quick else None)
