@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from core.skeleton import H36M_SKELETON
 from tests.helpers import standing_person as _standing_person
@@ -207,3 +208,20 @@ def test_training_may_let_a_share_of_windows_leave_the_frame():
     leaves = [not _inside_frame(window) for window in free.inputs_2d]
     assert 0 < sum(leaves) < 64  # the first camera is kept, in frame or not
     assert np.all(free.roots[..., 2] > 0.5)  # still never too close to the camera
+
+
+def test_source_weighting_gives_each_source_its_share_of_the_windows():
+    """Exponent 0: every source alike however many frames it has; 1: every frame alike, as before."""
+    from training.augment import source_weights
+    lengths, sources = [100, 300, 50, 25, 25], ["big", "big", "middle", "small", "small"]
+    alike = source_weights(lengths, sources, 0.0)
+    assert np.allclose([alike[:2].sum(), alike[2], alike[3:].sum()], 1 / 3)
+    assert np.isclose(alike[1], 3 * alike[0])                    # within a source, by length
+    assert np.allclose(source_weights(lengths, sources, 1.0), np.array(lengths) / 500)
+    half = source_weights(lengths, sources, 0.5)
+    assert np.isclose(half[:2].sum() / half[2], 20 / np.sqrt(50))
+    clips = [np.full((n, 17, 3), i, np.float32) for i, n in enumerate(lengths)]
+    drawn = sample_windows(clips, 6000, 3, np.random.default_rng(0), alike)[:, 0, 0, 0]
+    assert abs(np.mean(drawn >= 3) - 1 / 3) < 0.03                # the two small clips: a third of the windows
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        source_weights(lengths, sources, 1.5)

@@ -131,3 +131,22 @@ def test_evaluation_cli_reports_all_metrics(tmp_path):
             assert saved[level]["overall"][key] > 0
         assert saved[level]["overall"]["p2"] <= saved[level]["overall"]["p1"]
     assert saved["noisy"]["overall"]["frames"] == saved["clean"]["overall"]["frames"] == 6 * 60
+
+
+def test_source_weighting_outside_0_1_is_a_clear_error_and_a_share_trains(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    with pytest.raises(ValueError, match="--source-weighting must be between 0 and 1"):
+        train.main(["--data", data, "--out", str(tmp_path / "run"), "--source-weighting", "2"] + TINY)
+    assert not os.path.exists(tmp_path / "run")  # nothing written
+    train.main(["--data", data, "--out", str(tmp_path / "run"), "--source-weighting", "0.5", "--no-trajectory"] + TINY)
+    command = PoseLifter.from_file(str(tmp_path / "run" / "model.npz")).metadata["training_command"]
+    assert "--source-weighting 0.5" in command
+
+
+def test_a_fresh_run_in_an_old_run_s_folder_starts_its_log_anew(tmp_path):
+    data = synthetic_clips_file(tmp_path / "clips.npz")
+    argv = ["--data", data, "--out", str(tmp_path / "run"), "--no-trajectory"] + TINY
+    train.main(argv)
+    first = (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+    train.main(argv)
+    assert len((tmp_path / "run" / "log.jsonl").read_text().splitlines()) == len(first)

@@ -28,7 +28,7 @@ from core.skeleton import H36M_SKELETON
 from core.models import TemporalModel, TrajectoryModel, model_from_weights, network_weights
 from core.weights import WeightsFile, load_weights, save_weights
 
-from .augment import CLEAN, DETECTOR_LIKE, make_pairs, rotate_limbs, sample_windows, swap_limbs
+from .augment import CLEAN, DETECTOR_LIKE, make_pairs, rotate_limbs, sample_windows, source_weights, swap_limbs
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
 from .datasets import load_clips
 from .evaluation import evaluate_clips, evaluate_views
@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jitter-joints", action="store_true",
                         help="move the hips, spine, thorax, neck, head and shoulders by random offsets per window "
                              "(sources mark these joints at different places; training.augment.jitter_definitions)")
+    parser.add_argument("--source-weighting", type=float, default=1.0,
+                        help="each mocap source's share of the windows goes as (its frames) ** this: 1 every frame "
+                             "alike, 0 every source alike (training.augment.source_weights)")
     parser.add_argument("--swap-arms", type=float, default=0.0,
                         help="share of mocap windows whose arms move as another window's do "
                              "(training.augment.swap_limbs: arm motion over legs and trunks it never went with)")
@@ -143,8 +146,9 @@ class TrainingBatches(torch.utils.data.IterableDataset):
     def __init__(self, clips: list[np.ndarray], batch_size: int, window: int, target_frame: int,
                  noise_fraction: float, seed: list[int], leave_frame_fraction: float,
                  synth: list | None = None, synth_fraction: float = 0.0, jitter_joints: bool = False,
-                 swap_fractions: dict[str, float] | None = None, rotate_fractions: dict[str, float] | None = None):
-        self.clips, self.batch_size, self.window = clips, batch_size, window
+                 swap_fractions: dict[str, float] | None = None, rotate_fractions: dict[str, float] | None = None,
+                 clip_weights: np.ndarray | None = None):
+        self.clips, self.batch_size, self.window, self.clip_weights = clips, batch_size, window, clip_weights
         self.jitter_joints = jitter_joints
         self.swap_fractions = {limb: f for limb, f in (swap_fractions or {}).items() if f > 0}
         self.rotate_fractions = {limb: f for limb, f in (rotate_fractions or {}).items() if f > 0}
@@ -160,7 +164,7 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         n_noisy = int(round(self.noise_fraction * n_mocap))
         frame = slice(self.target_frame, self.target_frame + 1)
         while True:
-            windows = sample_windows(self.clips, n_mocap, self.window, rng)
+            windows = sample_windows(self.clips, n_mocap, self.window, rng, self.clip_weights)
             if self.swap_fractions:
                 windows = swap_limbs(windows, rng, self.swap_fractions)
             if self.rotate_fractions:
@@ -193,7 +197,10 @@ def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, 
     return TrainingBatches([c.positions for c in items], args.batch_size, window, target_frame, args.noise_fraction, seed,
                            args.leave_frame_fraction, synth, args.synth_fraction, args.jitter_joints,
                            {"arms": args.swap_arms, "legs": args.swap_legs},
-                           {"arms": args.rotate_arms, "legs": args.rotate_legs})
+                           {"arms": args.rotate_arms, "legs": args.rotate_legs},
+                           None if args.source_weighting == 1.0 else
+                           source_weights([len(c.positions) for c in items], [c.source for c in items],
+                                          args.source_weighting))
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -203,6 +210,8 @@ def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001)
 def train(args: argparse.Namespace) -> dict:
     if not 0 <= args.leave_frame_fraction <= 1:
         raise ValueError(f"--leave-frame-fraction must be between 0 and 1, got {args.leave_frame_fraction}")
+    if not 0 <= args.source_weighting <= 1:
+        raise ValueError(f"--source-weighting must be between 0 and 1, got {args.source_weighting}")
     if not 0 <= args.synth_fraction < 1:
         raise ValueError(f"--synth-fraction must be at least 0 and below 1, got {args.synth_fraction}")
     for name, value in (("--swap-arms", args.swap_arms), ("--swap-legs", args.swap_legs),
@@ -262,6 +271,9 @@ def train(args: argparse.Namespace) -> dict:
         unlabeled_batches = iter(torch.utils.data.DataLoader(unlabeled_stream, batch_size=None, num_workers=args.workers,
                                                              prefetch_factor=4 if args.workers else None))
 
+    log_path = os.path.join(args.out, "log.jsonl")
+    if world.main and not args.resume and os.path.isfile(log_path):
+        os.remove(log_path)   # a fresh run in an old run's folder: its log starts empty, not after the old one
     for epoch in range(start_epoch, args.epochs):
         lr = args.lr * args.lr_decay ** epoch
         for group in optimizer.param_groups:
@@ -312,7 +324,7 @@ def train(args: argparse.Namespace) -> dict:
                                         else evaluate_clips(pose_lifter(weights), validation, CLEAN))
             history.append(record)
             save_checkpoint(checkpoint, weights, optimizer, epoch + 1, history)
-            with open(os.path.join(args.out, "log.jsonl"), "a") as log:
+            with open(log_path, "a") as log:
                 log.write(json.dumps(record) + "\n")
             plot_losses(history, os.path.join(args.out, "loss.png"))
             print(json.dumps(record), flush=True)
