@@ -11,8 +11,8 @@ Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
    27/81/243, causal against non-causal at 27), which share one short training schedule (``COMPARISON_TRAINING``)
    so that only the architecture differs. They live in ``runs/bench_models/<name>/model.npz``;
    ``--train-missing`` trains the ones not there yet and continues stopped ones (a model whose last
-   epoch is short of its command's ``--epochs`` is not compared; on 2 cores: single frame 4 minutes,
-   243 about 31).
+   epoch is short of its command's ``--epochs`` is not compared, nor one trained under another schedule;
+   on 2 cores: single frame about 6 minutes, 243 about 55).
 2. End-to-end accuracy on rendered video with known 3D (``training/bench_accuracy.py``): our
    whole pipeline against mediapipe's own 3D world landmarks on the same frames, with foot
    sliding and root trajectory error.
