@@ -558,7 +558,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
                       f"**{100 * (1 - other['rf243'] / other['single_frame']):.1f} %** better "
                       "(`temporal_vs_single_frame_gain`)."]
     if lifting["missing"]:
-        lines += ["", "Not trained here, or stopped before the schedule's last epoch (run `python -m training.bench "
+        lines += ["", "Not trained here, stopped before the schedule's last epoch, or trained under another schedule "
+                  "(run `python -m training.bench "
                   "--data DATA --train-missing`): " + ", ".join(f"`{name}`" for name in lifting["missing"]) + "."]
     lines += ["", "![lifting accuracy](lifting_accuracy.png)", ""]
     e2e = results["end_to_end"]
