@@ -138,8 +138,9 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
     candidates = [("default", "default (shipped)", DEFAULT_MODEL)] + [
         (name, label, os.path.join(models_dir, name, "model.npz")) for name, (label, _) in COMPARISON_MODELS.items()]
     for name, label, path in candidates:
-        changed = os.path.isfile(path) and name != "default" and other_schedule(path, name)
-        stopped = os.path.isfile(path) and name != "default" and not changed and unfinished(path)
+        comparison = name != "default" and os.path.isfile(path)
+        changed = comparison and other_schedule(path, name)
+        stopped = comparison and not changed and unfinished(path)
         if not os.path.isfile(path) or changed or stopped:
             missing[name] = "python -m training.train " + " ".join(comparison_command(name, "DATA", models_dir)) + (
                 f" --resume  # stopped at {stopped}" if stopped else f"  # it was trained with {changed}" if changed

@@ -198,7 +198,7 @@ def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, 
                            args.leave_frame_fraction, synth, args.synth_fraction, args.jitter_joints,
                            {"arms": args.swap_arms, "legs": args.swap_legs},
                            {"arms": args.rotate_arms, "legs": args.rotate_legs},
-                           None if args.source_weighting == 1.0 else
+                           None if args.source_weighting == 1.0 else   # 1: by length, the same draws as before
                            source_weights([len(c.positions) for c in items], [c.source for c in items],
                                           args.source_weighting))
 
