@@ -204,3 +204,6 @@ def test_a_comparison_model_from_another_schedule_is_trained_anew_not_compared(t
     train_missing("DATA", str(tmp_path))
     assert command in calls and command + ["--resume"] not in calls     # anew, although a checkpoint is there
     assert other_schedule(str(path), "single_frame").startswith("--filter-widths (3, 3, 3, 3, 3) (schedule (1, 1, 1))")
+    save_weights(str(path), WeightsFile({}, {"training_command": "python -m training.train " + " ".join(
+        command + ["--an-option-since-removed", "1"]), "last_epoch": {"epoch": 30}}))
+    assert other_schedule(str(path), "rf243").startswith("a training command this version cannot read")

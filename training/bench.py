@@ -111,7 +111,11 @@ def other_schedule(path: str, name: str) -> str | None:
     words = load_weights(path).metadata.get("training_command", "").split()
     if words[:3] != ["python", "-m", "training.train"]:
         return None
-    recorded, wanted = vars(parse_args(words[3:])), vars(parse_args(comparison_command(name, "DATA")))
+    try:
+        recorded = vars(parse_args(words[3:]))
+    except SystemExit:   # argparse's answer to an option this version no longer has: not the schedule
+        return f"a training command this version cannot read ({' '.join(words[3:])})"
+    wanted = vars(parse_args(comparison_command(name, "DATA")))
     differences = [f"--{key.replace('_', '-')} {recorded[key]} (schedule {wanted[key]})" for key in wanted
                    if key not in NOT_SCHEDULE and recorded.get(key) != wanted[key]]
     return ", ".join(differences) or None
