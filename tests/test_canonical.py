@@ -13,8 +13,14 @@ from tests.helpers import standing_person
 
 SK = H36M_SKELETON
 J = {name: i for i, name in enumerate(SK.names)}
-LIMBS = [J[n] for n in ("left_knee", "left_ankle", "right_knee", "right_ankle", "left_elbow", "left_wrist",
-                        "right_elbow", "right_wrist")]
+LEGS = [J[n] for n in ("left_knee", "left_ankle", "right_knee", "right_ankle")]
+ARMS = {side: [J[f"{side}_{part}"] for part in ("shoulder", "elbow", "wrist")] for side in ("left", "right")}
+
+
+def arm_bone_lengths(positions: np.ndarray) -> np.ndarray:
+    """(F, 4): each side's upper arm and forearm, per frame."""
+    return np.stack([np.linalg.norm(positions[:, arm[k + 1]] - positions[:, arm[k]], axis=-1)
+                     for arm in ARMS.values() for k in (0, 1)], axis=-1)
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
 
 
@@ -40,7 +46,7 @@ def turning_dancer(frames: int = 50, shoulder_half_width: float = 0.1) -> np.nda
     return np.array(out)
 
 
-def test_a_source_ends_with_the_canonical_layout_and_its_limbs_untouched():
+def test_a_source_ends_with_the_canonical_layout_its_legs_untouched_and_its_arms_carried():
     clip = turning_dancer()
     source = mean_layout([clip])
     assert source["left_shoulder"][0] < 0.15 < CANONICAL_LAYOUT["left_shoulder"][0]   # narrow, as Bandai's
@@ -48,9 +54,32 @@ def test_a_source_ends_with_the_canonical_layout_and_its_limbs_untouched():
     converted = symmetric(clip_layout(out))
     for name in TRUNK:
         np.testing.assert_allclose(converted[name], CANONICAL_LAYOUT[name], atol=2e-3, err_msg=name)
-    np.testing.assert_array_equal(out[:, LIMBS], clip[:, LIMBS])
+    np.testing.assert_array_equal(out[:, LEGS], clip[:, LEGS])
+    for shoulder, elbow, wrist in ARMS.values():   # each arm moved as one piece with its shoulder
+        for joint in (elbow, wrist):
+            np.testing.assert_allclose(out[:, joint] - clip[:, joint], out[:, shoulder] - clip[:, shoulder], atol=1e-12)
     np.testing.assert_allclose(out[:, J["pelvis"]], 0.5 * (out[:, J["left_hip"]] + out[:, J["right_hip"]]))
     assert leg_length(out) == pytest.approx(leg_length(clip), rel=0.05)   # hips move a little, not the legs
+
+
+def test_an_arm_raised_overhead_keeps_its_bone_lengths():
+    """The shoulder's offset is fixed in the chest's frame; an elbow left where it was would come
+    nearer to the moved shoulder as the arm rises (Bandai's upper arms shrank to 0.17 m overhead)."""
+    clip = turning_dancer()
+    for t in range(len(clip)):   # the left arm swings up sideways about its shoulder, to overhead
+        angle = np.pi * t / (len(clip) - 1)
+        shoulder = clip[t, J["left_shoulder"]]
+        axis = clip[t, J["thorax"]] - clip[t, J["spine"]]
+        forward = np.cross(clip[t, J["left_shoulder"]] - clip[t, J["right_shoulder"]], axis)
+        forward /= np.linalg.norm(forward)
+        c, s = np.cos(angle), np.sin(angle)
+        for joint in ARMS["left"][1:]:
+            v = clip[t, joint] - shoulder
+            clip[t, joint] = shoulder + v * c + np.cross(forward, v) * s + forward * (forward @ v) * (1 - c)
+    source = mean_layout([clip])
+    out = to_canonical(clip, source)
+    np.testing.assert_allclose(arm_bone_lengths(out), arm_bone_lengths(clip), atol=1e-9)
+    np.testing.assert_array_equal(out[:, LEGS], clip[:, LEGS])
 
 
 def test_offsets_turn_with_the_body_and_scale_with_it():
@@ -128,7 +157,7 @@ def test_the_constants_are_the_makehuman_bodies_layout():
 
 
 @pytest.mark.skipif(not os.path.isdir(SHARED), reason="shared mocap archives not present")
-def test_real_daz_conversions_get_canonical_shoulders_and_keep_their_limbs():
+def test_real_daz_conversions_get_canonical_shoulders_and_keep_their_legs_and_arm_lengths():
     clips = []
     for clip in read_cmu_daz(os.path.join(SHARED, "cmu-subset.tar.xz")):
         clips.append(clip)
@@ -139,7 +168,8 @@ def test_real_daz_conversions_get_canonical_shoulders_and_keep_their_limbs():
         c.subset = "train"
     convert_clips(clips)
     for clip, source in zip(clips, before):
-        np.testing.assert_array_equal(clip.positions[:, LIMBS], source[:, LIMBS])
+        np.testing.assert_array_equal(clip.positions[:, LEGS], source[:, LEGS])
+        np.testing.assert_allclose(arm_bone_lengths(clip.positions), arm_bone_lengths(source), atol=1e-5)
         half = np.linalg.norm(clip.positions[:, J["left_shoulder"]] - clip.positions[:, J["right_shoulder"]],
                               axis=-1).mean() / 2 / leg_length(clip.positions)
         old = np.linalg.norm(source[:, J["left_shoulder"]] - source[:, J["right_shoulder"]], axis=-1).mean() / 2
@@ -165,4 +195,5 @@ def test_prepare_data_converts_a_folder_of_bvh_files(tmp_path, capsys):
         np.testing.assert_allclose(layout[name], CANONICAL_LAYOUT[name], atol=0.01, err_msg=name)
     assert mean_layout([c.positions for c in source])["left_shoulder"][0] < 0.15
     for a, b in zip(converted, source):
-        np.testing.assert_allclose(a.positions[:, LIMBS], b.positions[:, LIMBS], atol=1e-5)
+        np.testing.assert_allclose(a.positions[:, LEGS], b.positions[:, LEGS], atol=1e-5)
+        np.testing.assert_allclose(arm_bone_lengths(a.positions), arm_bone_lengths(b.positions), atol=1e-5)

@@ -4,7 +4,11 @@ Labs mark the trunk's joints at different places. In leg lengths (hip to ankle),
 shoulders sit 0.13 from the midline, CMU's 0.22, Daz's 0.14 and the MakeHuman joint centres of the
 data engine's bodies (``training/synth/body_model.py``, ``CANONICAL``) 0.22; Bandai's neck joint
 sits 0.20 above its spine joint, MakeHuman's 0.39; CMU's root 10 cm from the middle of its hips.
-The limbs' joints (knees, ankles, elbows, wrists) are joint centres in every source and stay.
+The limbs' joints (knees, ankles, elbows, wrists) are joint centres in every source. The legs' stay
+where they are, so that the feet keep their floor; each arm moves with its shoulder, so that its
+bones keep their lengths as on a real body and on the engine's bodies (a shoulder moved in the
+chest's frame alone left the elbow behind: Bandai's upper arms shrank from 0.29 m to 0.17 m as the
+arms rose overhead).
 
 Each source's trunk joints are moved by one constant offset per joint: the difference between the
 canonical bodies' mean layout and the source's own mean layout, both measured in the frame of the
@@ -119,7 +123,8 @@ def to_canonical(positions: np.ndarray, source_layout: dict[str, np.ndarray],
                  canonical_layout: dict[str, tuple] = CANONICAL_LAYOUT) -> np.ndarray:
     """One clip (F, 17, 3) in its source's definition -> the canonical definition: every trunk joint
     moved by (canonical - source) layout, turned with its part and scaled by the clip's leg length (the
-    chest's joints also by the spine's move); the pelvis to the middle of the hips. Limbs are untouched."""
+    chest's joints also by the spine's move); the pelvis to the middle of the hips. Each elbow and
+    wrist moves with its shoulder; the legs are untouched."""
     positions = np.asarray(positions, dtype=np.float64)
     if positions.ndim != 3 or positions.shape[1:] != (17, 3):
         raise ValueError(f"expected (frames, 17, 3) joints, got {positions.shape}")
@@ -134,6 +139,10 @@ def to_canonical(positions: np.ndarray, source_layout: dict[str, np.ndarray],
     for name in TRUNK:
         out[:, J[name]] += moves[name] + (moves["spine"] if name in CHEST_PART else 0.0)
     out[:, J["pelvis"]] = 0.5 * (out[:, J["left_hip"]] + out[:, J["right_hip"]])
+    for side in ("left", "right"):
+        shoulder = J[f"{side}_shoulder"]
+        for joint in (f"{side}_elbow", f"{side}_wrist"):
+            out[:, J[joint]] += out[:, shoulder] - positions[:, shoulder]
     return out
 
 
