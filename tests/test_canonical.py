@@ -4,6 +4,7 @@ import os
 import numpy as np
 import pytest
 
+from core.rotations import axis_angle_matrix
 from core.skeleton import H36M_SKELETON
 from training.canonical import (CANONICAL_LAYOUT, TRUNK, clip_layout, convert_clips, leg_length, mean_layout,
                                 symmetric, to_canonical)
@@ -21,6 +22,8 @@ def arm_bone_lengths(positions: np.ndarray) -> np.ndarray:
     """(F, 4): each side's upper arm and forearm, per frame."""
     return np.stack([np.linalg.norm(positions[:, arm[k + 1]] - positions[:, arm[k]], axis=-1)
                      for arm in ARMS.values() for k in (0, 1)], axis=-1)
+
+
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data")
 
 
@@ -66,16 +69,12 @@ def test_an_arm_raised_overhead_keeps_its_bone_lengths():
     """The shoulder's offset is fixed in the chest's frame; an elbow left where it was would come
     nearer to the moved shoulder as the arm rises (Bandai's upper arms shrank to 0.17 m overhead)."""
     clip = turning_dancer()
-    for t in range(len(clip)):   # the left arm swings up sideways about its shoulder, to overhead
-        angle = np.pi * t / (len(clip) - 1)
-        shoulder = clip[t, J["left_shoulder"]]
-        axis = clip[t, J["thorax"]] - clip[t, J["spine"]]
-        forward = np.cross(clip[t, J["left_shoulder"]] - clip[t, J["right_shoulder"]], axis)
-        forward /= np.linalg.norm(forward)
-        c, s = np.cos(angle), np.sin(angle)
-        for joint in ARMS["left"][1:]:
-            v = clip[t, joint] - shoulder
-            clip[t, joint] = shoulder + v * c + np.cross(forward, v) * s + forward * (forward @ v) * (1 - c)
+    shoulder = clip[:, J["left_shoulder"]]
+    forward = np.cross(shoulder - clip[:, J["right_shoulder"]], clip[:, J["thorax"]] - clip[:, J["spine"]])
+    forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
+    swing = axis_angle_matrix(forward, np.linspace(0, np.pi, len(clip)))   # sideways up, to overhead
+    for joint in ARMS["left"][1:]:
+        clip[:, joint] = shoulder + np.einsum("tij,tj->ti", swing, clip[:, joint] - shoulder)
     source = mean_layout([clip])
     out = to_canonical(clip, source)
     np.testing.assert_allclose(arm_bone_lengths(out), arm_bone_lengths(clip), atol=1e-9)
