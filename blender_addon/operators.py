@@ -66,7 +66,7 @@ def pipeline_options(context) -> PipelineOptions:
         model_path=model_path(context), fov_deg=None if s.camera_mode == "FOCAL" else fov,
         focal_mm=s.focal_mm if s.camera_mode == "FOCAL" else None, sensor_mm=s.sensor_mm,
         min_confidence=s.min_confidence, flip_augment=s.flip_augment, smoothing_window=s.smoothing,
-        constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False,
+        constant_bones=s.constant_bones, foot_lock=s.foot_lock, preview=False, detector_3d_weight=s.detector_3d,
         start_frame=s.frame_start, end_frame=s.frame_end or None, detector=s.detector,
         person=str(s.person_id) if s.person == "ID" else s.person, all_people=s.all_people,
         height_m=s.height_m or None, camera_pitch_deg=s.camera_pitch if s.tripod else None,

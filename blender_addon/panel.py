@@ -37,8 +37,8 @@ class _MocapPanel:
             box.prop(s, "camera_height")
         box = layout.box()
         box.label(text="Detection and clean-up")
-        for name in ("detector", "min_confidence", "flip_augment", "smoothing", "constant_bones", "foot_lock",
-                     "repair_swaps", "in_place"):
+        for name in ("detector", "min_confidence", "flip_augment", "detector_3d", "smoothing", "constant_bones",
+                     "foot_lock", "repair_swaps", "in_place"):
             box.prop(s, name)
         box = layout.box()
         box.label(text="People")

@@ -49,6 +49,9 @@ class VideoPoseSettings(bpy.types.PropertyGroup):
     in_place: bpy.props.BoolProperty(name="In place", default=False,
                                      description="Keep the person over one spot: no travel across the floor")
     flip_augment: bpy.props.BoolProperty(name="Flip test-time augmentation", default=True)
+    detector_3d: bpy.props.FloatProperty(name="Detector's 3D in the arms", default=0.5, min=0.0, max=1.0,
+                                         description="Share of the detector's own 3D mixed into the lifted arms "
+                                                     "(0: the lifter alone)")
     frame_start: bpy.props.IntProperty(name="First frame", default=0, min=0, description="Of the video, from 0")
     frame_end: bpy.props.IntProperty(name="Last frame", default=0, min=0, description="0 means the end of the video")
     target: bpy.props.PointerProperty(name="Target rig", type=bpy.types.Object, poll=_is_armature,

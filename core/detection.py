@@ -134,6 +134,26 @@ def padded_feet(feet: tuple[np.ndarray, np.ndarray] | None, max_people: int) -> 
     return points, conf
 
 
+NO_JOINTS_3D = np.zeros((0, 17, 3), np.float32)
+
+
+def padded_joints_3d(joints_3d: np.ndarray | None, max_people: int) -> np.ndarray:
+    """A detector's own 3D of our joints ((n, 17, 3); None: it makes none) in ``max_people`` slots (NaN empty)."""
+    out = np.full((max_people, 17, 3), np.nan, np.float32)
+    if joints_3d is not None:
+        n = min(len(joints_3d), max_people)
+        out[:n] = joints_3d[:n]
+    return out
+
+
+def _joints_3d(world_landmarks, visibility: np.ndarray) -> np.ndarray:
+    """mediapipe's world landmarks of each person ((people, 33) of x, y, z: metres, hips at the origin, axes of
+    the camera's image) as our 17 joints, pelvis at the origin."""
+    world = np.array([[[lm.x, lm.y, lm.z] for lm in person] for person in world_landmarks], np.float32)
+    joints = map_to_h36m(world, visibility, "blazepose")[0].astype(np.float32)
+    return joints - joints[:, :1]
+
+
 class MediaPipePoseDetector:
     """BlazePose through mediapipe's solutions API, tracking one person across frames (video mode)."""
 
@@ -148,6 +168,7 @@ class MediaPipePoseDetector:
         self.keep_world_landmarks = keep_world_landmarks
         self.world_landmarks: list[np.ndarray] = []
         self.last_feet = NO_FEET   # the foot points of the people of the last ``detect`` call
+        self.last_joints_3d = NO_JOINTS_3D   # mediapipe's own 3D of their joints
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
@@ -155,16 +176,16 @@ class MediaPipePoseDetector:
         if result.pose_landmarks is None:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
-            self.last_feet = NO_FEET
+            self.last_feet, self.last_joints_3d = NO_FEET, NO_JOINTS_3D
             return _nobody()
         landmarks = result.pose_landmarks.landmark
         points = np.array([[lm.x * width, lm.y * height, lm.z * width] for lm in landmarks], np.float32)
         visibility = np.array([lm.visibility for lm in landmarks], np.float32)
         self.last_feet = map_feet(points[None], visibility[None], "blazepose")
         joints, confidence = map_to_h36m(points[None, :, :2], visibility[None], "blazepose")
+        self.last_joints_3d = _joints_3d([result.pose_world_landmarks.landmark], visibility[None])
         if self.keep_world_landmarks:
-            world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks.landmark], np.float32)
-            self.world_landmarks.append(map_to_h36m(world[None], visibility[None], "blazepose")[0][0])
+            self.world_landmarks.append(self.last_joints_3d[0])
         return joints, confidence
 
     def close(self) -> None:
@@ -214,7 +235,8 @@ class TasksPoseDetector:
         self.keep_landmarks = keep_landmarks
         self.landmarks: list[np.ndarray] = []  # per frame (people, 33, 4): x, y (pixels), z, visibility (training data)
         self.last_feet = NO_FEET   # the foot points of the people of the last ``detect`` call
-        self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, hips at the origin), for benchmarks
+        self.last_joints_3d = NO_JOINTS_3D   # mediapipe's own 3D of their joints
+        self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, pelvis at the origin), for benchmarks
 
     @staticmethod
     def name_of(variant: str) -> str:
@@ -231,16 +253,16 @@ class TasksPoseDetector:
         if not result.pose_landmarks:
             if self.keep_world_landmarks:
                 self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
-            self.last_feet = NO_FEET
+            self.last_feet, self.last_joints_3d = NO_FEET, NO_JOINTS_3D
             return _nobody()
         points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
                            for person in result.pose_landmarks], np.float32)
         visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks], np.float32)
         self.last_feet = map_feet(points, visibility, "blazepose")
         joints, confidence = map_to_h36m(points[..., :2], visibility, "blazepose")
+        self.last_joints_3d = _joints_3d(result.pose_world_landmarks, visibility)
         if self.keep_world_landmarks:
-            world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks[0]], np.float32)
-            self.world_landmarks.append(map_to_h36m(world[None], visibility[:1], "blazepose")[0][0])
+            self.world_landmarks.append(self.last_joints_3d[0])
         return joints, confidence
 
     def close(self) -> None:
@@ -279,7 +301,7 @@ def detect_video(path: str, detector: Detector, progress: ProgressCallback | Non
     max_people = int(getattr(detector, "max_people", 1))
     info = probe(path)
     total = max((min(stop, info.frame_count) if stop else info.frame_count) - start, 0)
-    positions, confidence, feet, feet_confidence = [], [], [], []
+    positions, confidence, feet, feet_confidence, joints_3d = [], [], [], [], []
     started = time.perf_counter()
     for frame in read_frames(path, start, stop):
         if should_stop is not None and should_stop():
@@ -290,10 +312,12 @@ def detect_video(path: str, detector: Detector, progress: ProgressCallback | Non
         points, points_conf = padded_feet(getattr(detector, "last_feet", None), max_people)
         feet.append(points)
         feet_confidence.append(points_conf)
+        joints_3d.append(padded_joints_3d(getattr(detector, "last_joints_3d", None), max_people))
         if progress is not None:
             progress(len(positions), total, len(positions) / max(time.perf_counter() - started, 1e-9))
     if not positions:
         raise ValueError(f"{path}: no frames in the range {start}-{stop}")
-    has_feet = hasattr(detector, "last_feet")
+    has_feet, has_3d = hasattr(detector, "last_feet"), hasattr(detector, "last_joints_3d")
     return PeopleDetections(np.stack(positions), np.stack(confidence), info.width, info.height, info.fps,
-                            np.stack(feet) if has_feet else None, np.stack(feet_confidence) if has_feet else None)
+                            np.stack(feet) if has_feet else None, np.stack(feet_confidence) if has_feet else None,
+                            np.stack(joints_3d) if has_3d else None)

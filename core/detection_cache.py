@@ -56,11 +56,14 @@ class Chunk:
     seeked: bool = False      # its first frame was reached by seeking, which can land on a wrong frame
     feet: np.ndarray | None = None             # (n, people, 4, 3) foot points (``core.keypoints.FOOT_POINTS``)
     feet_confidence: np.ndarray | None = None  # (n, people, 4); all 0 for a detector without feet
+    joints_3d: np.ndarray | None = None        # (n, people, 17, 3) the detector's own 3D; NaN where it made none
 
     def __post_init__(self) -> None:
         if self.feet is None:
             self.feet = np.zeros(self.positions.shape[:2] + (4, 3), np.float32)
             self.feet_confidence = np.zeros(self.positions.shape[:2] + (4,), np.float32)
+        if self.joints_3d is None:
+            self.joints_3d = np.full(self.positions.shape[:2] + (17, 3), np.nan, np.float32)
 
     @property
     def stop(self) -> int:
@@ -89,14 +92,15 @@ class DetectionCache:
                         other_video += 1
                         os.remove(path)
                         continue
-                    if "feet" not in data:
-                        raise ValueError("written by an older version, without foot points")
+                    if "feet" not in data or "joints_3d" not in data:
+                        raise ValueError("written by an older version, without foot points or the detector's 3D")
                     chunk = Chunk(int(data["start"]), data["positions"], data["confidence"], data["time_ms"],
                                   bool(data["video_ended"]), bool(data["seeked"]), data["feet"],
-                                  data["feet_confidence"])
+                                  data["feet_confidence"], data["joints_3d"])
                 frames, people = len(chunk.time_ms), self.max_people
                 if chunk.positions.shape != (frames, people, 17, 2) or chunk.confidence.shape != (frames, people, 17) \
-                        or chunk.feet.shape != (frames, people, 4, 3) or chunk.feet_confidence.shape != (frames, people, 4):
+                        or chunk.feet.shape != (frames, people, 4, 3) or chunk.feet_confidence.shape != (frames, people, 4) \
+                        or chunk.joints_3d.shape != (frames, people, 17, 3):
                     raise ValueError("arrays of mismatched shapes")
             except Exception as exc:  # noqa: BLE001 - any unreadable chunk is rebuilt, whatever broke it
                 self.problems.append(f"damaged detection cache file {os.path.basename(path)} ({type(exc).__name__}: "
@@ -119,7 +123,8 @@ class DetectionCache:
                      positions=np.asarray(chunk.positions, np.float32), confidence=np.asarray(chunk.confidence, np.float32),
                      time_ms=np.asarray(chunk.time_ms, np.float64), video_ended=chunk.video_ended,
                      seeked=chunk.seeked, feet=np.asarray(chunk.feet, np.float32),
-                     feet_confidence=np.asarray(chunk.feet_confidence, np.float32))
+                     feet_confidence=np.asarray(chunk.feet_confidence, np.float32),
+                     joints_3d=np.asarray(chunk.joints_3d, np.float32))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, final)
@@ -208,3 +213,7 @@ class DetectionCache:
         feet, confidence = self._gather(start, stop, {"feet": ((self.max_people, 4, 3), 0.0),
                                                       "feet_confidence": ((self.max_people, 4), 0.0)})
         return feet, confidence
+
+    def assemble_joints_3d(self, start: int, stop: int) -> np.ndarray:
+        """The detector's own 3D joints of frames ``start``..``stop`` (held, as for ``assemble``)."""
+        return self._gather(start, stop, {"joints_3d": ((self.max_people, 17, 3), np.nan)})[0]

@@ -8,7 +8,9 @@ have, the same way the training data defines them.
 
 Where the source has them (BlazePose, OpenPose BODY_25), each person also carries four foot
 points (``FOOT_POINTS``: heels and toe tips) beside the 17 joints, with BlazePose's depth of
-each point relative to its ankle; ``core.feet`` turns them into 3D feet.
+each point relative to its ankle; ``core.feet`` turns them into 3D feet. Where the detector makes
+its own 3D of the body (BlazePose's world landmarks), each person carries it too (``joints_3d``):
+the pipeline blends it into the lifted poses (``core.pipeline.blend_detector_3d``).
 """
 from __future__ import annotations
 
@@ -46,14 +48,27 @@ def _check_feet(feet, feet_confidence, lead: tuple[int, ...]) -> tuple[np.ndarra
     return feet, feet_confidence
 
 
-def _feet_fields(feet: np.ndarray | None, feet_confidence: np.ndarray | None) -> dict:
-    """The foot arrays to save beside the joints (none where there are no feet)."""
-    return {} if feet is None else {"feet": feet, "feet_confidence": feet_confidence}
+def _check_joints_3d(joints_3d, lead: tuple[int, ...]) -> np.ndarray | None:
+    """A detector's own 3D joints (*lead, 17, 3) as float32, or None where it made none."""
+    if joints_3d is None:
+        return None
+    joints_3d = np.asarray(joints_3d, np.float32)
+    if joints_3d.shape != (*lead, 17, 3):
+        raise KeypointError(f"the detector's 3D joints must have shape {(*lead, 17, 3)}, got {joints_3d.shape}")
+    return joints_3d
 
 
-def _feet_from(data) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The foot arrays of a saved keypoint file, or (None, None) (files without feet, older files)."""
-    return (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
+def _feet_fields(feet: np.ndarray | None, feet_confidence: np.ndarray | None,
+                 joints_3d: np.ndarray | None = None) -> dict:
+    """The foot arrays and the detector's 3D to save beside the joints (none where there are none)."""
+    fields = {} if feet is None else {"feet": feet, "feet_confidence": feet_confidence}
+    return fields if joints_3d is None else {**fields, "joints_3d": joints_3d}
+
+
+def _feet_from(data) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The foot arrays and the detector's 3D of a saved keypoint file, each None where absent (older files)."""
+    feet = (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
+    return (*feet, data["joints_3d"] if "joints_3d" in data else None)
 
 
 class KeypointError(ValueError):
@@ -71,6 +86,9 @@ class KeypointTrack:
     guessed: tuple[str, ...] = ()             # joints never seen in the clip, placed from their other side
     feet: np.ndarray | None = None            # (F, 4, 3) FOOT_POINTS: x, y pixels, depth to the ankle (pixels; NaN: unknown)
     feet_confidence: np.ndarray | None = None  # (F, 4)
+    # the detector's own 3D of the 17 joints (F, 17, 3): metres, pelvis at the origin, the camera's axes
+    # (x right, y down, z away); NaN in frames it gave none; None: the source has none (keypoint files)
+    joints_3d: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=np.float32)
@@ -82,6 +100,7 @@ class KeypointTrack:
         if self.filled is None:
             self.filled = np.zeros(self.confidence.shape, dtype=bool)
         self.feet, self.feet_confidence = _check_feet(self.feet, self.feet_confidence, (len(self.positions),))
+        self.joints_3d = _check_joints_3d(self.joints_3d, (len(self.positions),))
 
     @property
     def num_frames(self) -> int:
@@ -89,15 +108,17 @@ class KeypointTrack:
 
     def save(self, path: str) -> None:
         np.savez(path, positions=self.positions, confidence=self.confidence, filled=self.filled,
-                 width=self.width, height=self.height, fps=self.fps, **_feet_fields(self.feet, self.feet_confidence))
+                 width=self.width, height=self.height, fps=self.fps,
+                 **_feet_fields(self.feet, self.feet_confidence, self.joints_3d))
 
     @classmethod
     def load(cls, path: str) -> "KeypointTrack":
         try:
             with np.load(path, allow_pickle=False) as data:
-                feet, feet_confidence = _feet_from(data)
+                feet, feet_confidence, joints_3d = _feet_from(data)
                 return cls(data["positions"], data["confidence"], int(data["width"]), int(data["height"]),
-                           float(data["fps"]), data["filled"], feet=feet, feet_confidence=feet_confidence)
+                           float(data["fps"]), data["filled"], feet=feet, feet_confidence=feet_confidence,
+                           joints_3d=joints_3d)
         except (OSError, KeyError, ValueError) as exc:
             raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
 
@@ -116,6 +137,7 @@ class PeopleDetections:
     fps: float
     feet: np.ndarray | None = None             # (F, P, 4, 3) FOOT_POINTS of each slot (see ``KeypointTrack``)
     feet_confidence: np.ndarray | None = None  # (F, P, 4)
+    joints_3d: np.ndarray | None = None        # (F, P, 17, 3) the detector's own 3D of each slot (see ``KeypointTrack``)
 
     def __post_init__(self) -> None:
         self.positions = np.asarray(self.positions, dtype=np.float32)
@@ -125,6 +147,7 @@ class PeopleDetections:
         if self.confidence.shape != self.positions.shape[:3]:
             raise KeypointError("confidence must have one value per joint, person and frame")
         self.feet, self.feet_confidence = _check_feet(self.feet, self.feet_confidence, self.positions.shape[:2])
+        self.joints_3d = _check_joints_3d(self.joints_3d, self.positions.shape[:2])
 
     @property
     def num_frames(self) -> int:
@@ -133,11 +156,13 @@ class PeopleDetections:
     @classmethod
     def of_one_person(cls, track: KeypointTrack) -> "PeopleDetections":
         feet = (None, None) if track.feet is None else (track.feet[:, None], track.feet_confidence[:, None])
-        return cls(track.positions[:, None], track.confidence[:, None], track.width, track.height, track.fps, *feet)
+        joints_3d = None if track.joints_3d is None else track.joints_3d[:, None]
+        return cls(track.positions[:, None], track.confidence[:, None], track.width, track.height, track.fps, *feet,
+                   joints_3d)
 
     def save(self, path: str) -> None:
         np.savez(path, positions=self.positions, confidence=self.confidence, width=self.width, height=self.height,
-                 fps=self.fps, **_feet_fields(self.feet, self.feet_confidence))
+                 fps=self.fps, **_feet_fields(self.feet, self.feet_confidence, self.joints_3d))
 
 
 def load_npz_keypoints(path: str) -> PeopleDetections:
@@ -282,7 +307,7 @@ def fill_gaps(track: KeypointTrack, min_confidence: float = 0.3) -> KeypointTrac
         positions[:, joint] = positions[:, parent] + mirrored
     return KeypointTrack(positions, track.confidence, track.width, track.height, track.fps, ~good,
                          guessed=tuple(H36M_SKELETON.names[j] for j in never), feet=track.feet,
-                         feet_confidence=track.feet_confidence)
+                         feet_confidence=track.feet_confidence, joints_3d=track.joints_3d)
 
 
 def _read_json(path: str):

@@ -32,6 +32,7 @@ class PipelineOptions:
     smoothing_window: int = 9                # Savitzky-Golay window in frames for the pose; 0 turns smoothing off
     root_smoothing_window: int = 21          # the same for the root: its depth is noisier and changes slowly
     constant_bones: bool = True
+    detector_3d_weight: float = 0.5          # share of the detector's own 3D in the arms (core.pipeline.blend_detector_3d)
     foot_lock: bool = True
     root_from: str = "solve"                 # "solve": reprojection + planted feet + smoothness over the clip;
                                              # "fit": each frame by least squares; "network": trajectory model
@@ -103,6 +104,7 @@ def check_options(options: PipelineOptions) -> None:
     if options.camera_height_m is not None:
         _number(problems, "the camera's height (--camera-height)", options.camera_height_m, 0, 100, low_open=True,
                 unit=" m")
+    _number(problems, "the detector's 3D share (--detector-3d)", options.detector_3d_weight, 0, 1)
     _window(problems, "the smoothing window (--smooth)", options.smoothing_window)
     _window(problems, "the root smoothing window", options.root_smoothing_window)
     if options.root_from not in ROOT_METHODS:

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .detection import Detector, ProgressCallback, padded, padded_feet
+from .detection import Detector, ProgressCallback, padded, padded_feet, padded_joints_3d
 from .keypoints import PeopleDetections
 from .tracking import MATCH_DISTANCE, MIN_JOINTS, SEEN, person_size, pose_distance
 from .detection_cache import Chunk, DetectionCache, video_signature
@@ -218,18 +218,19 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ma
             folder, height = preview
             segment = _PreviewSegment(os.path.join(folder, f"frames_{start:09d}_{len(segments)}.mp4"), info.fps,
                                       (info.width, info.height), height)
-        buffer: list[tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]] = []
+        buffer: list[tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]] = []
         buffer_start = start
 
         def flush(ended: bool) -> None:
             nonlocal buffer, buffer_start, seeked
             if buffer or ended:
-                joints, conf, times, feet, feet_conf = zip(*buffer) if buffer else ((), (), (), (), ())
+                joints, conf, times, feet, feet_conf, joints_3d = zip(*buffer) if buffer else ((),) * 6
                 cache.write(Chunk(buffer_start, np.array(joints, np.float32).reshape(-1, max_people, 17, 2),
                                   np.array(conf, np.float32).reshape(-1, max_people, 17),
                                   np.array(times, np.float64), ended, seeked,
                                   np.array(feet, np.float32).reshape(-1, max_people, 4, 3),
-                                  np.array(feet_conf, np.float32).reshape(-1, max_people, 4)))
+                                  np.array(feet_conf, np.float32).reshape(-1, max_people, 4),
+                                  np.array(joints_3d, np.float32).reshape(-1, max_people, 17, 3)))
                 buffer_start += len(buffer)
                 buffer, seeked = [], False
 
@@ -249,7 +250,8 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ma
                 if segment is not None:
                     segment.add(frame.image)
                 buffer.append((joints, conf, frame.time_ms, *padded_feet(getattr(detector, "last_feet", None),
-                                                                         max_people)))
+                                                                         max_people),
+                               padded_joints_3d(getattr(detector, "last_joints_3d", None), max_people)))
                 if reference is not None and frame.index < reference.stop:
                     at = frame.index - reference.start
                     agreeing = agreeing + 1 if same_people((reference.positions[at], reference.confidence[at]),
@@ -267,7 +269,7 @@ def _detect_pieces(info: VideoInfo, detector_factory: Callable[[], Detector], ma
                 if next_index < reference.stop:
                     cache.write(Chunk(next_index, reference.positions[rest], reference.confidence[rest],
                                       reference.time_ms[rest], reference.video_ended, False, reference.feet[rest],
-                                      reference.feet_confidence[rest]))
+                                      reference.feet_confidence[rest], reference.joints_3d[rest]))
                 ended = reference.video_ended
             elif reference is not None and next_index >= reference.stop:  # redone to the first try's end
                 ended = reference.video_ended
@@ -379,7 +381,7 @@ def _seam_repair(cache: DetectionCache, seam: int, size: tuple[int, int],
     boxes = boxes_before(cache, seam, size) if continuation is None else []
     positions, conf, times = cache.assemble(seam, known)
     reference = Chunk(seam, positions, conf, times, end is not None and known >= end, False,
-                      *cache.assemble_feet(seam, known))
+                      *cache.assemble_feet(seam, known), cache.assemble_joints_3d(seam, known))
     cache.drop_range(seam, known)
     return Piece(seam, known, boxes, reference, keep_frames=False, continuation=continuation)
 
@@ -452,7 +454,8 @@ def detect_video_cached(path: str, cache_folder: str, detector_factory: Callable
         raise VideoError(f"{path}: no frames in the range {start}-{stop if stop is not None else 'end'}")
     positions, confidence, time_ms = cache.assemble(start, end)
     feet, feet_confidence = cache.assemble_feet(start, end)
-    people = PeopleDetections(positions, confidence, info.width, info.height, info.fps, feet, feet_confidence)
+    people = PeopleDetections(positions, confidence, info.width, info.height, info.fps, feet, feet_confidence,
+                              cache.assemble_joints_3d(start, end))
     return DetectionRun(people, time_ms, counter.value, min(from_cache, people.num_frames),
                         max(announced_stop - start, 0) if announced_stop is not None else 0, cache.problems,
                         sorted(s for s in segments if s[1] > 0))

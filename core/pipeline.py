@@ -135,11 +135,49 @@ def misfit_joints(poses: np.ndarray, root: np.ndarray, track: KeypointTrack,
     return seen & (error > max(MISFIT_OF_TORSO * torso, MISFIT_OF_MEDIAN * typical))
 
 
+ARM_JOINTS = [H36M_SKELETON.index(f"{side}_{part}") for side in ("left", "right")
+              for part in ("shoulder", "elbow", "wrist")]
+DETECTOR_3D_MAX_STRETCH = 0.2   # a frame of the detector's 3D with a bone this much off its clip median is not a body
+
+
+def blend_detector_3d(poses: np.ndarray, track: KeypointTrack, weight: float) -> np.ndarray:
+    """Lifted root-relative poses (T, 17, 3) with ``weight`` of the detector's own 3D mixed into the arms.
+
+    BlazePose makes its own metric 3D of each body (world landmarks) from the whole image, which
+    the lifter, seeing only 17 points, cannot. Its arms are about as good as the lifter's, its legs
+    and trunk much worse (bench per-joint table), and the two err differently: on renders of
+    held-out bodies and motions (8 clips made for tuning only, not the bench's) half of BlazePose's
+    arms takes P1 from 67.2 to 62.7 mm (blending every joint: at best 63.4, and the legs get worse
+    and move the root). Frames where BlazePose's 3D is not a body (a bone more than
+    ``DETECTOR_3D_MAX_STRETCH`` off its median over the clip: it folds legs onto the trunk on a
+    backlit man) and joints whose 2D was thrown out (confidence 0) keep the lifted pose alone.
+    """
+    if track.joints_3d is None or weight <= 0:
+        return poses
+    detector = track.joints_3d.astype(np.float64)
+    usable = np.isfinite(detector).all(axis=-1) & (track.confidence > 0)
+    usable &= usable[:, :1]   # the pelvis places the rest: without it no joint of the frame is used
+    if not usable.any():
+        return poses
+    detector = np.where(usable[..., None], detector - np.nan_to_num(detector[:, :1]), 0.0)
+    parents = np.array(H36M_SKELETON.parents[1:])
+    both = usable[:, 1:] & usable[:, parents]
+    bones = np.linalg.norm(detector[:, 1:] - detector[:, parents], axis=-1)
+    typical = np.array([np.median(bones[both[:, b], b]) if both[:, b].any() else 0.0 for b in range(bones.shape[1])])
+    stretch = np.where(both & (typical > 0), np.abs(bones / np.maximum(typical, 1e-9) - 1), 0.0)
+    usable &= (stretch <= DETECTOR_3D_MAX_STRETCH).all(axis=1)[:, None]
+    arms = np.zeros(17, bool)
+    arms[ARM_JOINTS] = True
+    share = np.where(usable & arms, weight, 0.0)[..., None]
+    return (1.0 - share) * poses + share * detector
+
+
 def _lift_and_place(track: KeypointTrack, lifter: PoseLifter, options: PipelineOptions,
                     intrinsics: CameraIntrinsics) -> tuple:
     """Lifted root-relative poses, contact probabilities (heels, and heels and toes) and the root."""
     normalized = normalize_screen_coordinates(track.positions, track.width, track.height)
     poses = lifter.lift(normalized, flip_augment=options.flip_augment).astype(np.float64)
+    poses = blend_detector_3d(poses, track, options.detector_3d_weight)
     points_planted = lifter.contact_points(normalized, flip_augment=options.flip_augment)  # heels and toes apart
     planted = points_planted[:, HEELS] if points_planted is not None else \
         lifter.contacts(normalized, flip_augment=options.flip_augment)   # None without a contact network
@@ -469,6 +507,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
     parser.add_argument("--no-flip", action="store_true", help="no test-time flip augmentation")
     parser.add_argument("--smooth", type=int, default=9, help="Savitzky-Golay window in frames: odd, 5 or more (0: off)")
     parser.add_argument("--no-bone-lengths", action="store_true", help="keep the lifted bone lengths per frame")
+    parser.add_argument("--detector-3d", type=float, default=PipelineOptions.detector_3d_weight,
+                        help="share of the detector's own 3D mixed into the lifted arms, 0-1 (0: the lifter "
+                             f"alone; default {PipelineOptions.detector_3d_weight})")
     parser.add_argument("--no-foot-lock", action="store_true")
     parser.add_argument("--root", choices=ROOT_METHODS, default="solve",
                         help="root motion: solve (default: the 2D, the planted feet and smooth motion over the whole "
@@ -501,6 +542,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, Pipel
         model_path=args.model, fov_deg=args.fov, focal_mm=args.focal_mm, sensor_mm=args.sensor_mm,
         keypoints_path=args.keypoints, min_confidence=args.min_confidence, flip_augment=not args.no_flip,
         smoothing_window=args.smooth, constant_bones=not args.no_bone_lengths, foot_lock=not args.no_foot_lock,
+        detector_3d_weight=args.detector_3d,
         root_from=args.root, preview=not args.no_preview, bvh_units=args.bvh_units,
         start_frame=args.start, end_frame=args.end, workers=args.workers, fps=args.fps, detector=args.detector,
         max_people=args.max_people, person=args.person, all_people=args.all_people, height_m=args.height,

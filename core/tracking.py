@@ -56,6 +56,7 @@ class PersonTrack:
     swaps_repaired: int = 0    # frames whose left/right limbs were swapped back
     feet: np.ndarray | None = None             # (F, 4, 3) foot points of the same detections (None: the source has none)
     feet_confidence: np.ndarray | None = None  # (F, 4)
+    joints_3d: np.ndarray | None = None        # (F, 17, 3) the detector's own 3D (NaN where unseen; None: it has none)
 
     @property
     def present(self) -> np.ndarray:
@@ -106,7 +107,8 @@ class PersonTrack:
         span = slice(first, None if last is None else last + 1)
         feet = (None, None) if self.feet is None else (self.feet[span].copy(), self.feet_confidence[span].copy())
         return KeypointTrack(self.positions[span].copy(), self.confidence[span].copy(), width, height, fps,
-                             feet=feet[0], feet_confidence=feet[1])
+                             feet=feet[0], feet_confidence=feet[1],
+                             joints_3d=None if self.joints_3d is None else self.joints_3d[span].copy())
 
     def summary(self, fps: float) -> dict:
         return {"id": self.id, "frames": self.frames, "first_frame": self.first_frame, "last_frame": self.last_frame,
@@ -313,6 +315,9 @@ def track_people(people: PeopleDetections) -> list[PersonTrack]:
             track.feet_confidence = np.zeros((people.num_frames, 4), np.float32)
             track.feet[live.frames] = people.feet[live.frames, live.slots]
             track.feet_confidence[live.frames] = people.feet_confidence[live.frames, live.slots]
+        if people.joints_3d is not None:
+            track.joints_3d = np.full((people.num_frames, 17, 3), np.nan, np.float32)
+            track.joints_3d[live.frames] = people.joints_3d[live.frames, live.slots]
         tracks.append(track)
     return tracks
 
@@ -411,6 +416,8 @@ def apply_swaps(track: PersonTrack, swaps: list[SwapRun]) -> int:
             swap_labels(track.positions, track.confidence, frame, left, right)
             if swap.limb == "legs" and track.feet is not None:   # the feet go with their legs
                 swap_labels(track.feet, track.feet_confidence, frame, [0, 1], [2, 3])
+            if track.joints_3d is not None:   # the detector's 3D carries the same labels as its 2D
+                track.joints_3d[frame, left + right] = track.joints_3d[frame, right + left]
             repaired.add(int(frame))
     track.swaps_repaired = len(repaired)
     return track.swaps_repaired

@@ -572,6 +572,7 @@ def markdown(results: dict, with_plots: bool = True) -> str:
     lines += ["", "![lifting accuracy](lifting_accuracy.png)", ""]
     e2e = results["end_to_end"]
     ours, same, theirs = e2e["ours"], e2e["ours_same_frames_as_mediapipe"], e2e["mediapipe_world_landmarks"]
+    alone = e2e.get("lifter_alone_same_frames")
     cameras = sorted({json.dumps(r["camera"], sort_keys=True) for r in e2e["per_render"]})
     lines += ["## End to end on rendered video", "",
               f"{e2e['renders']} renders of held-out mocap (the unseen actor) on "
@@ -586,6 +587,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"{ours['foot_sliding_mm_per_frame']:.2f} | {ours['root_error_mm']:.0f} (trajectory network: "
               f"{ours['root_error_trajectory_network_mm']:.0f}) |",
               f"| ours, frames where mediapipe found the person | {same['p1']:.1f} | {same['p2']:.1f} | {same['mpjve']:.2f} | | |",
+              *([f"| ours without mediapipe's 3D in the arms (`--detector-3d 0`), same frames | "
+                 f"{alone['p1']:.1f} | {alone['p2']:.1f} | {alone['mpjve']:.2f} | | |"] if alone else []),
               f"| mediapipe 3D world landmarks, same frames | {theirs['p1']:.1f} | {theirs['p2']:.1f} | {theirs['mpjve']:.2f} | | |",
               f"| ground truth | | | | {e2e['truth_foot_sliding_mm_per_frame']:.2f} | |", "",
               f"Ours over mediapipe's P1 on the same frames: **{same['p1'] / theirs['p1']:.3f}** "

@@ -64,7 +64,8 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
     detector = TasksPoseDetector("full", float(truth["fps"]), keep_world_landmarks=True)  # the pipeline's default
     try:
         people = detect_video(video, detector)  # one person: slot 0
-        track = KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, people.fps)
+        track = KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, people.fps,
+                              joints_3d=people.joints_3d[:, 0])
     finally:
         detector.close()
     options = PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False)
@@ -86,6 +87,8 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
                  "root_error_trajectory_network_mm": round(1000 * float(np.linalg.norm(network.joints_camera[:, 0] - true_camera[:, 0], axis=-1).mean()), 1),
                  "foot_sliding_mm_per_frame": round(foot_sliding(result.joints_world, contacts), 2)},
         "ours_same_frames_as_mediapipe": pose_metrics(ours[seen], true_relative[seen]),
+        "lifter_alone_same_frames": pose_metrics((alone.joints_camera - alone.joints_camera[:, :1])[seen],
+                                                 true_relative[seen]),
         "mediapipe_world_landmarks": pose_metrics(mediapipe[seen], true_relative[seen]),
         "per_joint_mm": {"frames": int(seen.sum()), "ours": joint_errors_mm(ours[seen], true_relative[seen]),
                          "mediapipe": joint_errors_mm(mediapipe[seen], true_relative[seen])},
@@ -157,6 +160,7 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
             "seconds": round(time.time() - started, 1),
             "ours": average(reports, "ours"),
             "ours_same_frames_as_mediapipe": average(reports, "ours_same_frames_as_mediapipe"),
+            "lifter_alone_same_frames": average(reports, "lifter_alone_same_frames"),
             "mediapipe_world_landmarks": average(reports, "mediapipe_world_landmarks"),
             "per_joint": per_joint(reports),
             "truth_foot_sliding_mm_per_frame": round(float(np.mean([r["truth_foot_sliding_mm_per_frame"] for r in reports])), 2),
