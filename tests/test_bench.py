@@ -207,3 +207,40 @@ def test_a_comparison_model_from_another_schedule_is_trained_anew_not_compared(t
     save_weights(str(path), WeightsFile({}, {"training_command": "python -m training.train " + " ".join(
         command + ["--an-option-since-removed", "1"]), "last_epoch": {"epoch": 30}}))
     assert other_schedule(str(path), "rf243").startswith("a training command this version cannot read")
+
+
+def test_the_end_to_end_evaluation_measures_the_pipeline_as_shipped_and_the_lifter_alone(tmp_path):
+    """On a piece of the demo whose 'truth' is the pipeline's own answer: ours is exact, the lifter alone is not."""
+    import cv2
+    import pytest
+    from core.detection import TasksPoseDetector, detect_video
+    from core.inference import PoseLifter
+    from core.keypoints import KeypointTrack
+    from core.pipeline import DEFAULT_MODEL, PipelineOptions, lift_track
+    from training.bench_accuracy import evaluate_render
+    from tests.test_detectors import DEMO, needs_mediapipe
+    if not os.path.isfile(DEMO):
+        pytest.skip("demo clip missing (make data/demo/demo.mp4)")
+    needs_mediapipe()
+    video = str(tmp_path / "render.avi")
+    reader = cv2.VideoCapture(DEMO)
+    writer = None
+    for index in range(60):
+        ok, frame = reader.read()
+        if index >= 20:    # the man on the box, alone
+            writer = writer or cv2.VideoWriter(video, cv2.VideoWriter_fourcc(*"MJPG"), 30.0, frame.shape[1::-1])
+            writer.write(frame)
+    writer.release()
+    people = detect_video(video, TasksPoseDetector("full", 30.0))
+    track = KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, 30.0,
+                          joints_3d=people.joints_3d[:, 0])
+    lifter = PoseLifter.from_file(DEFAULT_MODEL)
+    result = lift_track(track, lifter, PipelineOptions(focal_mm=30.0, sensor_mm=36.0, preview=False))
+    (fx, fy), (cx, cy) = result.intrinsics.focal, result.intrinsics.center
+    np.savez(tmp_path / "truth.npz", joints_camera=result.joints_camera, joints_world=result.joints_world,
+             camera_rotation=result.world.rotation.T, intrinsics_px=[fx, fy, cx, cy, 0, 0, 0, 0, 0],
+             width=people.width, height=people.height, fps=30.0)
+    report = evaluate_render(video, str(tmp_path / "truth.npz"), lifter, 30.0)
+    assert report["ours"]["p1"] < 0.5 and report["ours_same_frames_as_mediapipe"]["p1"] < 0.5
+    assert report["lifter_alone_same_frames"]["p1"] > 2.0          # the detector's 3D moved the arms
+    assert report["mediapipe_world_landmarks"]["p1"] > report["lifter_alone_same_frames"]["p1"]

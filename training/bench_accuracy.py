@@ -17,6 +17,7 @@ the world-grounding figures of ``training/bench_grounding.py``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -72,6 +73,7 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
     result = lift_track(track, lifter, options)
     network = lift_track(track, lifter, PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False,
                                                         root_from="network"))
+    alone = lift_track(track, lifter, dataclasses.replace(options, detector_3d_weight=0.0))   # without the detector's 3D
     true_camera = truth["joints_camera"]
     true_relative = true_camera - true_camera[:, :1]
     ours = result.joints_camera - result.joints_camera[:, :1]
