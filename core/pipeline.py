@@ -1,4 +1,5 @@
-"""Video -> 3D motion: detect 2D, fill gaps, lift, root motion, world frame, clean-up, export.
+"""Video -> 3D motion: detect 2D, fill gaps, lift (the arms blended with the detector's own 3D), root motion,
+world frame, clean-up, export.
 
     python -m core.pipeline VIDEO --out DIR [--fov 60 | --focal-mm 26 --sensor-mm 36] [--keypoints FILE]
 
@@ -138,6 +139,20 @@ def misfit_joints(poses: np.ndarray, root: np.ndarray, track: KeypointTrack,
 ARM_JOINTS = [H36M_SKELETON.index(f"{side}_{part}") for side in ("left", "right")
               for part in ("shoulder", "elbow", "wrist")]
 DETECTOR_3D_MAX_STRETCH = 0.2   # a frame of the detector's 3D with a bone this much off its clip median is not a body
+DETECTOR_3D_SMOOTHING = 2.0     # frames: the Gaussian's sigma over time for the detector's 3D, which shakes
+
+
+def _smoothed_where(values: np.ndarray, usable: np.ndarray, sigma: float) -> np.ndarray:
+    """``values`` (T, J, 3) averaged over time with a Gaussian of ``sigma`` frames, each joint over the frames where
+    ``usable`` (T, J) holds it only (normalised convolution); the others stay as they are."""
+    radius = int(3 * sigma)
+    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+    weights = np.pad(usable.astype(np.float64), ((radius, radius), (0, 0)))
+    padded = np.pad(np.where(usable[..., None], values, 0.0), ((radius, radius), (0, 0), (0, 0)))
+    frames = len(values)
+    total = sum(k * padded[i:i + frames] for i, k in enumerate(kernel))
+    weight = sum(k * weights[i:i + frames] for i, k in enumerate(kernel))
+    return np.where(usable[..., None], total / np.maximum(weight, 1e-12)[..., None], values)
 
 
 def blend_detector_3d(poses: np.ndarray, track: KeypointTrack, weight: float) -> np.ndarray:
@@ -166,6 +181,7 @@ def blend_detector_3d(poses: np.ndarray, track: KeypointTrack, weight: float) ->
     typical = np.array([np.median(bones[both[:, b], b]) if both[:, b].any() else 0.0 for b in range(bones.shape[1])])
     stretch = np.where(both & (typical > 0), np.abs(bones / np.maximum(typical, 1e-9) - 1), 0.0)
     usable &= (stretch <= DETECTOR_3D_MAX_STRETCH).all(axis=1)[:, None]
+    detector = _smoothed_where(detector, usable, DETECTOR_3D_SMOOTHING)
     arms = np.zeros(17, bool)
     arms[ARM_JOINTS] = True
     share = np.where(usable & arms, weight, 0.0)[..., None]

@@ -56,7 +56,7 @@ class PersonTrack:
     swaps_repaired: int = 0    # frames whose left/right limbs were swapped back
     feet: np.ndarray | None = None             # (F, 4, 3) foot points of the same detections (None: the source has none)
     feet_confidence: np.ndarray | None = None  # (F, 4)
-    joints_3d: np.ndarray | None = None        # (F, 17, 3) the detector's own 3D (NaN where unseen; None: it has none)
+    joints_3d: np.ndarray | None = None        # (F, 17, 3) the detector's own 3D (None: it has none)
 
     @property
     def present(self) -> np.ndarray:
@@ -316,7 +316,8 @@ def track_people(people: PeopleDetections) -> list[PersonTrack]:
             track.feet[live.frames] = people.feet[live.frames, live.slots]
             track.feet_confidence[live.frames] = people.feet_confidence[live.frames, live.slots]
         if people.joints_3d is not None:
-            track.joints_3d = np.full((people.num_frames, 17, 3), np.nan, np.float32)
+            track.joints_3d = np.zeros((people.num_frames, 17, 3), np.float32)   # (lazy zeros: not in memory until
+            # written; frames without the person have confidence 0, which is what says their 3D means nothing)
             track.joints_3d[live.frames] = people.joints_3d[live.frames, live.slots]
         tracks.append(track)
     return tracks

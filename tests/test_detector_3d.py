@@ -76,6 +76,18 @@ def test_frames_the_detector_got_wrong_and_joints_without_2d_keep_the_lifted_pos
     np.testing.assert_allclose(blended[0, ARM_JOINTS, 2], 0.1, atol=1e-6)   # the other frames are blended
 
 
+def test_the_detectors_shaking_is_smoothed_before_it_is_mixed_in():
+    frames = 60
+    lifted = np.repeat(standing_body()[None], frames, axis=0)
+    detector = lifted.copy()
+    detector[:, ARM_JOINTS, 2] += 0.1 + 0.02 * (-1.0) ** np.arange(frames)[:, None]   # 2 cm of shake, frame to frame
+    track = KeypointTrack(np.zeros((frames, 17, 2)), np.full((frames, 17), 0.9), 640, 480, 30.0, joints_3d=detector)
+    depth = blend_detector_3d(lifted, track, 0.5)[:, ARM_JOINTS, 2]
+    np.testing.assert_allclose(depth.mean(), 0.05, atol=1e-3)     # half of its 10 cm further back
+    shake = np.abs(np.diff(depth, axis=0)).mean()
+    assert shake < 0.1 * (0.5 * 0.04)                              # mixed in unsmoothed: 2 cm from frame to frame
+
+
 def test_the_detectors_3d_must_have_one_point_per_joint_and_frame(tmp_path):
     with pytest.raises(KeypointError, match="3D joints must have shape"):
         track_with(np.zeros((FRAMES, 33, 3)))
