@@ -144,7 +144,7 @@ def test_a_damaged_chunk_is_reported_and_detected_again(tmp_path):
 
 
 class FootIndexDetector(IndexDetector):
-    """``IndexDetector`` that also finds feet, the frame's index in their depth."""
+    """``IndexDetector`` that also finds feet and makes its own 3D of each person, the frame's index in their depth."""
     name = "index-feet"
 
     def detect(self, frame):
@@ -152,56 +152,34 @@ class FootIndexDetector(IndexDetector):
         feet = np.zeros((len(positions), 4, 3), np.float32)
         feet[..., 2] = positions[:, :1, 0]
         self.last_feet = (feet, np.full((len(positions), 4), 0.8, np.float32))
+        self.last_joints_3d = np.zeros((len(positions), 17, 3), np.float32)
+        self.last_joints_3d[..., 2] = positions[:, :1, 0]
         return positions, confidence
 
 
-def test_foot_points_are_kept_with_their_frames_and_a_cache_without_them_is_rebuilt(tmp_path):
+def test_foot_points_and_the_detectors_3d_are_kept_with_their_frames_and_a_cache_without_them_is_rebuilt(tmp_path):
     video = index_video(tmp_path / "clip.avi", frames=120)
     cache = str(tmp_path / "cache")
     run = detect_video_cached(video, cache, FootIndexDetector, workers=2, chunk_frames=25)
     np.testing.assert_allclose(run.people.feet[:, 0, :, 2], np.arange(120)[:, None].repeat(4, axis=1), atol=0.5)
     assert (run.people.feet_confidence[:, 0] == np.float32(0.8)).all()
     assert (run.people.feet_confidence[:, 1:] == 0).all()          # the empty slots
+    np.testing.assert_allclose(run.people.joints_3d[:, 0, :, 2], np.arange(120)[:, None].repeat(17, axis=1), atol=0.5)
+    assert np.isnan(run.people.joints_3d[:, 1:]).all()
     again = detect_video_cached(video, cache, FootIndexDetector, workers=2, chunk_frames=25)
     assert again.frames_detected == 0
     np.testing.assert_array_equal(again.people.feet, run.people.feet)
-    old = chunk_files(cache)[0]            # a chunk an earlier version wrote, without foot points
-    with np.load(old) as data:
-        kept = {k: data[k] for k in data.files if not k.startswith("feet")}
-    np.savez(old, **kept)
-    rerun = detect_video_cached(video, cache, FootIndexDetector, workers=2, chunk_frames=25)
-    assert any("without foot points" in problem for problem in rerun.cache_problems)
-    np.testing.assert_array_equal(rerun.people.feet, run.people.feet)
-
-
-class Index3DDetector(IndexDetector):
-    """``IndexDetector`` that also makes its own 3D of each person, the frame's index in its depth."""
-    name = "index-3d"
-
-    def detect(self, frame):
-        positions, confidence = super().detect(frame)
-        self.last_joints_3d = np.zeros((len(positions), 17, 3), np.float32)
-        self.last_joints_3d[..., 2] = positions[:, :1, 0]
-        return positions, confidence
-
-
-def test_the_detectors_3d_is_kept_with_its_frames_and_a_cache_without_it_is_rebuilt(tmp_path):
-    video = index_video(tmp_path / "clip.avi", frames=120)
-    cache = str(tmp_path / "cache")
-    run = detect_video_cached(video, cache, Index3DDetector, workers=2, chunk_frames=25)
-    np.testing.assert_allclose(run.people.joints_3d[:, 0, :, 2], np.arange(120)[:, None].repeat(17, axis=1), atol=0.5)
-    assert np.isnan(run.people.joints_3d[:, 1:]).all()          # the empty slots
-    again = detect_video_cached(video, cache, Index3DDetector, workers=2, chunk_frames=25)
-    assert again.frames_detected == 0
     np.testing.assert_array_equal(again.people.joints_3d, run.people.joints_3d)
-    old = chunk_files(cache)[0]            # a chunk an earlier version wrote, without the detector's 3D
-    with np.load(old) as data:
-        kept = {k: data[k] for k in data.files if k != "joints_3d"}
-    np.savez(old, **kept)
-    rerun = detect_video_cached(video, cache, Index3DDetector, workers=2, chunk_frames=25)
-    assert any("without foot points or the detector's 3D" in problem for problem in rerun.cache_problems)
-    assert 0 < rerun.frames_detected < 120
-    np.testing.assert_array_equal(rerun.people.joints_3d, run.people.joints_3d)
+    for missing in ("feet", "joints_3d"):   # chunks earlier versions wrote, without foot points, without the 3D
+        old = chunk_files(cache)[0]
+        with np.load(old) as data:
+            kept = {k: data[k] for k in data.files if not k.startswith(missing)}
+        np.savez(old, **kept)
+        rerun = detect_video_cached(video, cache, FootIndexDetector, workers=2, chunk_frames=25)
+        assert any("without foot points or the detector's 3D" in problem for problem in rerun.cache_problems)
+        assert 0 < rerun.frames_detected < 120
+        np.testing.assert_array_equal(rerun.people.feet, run.people.feet)
+        np.testing.assert_array_equal(rerun.people.joints_3d, run.people.joints_3d)
 
 
 def test_a_truncated_video_is_detected_to_its_real_end_and_warned_about(tmp_path):
