@@ -65,7 +65,7 @@ demo-lifting: setup
 test: setup $(BLENDER42)/.installed $(MEDIAPIPE1)/.installed $(DEMO_VIDEO)
 	$(PY) -m pytest -q tests
 	$(BLENDER42)/bin/python -m pytest -q tests/test_blender_bake.py tests/test_blender_addon.py tests/test_rig_corpus.py tests/test_build.py
-	$(MEDIAPIPE1)/bin/python -m pytest -q tests/test_detectors.py
+	$(MEDIAPIPE1)/bin/python -m pytest -q tests/test_detectors.py tests/test_detector_3d.py
 
 bench: setup
 	$(PY) -m training.bench_inference
