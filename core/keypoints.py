@@ -87,7 +87,8 @@ class KeypointTrack:
     feet: np.ndarray | None = None            # (F, 4, 3) FOOT_POINTS: x, y pixels, depth to the ankle (pixels; NaN: unknown)
     feet_confidence: np.ndarray | None = None  # (F, 4)
     # the detector's own 3D of the 17 joints (F, 17, 3): metres, pelvis at the origin, the camera's axes
-    # (x right, y down, z away); NaN in frames it gave none; None: the source has none (keypoint files)
+    # (x right, y down, z away); NaN in frames it gave none (in a person's track, frames without the person
+    # have confidence 0 and their 3D means nothing); None: the source has none (keypoint files)
     joints_3d: np.ndarray | None = None
 
     def __post_init__(self) -> None:
