@@ -160,13 +160,11 @@ class MediaPipePoseDetector:
     name = "mediapipe-blazepose-1"
     max_people = 1
 
-    def __init__(self, min_detection_confidence: float = 0.5, keep_world_landmarks: bool = False):
+    def __init__(self, min_detection_confidence: float = 0.5):
         mp = import_mediapipe()
         self._pose = mp.solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
                                             min_detection_confidence=min_detection_confidence,
                                             min_tracking_confidence=0.5)
-        self.keep_world_landmarks = keep_world_landmarks
-        self.world_landmarks: list[np.ndarray] = []
         self.last_feet = NO_FEET   # the foot points of the people of the last ``detect`` call
         self.last_joints_3d = NO_JOINTS_3D   # mediapipe's own 3D of their joints
 
@@ -174,8 +172,6 @@ class MediaPipePoseDetector:
         height, width = frame_rgb.shape[:2]
         result = self._pose.process(frame_rgb)
         if result.pose_landmarks is None:
-            if self.keep_world_landmarks:
-                self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
             self.last_feet, self.last_joints_3d = NO_FEET, NO_JOINTS_3D
             return _nobody()
         landmarks = result.pose_landmarks.landmark
@@ -184,8 +180,6 @@ class MediaPipePoseDetector:
         self.last_feet = map_feet(points[None], visibility[None], "blazepose")
         joints, confidence = map_to_h36m(points[None, :, :2], visibility[None], "blazepose")
         self.last_joints_3d = _joints_3d([result.pose_world_landmarks.landmark], visibility[None])
-        if self.keep_world_landmarks:
-            self.world_landmarks.append(self.last_joints_3d[0])
         return joints, confidence
 
     def close(self) -> None:
@@ -213,12 +207,12 @@ class TasksPoseDetector:
     The same landmark network as the solutions API for ``full``, a larger one for ``heavy``;
     it runs on mediapipe 0.10.21 and on the 1.x wheels (Python 3.11 to 3.13, where the solutions
     API is gone). It finds up to ``max_people`` people in each frame. Frame times are the
-    frame's index over ``fps`` (the landmark smoothing needs increasing times). World landmarks
-    (``keep_world_landmarks``, for benchmarks) are the first person's.
+    frame's index over ``fps`` (the landmark smoothing needs increasing times). Each person's world
+    landmarks become ``last_joints_3d`` beside the 2D.
     """
 
     def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5,
-                 keep_world_landmarks: bool = False, max_people: int = 1, keep_landmarks: bool = False):
+                 max_people: int = 1, keep_landmarks: bool = False):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
         self.name = self.name_of(variant)
@@ -231,12 +225,10 @@ class TasksPoseDetector:
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
-        self.keep_world_landmarks = keep_world_landmarks
         self.keep_landmarks = keep_landmarks
         self.landmarks: list[np.ndarray] = []  # per frame (people, 33, 4): x, y (pixels), z, visibility (training data)
         self.last_feet = NO_FEET   # the foot points of the people of the last ``detect`` call
         self.last_joints_3d = NO_JOINTS_3D   # mediapipe's own 3D of their joints
-        self.world_landmarks: list[np.ndarray] = []  # mediapipe's own 3D (metres, pelvis at the origin), for benchmarks
 
     @staticmethod
     def name_of(variant: str) -> str:
@@ -251,8 +243,6 @@ class TasksPoseDetector:
             self.landmarks.append(np.array([[[lm.x * width, lm.y * height, lm.z * width, lm.visibility] for lm in person]
                                             for person in result.pose_landmarks], np.float32).reshape(-1, 33, 4))
         if not result.pose_landmarks:
-            if self.keep_world_landmarks:
-                self.world_landmarks.append(np.full((17, 3), np.nan, np.float32))
             self.last_feet, self.last_joints_3d = NO_FEET, NO_JOINTS_3D
             return _nobody()
         points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
@@ -261,8 +251,6 @@ class TasksPoseDetector:
         self.last_feet = map_feet(points, visibility, "blazepose")
         joints, confidence = map_to_h36m(points[..., :2], visibility, "blazepose")
         self.last_joints_3d = _joints_3d(result.pose_world_landmarks, visibility)
-        if self.keep_world_landmarks:
-            self.world_landmarks.append(self.last_joints_3d[0])
         return joints, confidence
 
     def close(self) -> None:

@@ -58,14 +58,14 @@ def _check_joints_3d(joints_3d, lead: tuple[int, ...]) -> np.ndarray | None:
     return joints_3d
 
 
-def _feet_fields(feet: np.ndarray | None, feet_confidence: np.ndarray | None,
+def _extra_fields(feet: np.ndarray | None, feet_confidence: np.ndarray | None,
                  joints_3d: np.ndarray | None = None) -> dict:
     """The foot arrays and the detector's 3D to save beside the joints (none where there are none)."""
     fields = {} if feet is None else {"feet": feet, "feet_confidence": feet_confidence}
     return fields if joints_3d is None else {**fields, "joints_3d": joints_3d}
 
 
-def _feet_from(data) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+def _extras_from(data) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
     """The foot arrays and the detector's 3D of a saved keypoint file, each None where absent (older files)."""
     feet = (data["feet"], data["feet_confidence"]) if "feet" in data else (None, None)
     return (*feet, data["joints_3d"] if "joints_3d" in data else None)
@@ -110,13 +110,13 @@ class KeypointTrack:
     def save(self, path: str) -> None:
         np.savez(path, positions=self.positions, confidence=self.confidence, filled=self.filled,
                  width=self.width, height=self.height, fps=self.fps,
-                 **_feet_fields(self.feet, self.feet_confidence, self.joints_3d))
+                 **_extra_fields(self.feet, self.feet_confidence, self.joints_3d))
 
     @classmethod
     def load(cls, path: str) -> "KeypointTrack":
         try:
             with np.load(path, allow_pickle=False) as data:
-                feet, feet_confidence, joints_3d = _feet_from(data)
+                feet, feet_confidence, joints_3d = _extras_from(data)
                 return cls(data["positions"], data["confidence"], int(data["width"]), int(data["height"]),
                            float(data["fps"]), data["filled"], feet=feet, feet_confidence=feet_confidence,
                            joints_3d=joints_3d)
@@ -163,7 +163,7 @@ class PeopleDetections:
 
     def save(self, path: str) -> None:
         np.savez(path, positions=self.positions, confidence=self.confidence, width=self.width, height=self.height,
-                 fps=self.fps, **_feet_fields(self.feet, self.feet_confidence, self.joints_3d))
+                 fps=self.fps, **_extra_fields(self.feet, self.feet_confidence, self.joints_3d))
 
 
 def load_npz_keypoints(path: str) -> PeopleDetections:
@@ -173,7 +173,7 @@ def load_npz_keypoints(path: str) -> PeopleDetections:
             positions = data["positions"]
             if positions.ndim == 4:
                 return PeopleDetections(positions, data["confidence"], int(data["width"]), int(data["height"]),
-                                        float(data["fps"]), *_feet_from(data))
+                                        float(data["fps"]), *_extras_from(data))
     except (OSError, KeyError, ValueError) as exc:
         raise KeypointError(f"{path} is not a keypoint file written by this tool ({exc})") from exc
     return PeopleDetections.of_one_person(KeypointTrack.load(path))

@@ -62,7 +62,7 @@ def joint_errors_mm(predicted: np.ndarray, truth: np.ndarray) -> list[float]:
 
 def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: float) -> dict:
     truth = np.load(truth_path)
-    detector = TasksPoseDetector("full", float(truth["fps"]), keep_world_landmarks=True)  # the pipeline's default
+    detector = TasksPoseDetector("full", float(truth["fps"]))  # the pipeline's default
     try:
         people = detect_video(video, detector)  # one person: slot 0
         track = KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, people.fps,
@@ -77,9 +77,8 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
     true_camera = truth["joints_camera"]
     true_relative = true_camera - true_camera[:, :1]
     ours = result.joints_camera - result.joints_camera[:, :1]
-    mediapipe = np.stack(detector.world_landmarks)
+    mediapipe = track.joints_3d   # its own 3D (pelvis at the origin; NaN where it found nobody)
     seen = np.isfinite(mediapipe).all(axis=(1, 2))
-    mediapipe = mediapipe - mediapipe[:, :1]
     contacts = detect_foot_contacts(truth["joints_world"], float(truth["fps"]))
     report = {
         "frames": len(ours),
