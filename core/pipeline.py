@@ -177,7 +177,7 @@ def blend_detector_3d(poses: np.ndarray, track: KeypointTrack, weight: float) ->
     detector = np.where(usable[..., None], detector - np.nan_to_num(detector[:, :1]), 0.0)
     parents = np.array(H36M_SKELETON.parents[1:])
     both = usable[:, 1:] & usable[:, parents]
-    bones = np.linalg.norm(detector[:, 1:] - detector[:, parents], axis=-1)
+    bones = H36M_SKELETON.bone_lengths(detector)   # bone b ends at joint b + 1, as in ``both``
     typical = np.array([np.median(bones[both[:, b], b]) if both[:, b].any() else 0.0 for b in range(bones.shape[1])])
     stretch = np.where(both & (typical > 0), np.abs(bones / np.maximum(typical, 1e-9) - 1), 0.0)
     usable &= (stretch <= DETECTOR_3D_MAX_STRETCH).all(axis=1)[:, None]
