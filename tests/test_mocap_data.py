@@ -205,3 +205,81 @@ def test_bad_asf_is_a_clear_error():
         parse_asf("hello")
     with pytest.raises(ASFError, match="no frames"):
         parse_amc(":FULLY-SPECIFIED\n", parse_asf(ASF))
+
+
+def _cc_bvh(frames: list[list[float]]) -> str:
+    """A Character Creator (iClone) skeleton in centimetres, Y up, root at its rest offset of 100 cm."""
+    def chain(names_offsets, depth):
+        name, offset = names_offsets[0]
+        inner = chain(names_offsets[1:], depth + 1) if len(names_offsets) > 1 else "End Site\n{\nOFFSET 0 -1 0\n}\n"
+        return (f"JOINT {name}\n{{\nOFFSET {offset}\nCHANNELS 3 Zrotation Yrotation Xrotation\n{inner}}}\n")
+    legs = "".join(chain([(f"CC_Base_{s}_Thigh", f"{x} -5 0"), (f"CC_Base_{s}_Calf", "0 -45 0"),
+                          (f"CC_Base_{s}_Foot", "0 -45 0"), (f"CC_Base_{s}_ToeBase", "0 -5 12")], 0)
+                   for s, x in (("L", 10), ("R", -10)))
+    arms = "".join(chain([(f"CC_Base_{s}_Clavicle", f"{x} 15 0"), (f"CC_Base_{s}_Upperarm", f"{2 * x} 0 0"),
+                          (f"CC_Base_{s}_Forearm", f"{3 * x} 0 0"), (f"CC_Base_{s}_Hand", f"{3 * x} 0 0")], 0)
+                   for s, x in (("L", 5), ("R", -5)))
+    spine = ("JOINT CC_Base_Waist\n{\nOFFSET 0 5 0\nCHANNELS 3 Zrotation Yrotation Xrotation\n"
+             "JOINT CC_Base_Spine01\n{\nOFFSET 0 10 0\nCHANNELS 3 Zrotation Yrotation Xrotation\n"
+             "JOINT CC_Base_Spine02\n{\nOFFSET 0 20 0\nCHANNELS 3 Zrotation Yrotation Xrotation\n" + arms +
+             chain([("CC_Base_NeckTwist01", "0 20 0"), ("CC_Base_Head", "0 10 0")], 0) + "}\n}\n}\n")
+    text = ("HIERARCHY\nROOT CC_Base_Hip\n{\nOFFSET 0 100 0\n"
+            "CHANNELS 6 Xposition Yposition Zposition Zrotation Yrotation Xrotation\n"
+            "JOINT CC_Base_Pelvis\n{\nOFFSET 0 0 0\nCHANNELS 3 Zrotation Yrotation Xrotation\n" + legs + "}\n" + spine + "}\n")
+    channels = 6 + 3 * text.count("JOINT")
+    rows = [" ".join(f"{v:g}" for v in frame + [0.0] * (channels - len(frame))) for frame in frames]
+    return text + f"MOTION\nFrames: {len(rows)}\nFrame Time: 0.0166667\n" + "\n".join(rows) + "\n"
+
+
+def test_character_creator_names_map_to_the_lifters_joints():
+    bvh = parse_bvh(_cc_bvh([[0.0]]))
+    found = find_source_joints(bvh.names)
+    assert bvh.names[found["left_knee"]] == "CC_Base_L_Calf" and bvh.names[found["thorax"]] == "CC_Base_NeckTwist01"
+    assert bvh.names[found["right_shoulder"]] == "CC_Base_R_Upperarm" and bvh.names[found["pelvis"]] == "CC_Base_Hip"
+
+
+def test_cmu_iclone_reader_stands_on_the_floor_drops_the_t_pose_and_cuts_out_glitches(tmp_path):
+    from training.datasets import read_cmu_iclone
+    frames = [[200.0, 0.0, 0.0]]                       # a T-pose frame 2 m away, as the files' fix script prepends
+    for f in range(400):                              # 400 frames at 60 fps, walking slowly along x
+        frames.append([f * 0.2, 0.0, 0.0])
+    frames[1 + 200] = frames[1 + 200][:3] + [0.0] * 6 + [60.0]   # the left thigh (after Hip, Pelvis) flips for a frame
+    (tmp_path / "007_01.bvh").write_text(_cc_bvh(frames))
+    clips = list(read_cmu_iclone(tmp_path))
+    assert [c.name for c in clips] == ["cmu-iclone-007_01-0", "cmu-iclone-007_01-1"]
+    assert all(c.source == "cmu-iclone" and c.labels["content"] == "subject-07" for c in clips)
+    # the two glitch-free pieces, about 3.3 s each at 30 fps; no frame from the T-pose or the glitch
+    assert all(95 <= len(c.positions) <= 101 for c in clips)
+    ankles = np.concatenate([c.positions[:, [3, 6], 2] for c in clips])
+    np.testing.assert_allclose(ankles, 0.05, atol=1e-6)      # 100 - 5 - 45 - 45 cm: the root's offset is kept
+    assert clips[0].toes.shape == (len(clips[0].positions), 2, 3)
+    (tmp_path / "002_01.bvh").write_text(_cc_bvh(frames))
+    with pytest.raises(ValueError, match="reserved"):
+        list(read_cmu_iclone(tmp_path))
+    with pytest.raises(FileNotFoundError, match="fetch_mocap"):
+        list(read_cmu_iclone(tmp_path / "none"))
+
+
+def test_glitch_free_pieces_cut_around_a_joint_too_fast_for_a_body():
+    from training.datasets import glitch_free_pieces
+    positions = np.zeros((100, 17, 3))
+    positions[:, :, 0] = np.arange(100)[:, None] * 0.1     # the whole body moving at 3 m/s is fine
+    positions[50, 2, 1] = 0.4                               # a knee 0.4 m off for one frame at 30 fps
+    assert glitch_free_pieces(positions, 30.0, min_seconds=1.0) == [slice(0, 49), slice(52, 100)]
+    assert glitch_free_pieces(positions, 30.0, min_seconds=2.0) == []
+
+
+def test_fetch_mocap_checks_each_file_and_keeps_no_bad_one(tmp_path, monkeypatch):
+    from training import fetch_mocap
+    good = b"BVH bytes"
+    monkeypatch.setattr(fetch_mocap, "SHA256", {"005_01.bvh": fetch_mocap._sha256(good)})
+    monkeypatch.setattr(fetch_mocap, "_from_github", lambda name: b"something else")
+    with pytest.raises(fetch_mocap.FetchError, match="not the pinned"):
+        fetch_mocap.fetch(str(tmp_path))
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setattr(fetch_mocap, "_from_github", lambda name: good)
+    assert fetch_mocap.fetch(str(tmp_path)) == [str(tmp_path / "005_01.bvh")]
+    monkeypatch.setattr(fetch_mocap, "_from_github", lambda name: pytest.fail("fetched again"))
+    assert (tmp_path / "005_01.bvh").read_bytes() == good and fetch_mocap.fetch(str(tmp_path))
+    with pytest.raises(fetch_mocap.FetchError, match="not a folder"):
+        fetch_mocap.fetch(str(tmp_path), from_git=str(tmp_path / "missing"))

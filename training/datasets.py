@@ -35,6 +35,10 @@ BANDAI_TEST_CONTENTS = {"dance-short", "kick", "punch", "slash", "bow"}
 CMU_DAZ_TEST = {"indian"}
 CMU_DAZ_RATES = {"salsa": 60.0, "martial": 120.0, "indian": 120.0}  # salsa's header wrongly says 120
 CMU_TEST_SUBJECTS = {"03"}
+RESERVED_CMU_SUBJECTS = {"02", "131"}   # independent evaluation only: never read for training or tuning
+CMU_ICLONE_FOLDER = "cmu-iclone"   # python -m training.fetch_mocap puts the files in data/mocap/cmu-iclone
+GLITCH_SPEED = 6.0   # m/s: a joint moving faster than this relative to the pelvis in one frame is a bad frame
+MIN_PIECE_SECONDS = 2.0
 
 
 @dataclass
@@ -124,6 +128,58 @@ def read_cmu_asfamc(archive: str | os.PathLike) -> Iterator[Clip]:
         yield Clip(f"cmu-{stem}", "cmu-asfamc", subset, positions, {"content": f"subject-{subject}"}, toes)
 
 
+def glitch_free_pieces(positions: np.ndarray, rate: float, min_seconds: float = MIN_PIECE_SECONDS) -> list[slice]:
+    """Spans of a clip (F, 17, 3) in metres at ``rate`` between bad frames, those at least ``min_seconds`` long.
+
+    Retargeted mocap flips a knee for a frame or two (CMU subject 05's iClone files: the knee leaps 0.3-0.5 m
+    in 1/60 s and back); such frames teach the lifter poses no body takes. A frame is bad where any joint
+    moves faster than GLITCH_SPEED relative to the pelvis, to or from it."""
+    relative = positions - positions[:, :1]
+    speed = np.linalg.norm(np.diff(relative, axis=0), axis=-1).max(axis=-1) * rate
+    bad = np.zeros(len(positions), bool)
+    bad[1:] |= speed > GLITCH_SPEED
+    bad[:-1] |= speed > GLITCH_SPEED
+    pieces, start = [], None
+    for frame, is_bad in enumerate(np.append(bad, True)):
+        if not is_bad and start is None:
+            start = frame
+        elif is_bad and start is not None:
+            if frame - start >= min_seconds * rate:
+                pieces.append(slice(start, frame))
+            start = None
+    return pieces
+
+
+def read_cmu_iclone(folder: str | os.PathLike) -> Iterator[Clip]:
+    """CMU subjects 05, 06 and 07 as exported from iClone (DragonForgedTheArtist/IClone-CMU-Mocap): Character
+    Creator joint names (CC_Base_L_Thigh), centimetres, 60 fps, one Character Creator body for every subject.
+
+    The root's position channels are relative to its rest offset (the hips stand at the offset's 105 cm), some
+    files begin with a T-pose frame (dropped where the first frame is over 0.3 m from the next), and clips are cut
+    at retargeting glitches (``glitch_free_pieces``). Subjects 02 and 131 are reserved for independent evaluation
+    and never read."""
+    paths = sorted(Path(folder).glob("*.bvh"))
+    if not paths:
+        raise FileNotFoundError(f"no .bvh files in {folder} (python -m training.fetch_mocap fetches them)")
+    for path in paths:
+        subject = path.stem.split("_")[0].lstrip("0").zfill(2)
+        if subject in RESERVED_CMU_SUBJECTS:
+            raise ValueError(f"{path}: CMU subject {subject} is reserved for independent evaluation")
+        bvh = parse_bvh(path.read_text(encoding="utf-8", errors="replace"), str(path))
+        root = [(c, "XYZ".index(name[0].upper())) for c, name in enumerate(bvh.channels[0])
+                if name.lower().endswith("position")]
+        if len(root) != 3:
+            raise ValueError(f"{path}: the root has no XYZ position channels")
+        for column, axis in root:
+            bvh.motion[:, column] += bvh.offsets[0][axis]
+        positions, toes = bvh_joints(bvh, unit_scale=0.01)
+        start = 1 if np.linalg.norm(positions[1] - positions[0], axis=-1).max() > 0.3 else 0
+        for number, piece in enumerate(glitch_free_pieces(positions[start:], bvh.frame_rate)):
+            yield Clip(f"cmu-iclone-{path.stem}-{number}", "cmu-iclone", _pool_subset(path.stem),
+                       _resampled(positions[start:][piece], bvh.frame_rate),
+                       {"content": f"subject-{subject}"}, _resampled(toes[start:][piece], bvh.frame_rate))
+
+
 def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) -> Iterator[Clip]:
     """A user's own BVH files (any rig the name mapping knows); units and rate from each file."""
     paths = sorted(Path(folder).rglob("*.bvh"))
@@ -180,4 +236,4 @@ def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) 
     return clips
 
 
-__all__ = ["Clip", "SUBSETS", "JOINT_DEFINITIONS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]
+__all__ = ["Clip", "SUBSETS", "JOINT_DEFINITIONS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_cmu_iclone", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]

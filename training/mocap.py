@@ -26,22 +26,22 @@ NOSE_FRACTION = 0.3      # the nose-level joint sits this far from head joint to
 SOURCE_NAMES: dict[str, list[str]] = {
     "pelvis": ["hips", "hip", "pelvis", "root"],
     "right_hip": ["upperlegr", "rthigh", "rightupleg", "thighr", "rfemur", "rightthigh", "upperlegright", "righthip"],
-    "right_knee": ["lowerlegr", "rshin", "rightleg", "shinr", "rtibia", "rightshin", "calfr", "lowerlegright",
+    "right_knee": ["lowerlegr", "rshin", "rightleg", "shinr", "rtibia", "rightshin", "calfr", "rcalf", "lowerlegright",
                    "rightknee"],
     "right_ankle": ["footr", "rfoot", "rightfoot", "footright", "rightankle"],
     "left_hip": ["upperlegl", "lthigh", "leftupleg", "thighl", "lfemur", "leftthigh", "upperlegleft", "lefthip"],
-    "left_knee": ["lowerlegl", "lshin", "leftleg", "shinl", "ltibia", "leftshin", "calfl", "lowerlegleft", "leftknee"],
+    "left_knee": ["lowerlegl", "lshin", "leftleg", "shinl", "ltibia", "leftshin", "calfl", "lcalf", "lowerlegleft", "leftknee"],
     "left_ankle": ["footl", "lfoot", "leftfoot", "footleft", "leftankle"],
     "spine": ["chest", "spine1", "spine2", "spine01", "upperback", "spine.002"],
-    "thorax": ["neck", "neck1", "lowerneck", "neck01"],
+    "thorax": ["neck", "neck1", "lowerneck", "neck01", "necktwist01"],
     "head_base": ["head", "upperneck"],
     # "LeftShoulder" last: in Mixamo-style files it is the collarbone (the shoulder joint is "LeftArm");
     # in CMU's own exports (LeftShoulder, LeftElbow, LeftWrist) it is the shoulder joint.
-    "left_shoulder": ["upperarml", "lshldr", "leftarm", "upperarml", "lhumerus", "shoulderl", "upperarmleft",
+    "left_shoulder": ["upperarml", "lshldr", "leftarm", "upperarml", "lhumerus", "shoulderl", "upperarmleft", "lupperarm",
                       "leftshoulder"],
     "left_elbow": ["lowerarml", "lforearm", "leftforearm", "forearml", "lradius", "lowerarmleft", "leftelbow"],
     "left_wrist": ["handl", "lhand", "lefthand", "lwrist", "handleft", "leftwrist"],
-    "right_shoulder": ["upperarmr", "rshldr", "rightarm", "rhumerus", "shoulderr", "upperarmright", "rightshoulder"],
+    "right_shoulder": ["upperarmr", "rshldr", "rightarm", "rhumerus", "shoulderr", "upperarmright", "rupperarm", "rightshoulder"],
     "right_elbow": ["lowerarmr", "rforearm", "rightforearm", "forearmr", "rradius", "lowerarmright", "rightelbow"],
     "right_wrist": ["handr", "rhand", "righthand", "rwrist", "handright", "rightwrist"],
 }
@@ -53,7 +53,8 @@ class SkeletonMappingError(ValueError):
 
 def _normalise(name: str) -> str:
     name = name.split(":")[-1]
-    return re.sub(r"[\s_\-\.]", "", name).lower()
+    name = re.sub(r"[\s_\-\.]", "", name).lower()
+    return name.removeprefix("ccbase")   # Character Creator / iClone: CC_Base_L_Thigh
 
 
 def find_source_joints(names: list[str]) -> dict[str, int]:
