@@ -160,20 +160,54 @@ def test_peak_memory_is_this_process_own():
     assert 10 < peak_memory_mb() < 100_000
 
 
+def _tiny_data(folder) -> tuple[str, str]:
+    """A prepared data file of two sources, and the training frames a model trained on it records."""
+    from training.datasets import Clip, save_clips
+    clips = [Clip("a", "bandai", "train", np.zeros((5, 17, 3), np.float32)),
+             Clip("b", "cmu-iclone", "train", np.zeros((3, 17, 3), np.float32)),
+             Clip("c", "cmu-iclone", "validation", np.zeros((4, 17, 3), np.float32))]
+    save_clips(folder / "data.npz", clips)
+    return str(folder / "data.npz"), "bandai 5, cmu-iclone 3"
+
+
+def test_a_comparison_model_trained_on_other_data_is_trained_anew_not_compared(tmp_path, monkeypatch):
+    """The bench's comparison models must have learnt from the data it measures with: one trained before a source
+    joined (or recording none) is listed with both data and trained again."""
+    from core.weights import WeightsFile, save_weights
+    from training.bench import other_data, train_missing
+    data, frames = _tiny_data(tmp_path)
+    command = comparison_command("single_frame", data, str(tmp_path))
+    path = tmp_path / "single_frame" / "model.npz"
+    os.makedirs(path.parent)
+    metadata = {"training_command": "python -m training.train " + " ".join(command), "last_epoch": {"epoch": 30}}
+    save_weights(str(path), WeightsFile({}, dict(metadata, training_frames=frames)))
+    assert other_data(str(path), data) is None
+    save_weights(str(path), WeightsFile({}, dict(metadata, training_frames="bandai 5")))
+    assert other_data(str(path), data) == "data bandai 5 (the bench's: bandai 5, cmu-iclone 3)"
+    calls = []
+    monkeypatch.setattr("training.train.main", calls.append)
+    train_missing(data, str(tmp_path))
+    assert command in calls
+    save_weights(str(path), WeightsFile({}, metadata))
+    assert other_data(str(path), data).startswith("data (not recorded)")
+
+
 def test_a_comparison_model_stopped_before_its_last_epoch_is_not_compared(tmp_path, monkeypatch):
     """Training writes model.npz after every epoch: a run stopped at epoch 4 of 30 must not pass for finished."""
     from core.weights import WeightsFile, save_weights
     from training.bench import train_missing, unfinished
-    command = "python -m training.train " + " ".join(comparison_command("rf243", "DATA", str(tmp_path)))
+    data, frames = _tiny_data(tmp_path)
+    command = "python -m training.train " + " ".join(comparison_command("rf243", data, str(tmp_path)))
     path = tmp_path / "rf243" / "model.npz"
     os.makedirs(path.parent)
-    save_weights(str(path), WeightsFile({}, {"training_command": command, "last_epoch": {"epoch": 4}}))
+    save_weights(str(path), WeightsFile({}, {"training_command": command, "last_epoch": {"epoch": 4},
+                                             "training_frames": frames}))
     assert unfinished(str(path)) == "epoch 4 of 30"
     (path.parent / "checkpoint.npz").write_bytes(b"")
     calls = []
     monkeypatch.setattr("training.train.main", calls.append)
-    train_missing("DATA", str(tmp_path))                 # continued from its checkpoint; the missing ones from scratch
-    assert calls[-1] == comparison_command("rf243", "DATA", str(tmp_path)) + ["--resume"]
+    train_missing(data, str(tmp_path))                 # continued from its checkpoint; the missing ones from scratch
+    assert calls[-1] == comparison_command("rf243", data, str(tmp_path)) + ["--resume"]
     assert [c[c.index("--out") + 1] for c in calls[:-1]] == [str(tmp_path / n) for n in COMPARISON_MODELS if n != "rf243"]
     save_weights(str(path), WeightsFile({}, {"training_command": command, "last_epoch": {"epoch": 30}}))
     assert unfinished(str(path)) is None
@@ -186,7 +220,8 @@ def test_a_comparison_model_from_another_schedule_is_trained_anew_not_compared(t
     be listed with what differs and trained again from scratch, not resumed or compared."""
     from core.weights import WeightsFile, save_weights
     from training.bench import other_schedule, train_missing
-    command = comparison_command("rf243", "DATA", str(tmp_path))
+    data, _ = _tiny_data(tmp_path)
+    command = comparison_command("rf243", data, str(tmp_path))
     path = tmp_path / "rf243" / "model.npz"
     os.makedirs(path.parent)
     save_weights(str(path), WeightsFile({}, {"training_command": "python -m training.train " + " ".join(
@@ -201,7 +236,7 @@ def test_a_comparison_model_from_another_schedule_is_trained_anew_not_compared(t
     (path.parent / "checkpoint.npz").write_bytes(b"")
     calls = []
     monkeypatch.setattr("training.train.main", calls.append)
-    train_missing("DATA", str(tmp_path))
+    train_missing(data, str(tmp_path))
     assert command in calls and command + ["--resume"] not in calls     # anew, although a checkpoint is there
     assert other_schedule(str(path), "single_frame").startswith("--filter-widths (3, 3, 3, 3, 3) (schedule (1, 1, 1))")
     save_weights(str(path), WeightsFile({}, {"training_command": "python -m training.train " + " ".join(

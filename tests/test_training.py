@@ -28,6 +28,8 @@ def test_training_writes_weights_log_plot_and_resumes(tmp_path):
     lifter = PoseLifter.from_file(os.path.join(run, "model.npz"))
     assert lifter.receptive_field == 9 and lifter.trajectory_model is not None
     assert "training_command" in lifter.metadata
+    from training.datasets import frames_per_source, load_clips
+    assert lifter.metadata["training_frames"] == frames_per_source(load_clips(data, ("train",)))   # what the bench checks
     first = np.load(os.path.join(run, "model.npz"))["lifter::param::shrink.bias"]
     train.main(["--data", data, "--out", run, "--resume", "--epochs", "2"] + TINY[2:])
     log = _log(run)

@@ -11,7 +11,8 @@ Writes ``results.json``, ``BENCHMARKS.md`` and PNG plots into ``--out``:
    27/81/243, causal against non-causal at 27), which share one short training schedule (``COMPARISON_TRAINING``)
    so that only the architecture differs. They live in ``runs/bench_models/<name>/model.npz``;
    ``--train-missing`` trains the ones not there yet and continues stopped ones (a model whose last
-   epoch is short of its command's ``--epochs`` is not compared, nor one trained under another schedule;
+   epoch is short of its command's ``--epochs`` is not compared, nor one trained under another schedule or on other
+   data than ``--data``, by the frames of each source it records;
    on 2 cores: single frame about 6 minutes, 243 about 55).
 2. End-to-end accuracy on rendered video with known 3D (``training/bench_accuracy.py``): our
    whole pipeline against mediapipe's own 3D world landmarks on the same frames, with foot
@@ -51,7 +52,7 @@ from core.weights import load_weights  # noqa: E402
 from . import bench_inference  # noqa: E402
 from .bench_accuracy import run_end_to_end  # noqa: E402
 from .augment import CLEAN  # noqa: E402
-from .datasets import load_clips  # noqa: E402
+from .datasets import frames_per_source, load_clips  # noqa: E402
 from .evaluate import TEST_SUBSETS, evaluate, spread  # noqa: E402
 from .evaluation import MetricSums, clip_view  # noqa: E402
 
@@ -123,13 +124,31 @@ def other_schedule(path: str, name: str) -> str | None:
     return ", ".join(differences) or None
 
 
+def other_data(path: str, data: str) -> str | None:
+    """How the training data recorded with the model at ``path`` (``training_frames``) differs from the train
+    subset of ``data``, e.g. ``"data bandai 283960, ... (the bench's: bandai 283960, cmu-iclone 6240, ...)"``, so
+    that a comparison model that learnt from other data is not compared; None when they match."""
+    recorded = load_weights(path).metadata.get("training_frames")
+    wanted = _train_frames(data)
+    return None if recorded == wanted else f"data {recorded or '(not recorded)'} (the bench's: {wanted})"
+
+
+_TRAIN_FRAMES: dict[str, str] = {}
+
+
+def _train_frames(data: str) -> str:
+    if data not in _TRAIN_FRAMES:
+        _TRAIN_FRAMES[data] = frames_per_source(load_clips(data, ("train",)))
+    return _TRAIN_FRAMES[data]
+
+
 def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:
     """Train the comparison models not there yet or trained under another schedule; continue the stopped
     ones from their checkpoint."""
     from .train import main as train_main
     for name in COMPARISON_MODELS:
         path = os.path.join(models_dir, name, "model.npz")
-        if not os.path.isfile(path) or (changed := other_schedule(path, name)):
+        if not os.path.isfile(path) or (changed := other_schedule(path, name) or other_data(path, data)):
             print(f"training comparison model {name}" + (f" anew (it was trained with {changed})"
                                                           if os.path.isfile(path) else ""), flush=True)
             train_main(comparison_command(name, data, models_dir))
@@ -145,7 +164,7 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
         (name, label, os.path.join(models_dir, name, "model.npz")) for name, (label, _) in COMPARISON_MODELS.items()]
     for name, label, path in candidates:
         comparison = name != "default" and os.path.isfile(path)
-        changed = comparison and other_schedule(path, name)
+        changed = comparison and (other_schedule(path, name) or other_data(path, data))
         stopped = comparison and not changed and unfinished(path)
         if not os.path.isfile(path) or changed or stopped:
             missing[name] = "python -m training.train " + " ".join(comparison_command(name, "DATA", models_dir)) + (

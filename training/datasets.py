@@ -191,6 +191,15 @@ def read_bvh_folder(folder: str | os.PathLike, frame_rate: float | None = None) 
         yield Clip(path.stem, "user", _pool_subset(path.stem), positions, {}, toes)
 
 
+def frames_per_source(clips: list[Clip]) -> str:
+    """``"bandai 283960, cmu-asfamc 9120, ..."``: each source's frames among ``clips``. Stored with a trained model
+    (``training_frames``), so that the bench compares only models that learnt from the data it measures with."""
+    counts: dict[str, int] = {}
+    for clip in clips:
+        counts[clip.source] = counts.get(clip.source, 0) + len(clip.positions)
+    return ", ".join(f"{source} {frames}" for source, frames in sorted(counts.items()))
+
+
 JOINT_DEFINITIONS = ("canonical", "source")   # training.canonical's joints, or each source's own
 
 
@@ -236,4 +245,4 @@ def load_clips(path: str | os.PathLike, subsets: tuple[str, ...] | None = None) 
     return clips
 
 
-__all__ = ["Clip", "SUBSETS", "JOINT_DEFINITIONS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_cmu_iclone", "read_bvh_folder", "save_clips", "load_clips", "BVHError"]
+__all__ = ["Clip", "SUBSETS", "JOINT_DEFINITIONS", "read_bandai", "read_cmu_daz", "read_cmu_asfamc", "read_cmu_iclone", "read_bvh_folder", "frames_per_source", "save_clips", "load_clips", "BVHError"]

@@ -30,7 +30,7 @@ from core.weights import WeightsFile, load_weights, save_weights
 
 from .augment import CLEAN, DETECTOR_LIKE, make_pairs, rotate_limbs, sample_windows, source_weights, swap_limbs
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
-from .datasets import load_clips
+from .datasets import frames_per_source, load_clips
 from .evaluation import evaluate_clips, evaluate_views
 from .synth.windows import chunk_indices, load_synth, sample_synth
 from .h36m import TEST_SUBJECTS as H36M_TEST, TRAIN_SUBJECTS as H36M_TRAIN, load_h36m, sample_view_windows
@@ -239,6 +239,7 @@ def train(args: argparse.Namespace) -> dict:
     train_clips, unlabeled_clips = split_labeled(train_items, args.labeled_fraction)
     if not train_clips:
         raise ValueError("no training clips found")
+    training_frames = None if h36m else frames_per_source(train_items)
     if args.semi_supervised and not unlabeled_clips:
         raise ValueError("--semi-supervised needs --labeled-fraction below 1 to leave unlabeled clips")
     if args.semi_supervised and args.no_trajectory:
@@ -317,7 +318,7 @@ def train(args: argparse.Namespace) -> dict:
                   "world_size": world.world_size,
                   "windows_per_s": round(args.steps_per_epoch * args.batch_size * world.world_size / (time.time() - started), 1)}
         if world.main:
-            weights = export(lifter, exported_trajectory, args, record, synth_chunks)
+            weights = export(lifter, exported_trajectory, args, record, synth_chunks, training_frames)
             save_weights(os.path.join(args.out, "model.npz"), weights)
             if validation:
                 record["validation"] = (evaluate_views(pose_lifter(weights), validation)["overall"] if h36m
@@ -334,13 +335,15 @@ def train(args: argparse.Namespace) -> dict:
 
 
 def export(lifter: TemporalModel, trajectory: TemporalModel | None, args: argparse.Namespace, record: dict,
-           synth_chunks: list[int]) -> WeightsFile:
+           synth_chunks: list[int], training_frames: str | None = None) -> WeightsFile:
     networks = {"lifter": network_weights(lifter)}
     if trajectory is not None:
         networks["trajectory"] = network_weights(trajectory)
     metadata = {"training_command": command_line("training.train", args, leave_out=("resume",)), "last_epoch": record}
     if synth_chunks:
         metadata["synth_chunks"] = synth_chunks
+    if training_frames:
+        metadata["training_frames"] = training_frames
     return WeightsFile(networks, metadata)
 
 
