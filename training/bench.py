@@ -586,7 +586,7 @@ def markdown(results: dict, with_plots: bool = True) -> str:
                       "(`temporal_vs_single_frame_gain`)."]
     if lifting["missing"]:
         lines += ["", "Not trained here, stopped before the schedule's last epoch, or trained under another schedule "
-                  "(run `python -m training.bench "
+                  "or on other data than `--data` (run `python -m training.bench "
                   "--data DATA --train-missing`): " + ", ".join(f"`{name}`" for name in lifting["missing"]) + "."]
     lines += ["", "![lifting accuracy](lifting_accuracy.png)", ""]
     e2e = results["end_to_end"]
