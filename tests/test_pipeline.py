@@ -144,8 +144,9 @@ def test_joints_no_pose_can_reach_are_dropped_and_the_body_stays_put(tmp_path):
     head, ankle = SK.index("head"), SK.index("left_ankle")
     stature = result.joints_world[:, head, 2] - result.joints_world[:, ankle, 2]
     assert np.abs(stature - np.median(stature)).max() < 0.05 * np.median(stature)   # upright, unbent throughout
-    # the garbage's pull on the first solve may put a joint of the next frame off the body too
-    assert any("no body pose reaches them" in warning and ("18-20" in warning or "18-21" in warning)
+    # the garbage's pull on the first solve may put a joint of a neighbouring frame off the body too (the
+    # lifter sees both sides: v11 drops a few of frame 17's)
+    assert any("no body pose reaches them" in warning and any(f"{a}-{b}" in warning for a in (17, 18) for b in (20, 21))
                for warning in result.warnings)
 
 
