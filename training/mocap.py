@@ -3,8 +3,8 @@
 A 17-joint position is taken from the origin of a named source joint (the hip joint is
 where the thigh bone starts, the knee where the shin starts, and so on). Sources name their
 joints differently, so each target joint lists the names known from Bandai Namco, Daz /
-cgspeed CMU conversions, Mixamo and Blender-style rigs; names are matched ignoring case,
-spaces, '_', '-', '.' and ':' prefixes.
+cgspeed CMU conversions, Mixamo, Character Creator / iClone and Blender-style rigs; names are
+matched ignoring case, spaces, '_', '-', '.', ':' prefixes and Character Creator's 'CC_Base_'.
 
 No source has a joint at the top of the head, so it is synthesised: HEAD_TOP_LENGTH above
 the head joint along the head's own up direction (the direction of the neck->head bone,
