@@ -36,7 +36,6 @@ CMU_DAZ_TEST = {"indian"}
 CMU_DAZ_RATES = {"salsa": 60.0, "martial": 120.0, "indian": 120.0}  # salsa's header wrongly says 120
 CMU_TEST_SUBJECTS = {"03"}
 RESERVED_CMU_SUBJECTS = {"02", "131"}   # independent evaluation only: never read for training or tuning
-CMU_ICLONE_FOLDER = "cmu-iclone"   # python -m training.fetch_mocap puts the files in data/mocap/cmu-iclone
 GLITCH_SPEED = 6.0   # m/s: a joint moving faster than this relative to the pelvis in one frame is a bad frame
 MIN_PIECE_SECONDS = 2.0
 
@@ -161,10 +160,12 @@ def read_cmu_iclone(folder: str | os.PathLike) -> Iterator[Clip]:
     paths = sorted(Path(folder).glob("*.bvh"))
     if not paths:
         raise FileNotFoundError(f"no .bvh files in {folder} (python -m training.fetch_mocap fetches them)")
-    for path in paths:
-        subject = path.stem.split("_")[0].lstrip("0").zfill(2)
-        if subject in RESERVED_CMU_SUBJECTS:
-            raise ValueError(f"{path}: CMU subject {subject} is reserved for independent evaluation")
+    subjects = {path: path.stem.split("_")[0].lstrip("0").zfill(2) for path in paths}
+    reserved = sorted(str(path) for path, subject in subjects.items() if subject in RESERVED_CMU_SUBJECTS)
+    if reserved:   # before reading anything
+        raise ValueError(f"CMU subjects {sorted(RESERVED_CMU_SUBJECTS)} are reserved for independent evaluation: "
+                         f"{', '.join(reserved)}")
+    for path, subject in subjects.items():
         bvh = parse_bvh(path.read_text(encoding="utf-8", errors="replace"), str(path))
         root = [(c, "XYZ".index(name[0].upper())) for c, name in enumerate(bvh.channels[0])
                 if name.lower().endswith("position")]
