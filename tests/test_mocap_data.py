@@ -253,6 +253,8 @@ def test_cmu_iclone_reader_stands_on_the_floor_drops_the_t_pose_and_cuts_out_gli
     ankles = np.concatenate([c.positions[:, [3, 6], 2] for c in clips])
     np.testing.assert_allclose(ankles, 0.05, atol=1e-6)      # 100 - 5 - 45 - 45 cm: the root's offset is kept
     assert clips[0].toes.shape == (len(clips[0].positions), 2, 3)
+    (tmp_path / "007_02.bvh").write_text(_cc_bvh(frames[:1]))    # a single frame: too short for a piece, no crash
+    assert [c.name for c in read_cmu_iclone(tmp_path)] == ["cmu-iclone-007_01-0", "cmu-iclone-007_01-1"]
     (tmp_path / "002_01.bvh").write_text(_cc_bvh(frames))
     with pytest.raises(ValueError, match="reserved"):
         list(read_cmu_iclone(tmp_path))

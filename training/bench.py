@@ -33,6 +33,7 @@ frames. Renders are cached in ``data/bench/renders/``.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -133,13 +134,9 @@ def other_data(path: str, data: str) -> str | None:
     return None if recorded == wanted else f"data {recorded or '(not recorded)'} (the bench's: {wanted})"
 
 
-_TRAIN_FRAMES: dict[str, str] = {}
-
-
+@functools.lru_cache(maxsize=None)   # read once per bench run, not once per comparison model
 def _train_frames(data: str) -> str:
-    if data not in _TRAIN_FRAMES:
-        _TRAIN_FRAMES[data] = frames_per_source(load_clips(data, ("train",)))
-    return _TRAIN_FRAMES[data]
+    return frames_per_source(load_clips(data, ("train",)))
 
 
 def train_missing(data: str, models_dir: str = MODELS_DIR) -> None:

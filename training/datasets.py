@@ -174,7 +174,7 @@ def read_cmu_iclone(folder: str | os.PathLike) -> Iterator[Clip]:
         for column, axis in root:
             bvh.motion[:, column] += bvh.offsets[0][axis]
         positions, toes = bvh_joints(bvh, unit_scale=0.01)
-        start = 1 if np.linalg.norm(positions[1] - positions[0], axis=-1).max() > 0.3 else 0
+        start = 1 if len(positions) > 1 and np.linalg.norm(positions[1] - positions[0], axis=-1).max() > 0.3 else 0
         for number, piece in enumerate(glitch_free_pieces(positions[start:], bvh.frame_rate)):
             yield Clip(f"cmu-iclone-{path.stem}-{number}", "cmu-iclone", _pool_subset(path.stem),
                        _resampled(positions[start:][piece], bvh.frame_rate),
