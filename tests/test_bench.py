@@ -120,7 +120,7 @@ def test_results_page_and_plots(tmp_path):
     assert "Demo clip: 0 identity switches of the chosen track (the man: True); `--all-people` animates 2" in page
     assert "as detected 42.4 %; in what the pipeline animates" in page and "`core.swap_check`) **12.0 %**" in page
     assert "exchanges 15 frames back rightly and 1 wrongly; every 2D proposal would have 28 rightly and 73" in page
-    assert "| test_actor | cmu-asfamc | 4 | 70.0 | 56.0 | 63.0 | 5.00 |" in page
+    assert "| test_actor | cmu-asfamc | 4 | 70.0 | 56.0 | 63.0 | 5.00 | - |" in page   # results from before the noisy rows
     assert "P1 **72.5** (`lifting_heldout_source_p1_clean_mm`)" in page
     assert "same frames: **0.800** (`end_to_end_p1_ratio_to_mediapipe`)" in page
     assert "Per joint" not in page   # results from before the per-joint table: no table, no crash
@@ -132,7 +132,17 @@ def test_results_page_and_plots(tmp_path):
     results["lifting"]["models"].append({**results["lifting"]["models"][0], "name": "rf243",
                                          "other_sources_clean": _metrics(60.0)})
     assert lifting_keys(results)["temporal_vs_single_frame_gain"] == 0.25  # 1 - 60 / 80
+    assert "temporal_vs_single_frame_gain_detector_like_2d" not in lifting_keys(results)   # no noisy figures: no key
     assert "receptive field 243 60.0 mm, single frame 80.0 mm; the temporal model is **25.0 %** better" in markdown(results)
+    results["lifting"]["models"][1]["other_sources_noisy"] = _metrics(100.0)
+    results["lifting"]["models"][-1]["other_sources_noisy"] = _metrics(70.0)
+    results["lifting"]["per_source"]["rows"][0]["p1_noisy"] = 91.25
+    assert lifting_keys(results)["temporal_vs_single_frame_gain_detector_like_2d"] == 0.3  # 1 - 70 / 100
+    assert lifting_keys(results)["temporal_vs_single_frame_gain"] == 0.25   # the clean figure is unchanged
+    page_noisy = markdown(results)
+    assert "| test_actor | cmu-asfamc | 4 | 70.0 | 56.0 | 63.0 | 5.00 | 91.2 |" in page_noisy
+    assert ("With detector-like 2D on the same clips and views: receptive field 243 70.0 mm, single frame 100.0 mm, "
+            "30.0 % better (`temporal_vs_single_frame_gain_detector_like_2d`)") in page_noisy
     assert "| contact F1 (`contact_f1`) | 0.710 | ≥ 0.85 |" in page
     assert "| 2.50 (5.00 vs 2.00 mm/frame) | ≤ 1.5 |" in page and "| no render travels 1 m |" in page
     assert "| 0.50 m (path 2.00 m, depth range 0.40 m, feet planted 60 % of the frames) | < 0.3 m |" in page

@@ -52,7 +52,7 @@ from core.weights import load_weights  # noqa: E402
 
 from . import bench_inference  # noqa: E402
 from .bench_accuracy import run_end_to_end  # noqa: E402
-from .augment import CLEAN  # noqa: E402
+from .augment import CLEAN, DETECTOR_LIKE  # noqa: E402
 from .datasets import frames_per_source, load_clips  # noqa: E402
 from .evaluate import TEST_SUBSETS, evaluate, spread  # noqa: E402
 from .evaluation import MetricSums, clip_view  # noqa: E402
@@ -66,6 +66,8 @@ MODELS_DIR = os.path.join(ROOT, "runs", "bench_models")
 # fill 87 % of the windows, and the held-out-source comparison would mostly measure that skeleton.
 COMPARISON_TRAINING = ("--channels 256 --epochs 30 --steps-per-epoch 200 --batch-size 256 --lr 1e-3 "
                        "--lr-decay 0.9 --source-weighting 0 --no-trajectory --validation-clips 10")
+# The single-frame model has two residual blocks of width-1 convolutions, as the paper's single-frame baseline
+# (VideoPose3D's `-arc 1,1,1`, its author in facebookresearch/VideoPose3D issue 20).
 COMPARISON_MODELS = {  # name: (label, architecture arguments)
     "single_frame": ("single frame (widths 1,1,1)", "--filter-widths 1,1,1"),
     "rf27": ("receptive field 27", "--filter-widths 3,3,3"),
@@ -179,6 +181,7 @@ def lifting_accuracy(data: str, models_dir: str, quick: bool) -> dict:
                      "per_subset": {level: {s: result[level][s] for s in TEST_SUBSETS if s in result[level]}
                                     for level in ("clean", "noisy")},
                      "other_sources_clean": sources[name]["other_sources"],
+                     "other_sources_noisy": sources[name]["other_sources_noisy"],
                      "seconds": round(time.time() - started, 1)})
         print(f"lifting accuracy {name}: P1 clean {rows[-1]['clean']['p1']} noisy {rows[-1]['noisy']['p1']}", flush=True)
     return {"models": rows, "missing": missing, "quick": quick, "per_source": sources.get("default")}
@@ -189,21 +192,26 @@ MAIN_SOURCE = "bandai"   # the source that makes up most of the training data (2
 
 def per_source(data: str, model: str, quick: bool) -> dict:
     """The model's P1 with clean 2D per test subset and mocap source, and over the clips of every source
-    but the main one (``lifting_heldout_source_p1_clean_mm``): the people and labs least like training."""
+    but the main one (``lifting_heldout_source_p1_clean_mm``): the people and labs least like training.
+    The same clips with detector-like 2D noise too (``other_sources_noisy``, each row's ``p1_noisy``): what
+    a video gives, where a temporal model can also average the detector's jitter away."""
     lifter = PoseLifter.from_file(model)
-    rows, others = [], MetricSums()
+    rows, others, others_noisy = [], MetricSums(), MetricSums()
     for subset in TEST_SUBSETS:
         clips = load_clips(data, (subset,))
         for source in sorted({clip.source for clip in clips}):
             chosen = spread([clip for clip in clips if clip.source == source], 6 if quick else None)
-            sums = MetricSums()
+            sums, noisy = MetricSums(), MetricSums()
             for clip in chosen:
-                pairs = clip_view(clip, CLEAN, False)
-                sums.add(lifter, pairs.inputs_2d[0], pairs.poses_3d[0], pairs.roots[0], True)
+                for noise, accumulated in ((CLEAN, sums), (DETECTOR_LIKE, noisy)):
+                    pairs = clip_view(clip, noise, False)
+                    accumulated.add(lifter, pairs.inputs_2d[0], pairs.poses_3d[0], pairs.roots[0], True)
             if source != MAIN_SOURCE:
                 others.merge(sums)
-            rows.append({"subset": subset, "source": source, "clips": len(chosen), **sums.result()})
-    return {"rows": rows, "other_sources": others.result()}
+                others_noisy.merge(noisy)
+            rows.append({"subset": subset, "source": source, "clips": len(chosen), **sums.result(),
+                         "p1_noisy": noisy.result()["p1"]})
+    return {"rows": rows, "other_sources": others.result(), "other_sources_noisy": others_noisy.result()}
 
 
 def contacts_heldout(data: str, model: str, quick: bool) -> dict:
@@ -479,6 +487,10 @@ def lifting_keys(results: dict) -> dict:
           if "other_sources_clean" in row}
     if "single_frame" in p1 and "rf243" in p1:  # the same short schedule, on the sources least like training
         keys["temporal_vs_single_frame_gain"] = round(1 - p1["rf243"] / p1["single_frame"], 3)
+    noisy = {row["name"]: row["other_sources_noisy"]["p1"] for row in results["lifting"]["models"]
+             if "other_sources_noisy" in row}
+    if "single_frame" in noisy and "rf243" in noisy:  # the same clips with detector-like 2D: a second figure
+        keys["temporal_vs_single_frame_gain_detector_like_2d"] = round(1 - noisy["rf243"] / noisy["single_frame"], 3)
     return keys
 
 
@@ -572,15 +584,23 @@ def markdown(results: dict, with_plots: bool = True) -> str:
                   "on); the CMU Daz Indian dances are motions it never saw, from the CMU Daz conversions (salsa and "
                   "martial arts trained on). Over every clip not from Bandai Namco (most of the training data): P1 "
                   f"**{sources['other_sources']['p1']:.1f}** (`lifting_heldout_source_p1_clean_mm`).", "",
-                  "| subset | source | clips | P1 | P2 | P3 | MPJVE |", "|---|---|---|---|---|---|---|"]
+                  "The last column: P1 of the same clips and views with detector-like 2D noise.", "",
+                  "| subset | source | clips | P1 | P2 | P3 | MPJVE | P1 detector-like 2D |",
+                  "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['subset']} | {r['source']} | {r['clips']} | {r['p1']:.1f} | {r['p2']:.1f} | {r['p3']:.1f} "
-                  f"| {r['mpjve']:.2f} |" for r in sources["rows"]]
+                  f"| {r['mpjve']:.2f} | {'-' if r.get('p1_noisy') is None else format(r['p1_noisy'], '.1f')} |" for r in sources["rows"]]
         other = {row["name"]: row["other_sources_clean"]["p1"] for row in lifting["models"] if "other_sources_clean" in row}
+        noisy = {row["name"]: row["other_sources_noisy"]["p1"] for row in lifting["models"] if "other_sources_noisy" in row}
         if "single_frame" in other and "rf243" in other:
             lines += ["", "Over the same clips, under the comparison schedule: receptive field 243 "
                       f"{other['rf243']:.1f} mm, single frame {other['single_frame']:.1f} mm; the temporal model is "
                       f"**{100 * (1 - other['rf243'] / other['single_frame']):.1f} %** better "
-                      "(`temporal_vs_single_frame_gain`)."]
+                      "(`temporal_vs_single_frame_gain`, clean 2D)."]
+            if "single_frame" in noisy and "rf243" in noisy:
+                lines[-1] += (" With detector-like 2D on the same clips and views: receptive field 243 "
+                              f"{noisy['rf243']:.1f} mm, single frame {noisy['single_frame']:.1f} mm, "
+                              f"{100 * (1 - noisy['rf243'] / noisy['single_frame']):.1f} % better "
+                              "(`temporal_vs_single_frame_gain_detector_like_2d`).")
     if lifting["missing"]:
         lines += ["", "Not trained here, stopped before the schedule's last epoch, or trained under another schedule "
                   "or on other data than `--data` (run `python -m training.bench "
