@@ -595,7 +595,8 @@ def markdown(results: dict, with_plots: bool = True) -> str:
             lines += ["", "Over the same clips, under the comparison schedule: receptive field 243 "
                       f"{other['rf243']:.1f} mm, single frame {other['single_frame']:.1f} mm; the temporal model is "
                       f"**{100 * (1 - other['rf243'] / other['single_frame']):.1f} %** better "
-                      "(`temporal_vs_single_frame_gain`, clean 2D)."]
+                      "(`temporal_vs_single_frame_gain`, clean 2D; the paper's own figures, on Human3.6M's "
+                      "test subjects with CPN detections: single frame 51.8 mm, 243 frames 46.8, 9.7 %)."]
             if "single_frame" in noisy and "rf243" in noisy:
                 lines[-1] += (" With detector-like 2D on the same clips and views: receptive field 243 "
                               f"{noisy['rf243']:.1f} mm, single frame {noisy['single_frame']:.1f} mm, "
