@@ -202,6 +202,21 @@ def test_a_comparison_model_trained_on_other_data_is_trained_anew_not_compared(t
     assert other_data(str(path), data).startswith("data (not recorded)")
 
 
+def test_a_missing_demo_clip_stops_the_bench_before_any_long_part(tmp_path, monkeypatch, capsys):
+    """The speed and grounding parts read the demo clip; its absence is said at once, not after the lifting
+    and end-to-end parts (about 15 minutes on 2 cores)."""
+    import pytest
+
+    from training import bench
+    data, _ = _tiny_data(tmp_path)
+    monkeypatch.setattr(bench, "DEMO", str(tmp_path / "no_demo.mp4"))
+    monkeypatch.setattr(bench, "lifting_accuracy", lambda *args: pytest.fail("the lifting part ran"))
+    with pytest.raises(SystemExit):
+        bench.main(["--data", data, "--out", str(tmp_path / "out")])
+    assert "no_demo.mp4 not found: make data/demo/demo.mp4 fetches the demo clip" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_comparison_model_stopped_before_its_last_epoch_is_not_compared(tmp_path, monkeypatch):
     """Training writes model.npz after every epoch: a run stopped at epoch 4 of 30 must not pass for finished."""
     from core.weights import WeightsFile, save_weights
