@@ -481,15 +481,23 @@ def lifting_keys(results: dict) -> dict:
     keys = {"lifting_heldout_source_p1_clean_mm": results["lifting"]["per_source"]["other_sources"]["p1"],
             "end_to_end_p1_ratio_to_mediapipe": round(e2e["ours_same_frames_as_mediapipe"]["p1"]
                                                       / e2e["mediapipe_world_landmarks"]["p1"], 3)}
-    p1 = {row["name"]: row["other_sources_clean"]["p1"] for row in results["lifting"]["models"]
-          if "other_sources_clean" in row}
-    if "single_frame" in p1 and "rf243" in p1:  # the same short schedule, on the sources least like training
-        keys["temporal_vs_single_frame_gain"] = round(1 - p1["rf243"] / p1["single_frame"], 3)
-    noisy = {row["name"]: row["other_sources_noisy"]["p1"] for row in results["lifting"]["models"]
-             if "other_sources_noisy" in row}
-    if "single_frame" in noisy and "rf243" in noisy:  # the same clips with detector-like 2D: a second figure
-        keys["temporal_vs_single_frame_gain_detector_like_2d"] = round(1 - noisy["rf243"] / noisy["single_frame"], 3)
+    for level, key in (("clean", "temporal_vs_single_frame_gain"),   # the same short schedule, sources least like training
+                       ("noisy", "temporal_vs_single_frame_gain_detector_like_2d")):   # the same clips, detector-like 2D
+        gain = temporal_gain(heldout_p1(results["lifting"], level))
+        if gain is not None:
+            keys[key] = round(gain, 3)
     return keys
+
+
+def heldout_p1(lifting: dict, level: str) -> dict:
+    """Each compared model's P1 over the held-out sources with ``level`` 2D ("clean" or "noisy"), by name."""
+    field = f"other_sources_{level}"
+    return {row["name"]: row[field]["p1"] for row in lifting["models"] if field in row}
+
+
+def temporal_gain(p1: dict) -> float | None:
+    """How much better receptive field 243 is than the single frame (share of the latter's P1); None without both."""
+    return 1 - p1["rf243"] / p1["single_frame"] if "single_frame" in p1 and "rf243" in p1 else None
 
 
 def write_benchmark_keys(path: str, keys: dict) -> None:
@@ -587,18 +595,17 @@ def markdown(results: dict, with_plots: bool = True) -> str:
                   "|---|---|---|---|---|---|---|---|"]
         lines += [f"| {r['subset']} | {r['source']} | {r['clips']} | {r['p1']:.1f} | {r['p2']:.1f} | {r['p3']:.1f} "
                   f"| {r['mpjve']:.2f} | {'-' if r.get('p1_noisy') is None else format(r['p1_noisy'], '.1f')} |" for r in sources["rows"]]
-        other = {row["name"]: row["other_sources_clean"]["p1"] for row in lifting["models"] if "other_sources_clean" in row}
-        noisy = {row["name"]: row["other_sources_noisy"]["p1"] for row in lifting["models"] if "other_sources_noisy" in row}
-        if "single_frame" in other and "rf243" in other:
+        other, noisy = heldout_p1(lifting, "clean"), heldout_p1(lifting, "noisy")
+        if temporal_gain(other) is not None:
             lines += ["", "Over the same clips, under the comparison schedule: receptive field 243 "
                       f"{other['rf243']:.1f} mm, single frame {other['single_frame']:.1f} mm; the temporal model is "
-                      f"**{100 * (1 - other['rf243'] / other['single_frame']):.1f} %** better "
+                      f"**{100 * temporal_gain(other):.1f} %** better "
                       "(`temporal_vs_single_frame_gain`, clean 2D; the paper's own figures, on Human3.6M's "
                       "test subjects with CPN detections: single frame 51.8 mm, 243 frames 46.8, 9.7 %)."]
-            if "single_frame" in noisy and "rf243" in noisy:
+            if temporal_gain(noisy) is not None:
                 lines[-1] += (" With detector-like 2D on the same clips and views: receptive field 243 "
                               f"{noisy['rf243']:.1f} mm, single frame {noisy['single_frame']:.1f} mm, "
-                              f"{100 * (1 - noisy['rf243'] / noisy['single_frame']):.1f} % better "
+                              f"{100 * temporal_gain(noisy):.1f} % better "
                               "(`temporal_vs_single_frame_gain_detector_like_2d`).")
     if lifting["missing"]:
         lines += ["", "Not trained here, stopped before the schedule's last epoch, or trained under another schedule "
