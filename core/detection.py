@@ -146,9 +146,10 @@ def padded_joints_3d(joints_3d: np.ndarray | None, max_people: int) -> np.ndarra
     return out
 
 
-def _joints_3d(world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
-    """mediapipe's world landmarks of each person ((people, 33, 3): x, y, z in metres, hips at the origin, axes of
+def _joints_3d(world_landmarks, visibility: np.ndarray) -> np.ndarray:
+    """mediapipe's world landmarks of each person ((people, 33) of x, y, z: metres, hips at the origin, axes of
     the camera's image) as our 17 joints, pelvis at the origin."""
+    world = np.array([[[lm.x, lm.y, lm.z] for lm in person] for person in world_landmarks], np.float32)
     joints = map_to_h36m(world, visibility, "blazepose")[0].astype(np.float32)
     return joints - joints[:, :1]
 
@@ -178,8 +179,7 @@ class MediaPipePoseDetector:
         visibility = np.array([lm.visibility for lm in landmarks], np.float32)
         self.last_feet = map_feet(points[None], visibility[None], "blazepose")
         joints, confidence = map_to_h36m(points[None, :, :2], visibility[None], "blazepose")
-        world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks.landmark], np.float32)
-        self.last_joints_3d = _joints_3d(world[None], visibility[None])
+        self.last_joints_3d = _joints_3d([result.pose_world_landmarks.landmark], visibility[None])
         return joints, confidence
 
     def close(self) -> None:
@@ -217,14 +217,12 @@ class TasksPoseDetector:
         from mediapipe.tasks.python import BaseOptions, vision
         self.name = self.name_of(variant)
         self._mp = mp
-        def landmarker(mode):
-            return vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
-                base_options=BaseOptions(model_asset_path=task_model_path(variant)), running_mode=mode,
-                num_poses=max_people, min_pose_detection_confidence=min_detection_confidence,
-                min_pose_presence_confidence=0.5, min_tracking_confidence=0.5))
-        self._landmarker = landmarker(vision.RunningMode.VIDEO)
-        # The same model on still images, for the square crops of frames where the whole frame shows nobody.
-        self._crop_landmarker = landmarker(vision.RunningMode.IMAGE)
+        options = vision.PoseLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=task_model_path(variant)),
+            running_mode=vision.RunningMode.VIDEO, num_poses=max_people,
+            min_pose_detection_confidence=min_detection_confidence, min_pose_presence_confidence=0.5,
+            min_tracking_confidence=0.5)
+        self._landmarker = vision.PoseLandmarker.create_from_options(options)
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_landmarks = keep_landmarks
@@ -234,91 +232,29 @@ class TasksPoseDetector:
 
     @staticmethod
     def name_of(variant: str) -> str:
-        return f"mediapipe-tasks-{variant}-squares"   # "-squares": frames without anyone are looked at again in crops
+        return f"mediapipe-tasks-{variant}"
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
-        frame_rgb = np.ascontiguousarray(frame_rgb)
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame_rgb)
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
         result = self._landmarker.detect_for_video(image, int(round(self._frames * self._step_ms)))
         self._frames += 1
-        points, visibility, world = _landmark_arrays(result, 0, 0, width, height)
-        if not len(points) and width != height:
-            points, visibility, world = self._from_square_crops(frame_rgb)
         if self.keep_landmarks:
-            self.landmarks.append(np.concatenate([points, visibility[..., None]], axis=-1).reshape(-1, 33, 4))
-        if not len(points):
+            self.landmarks.append(np.array([[[lm.x * width, lm.y * height, lm.z * width, lm.visibility] for lm in person]
+                                            for person in result.pose_landmarks], np.float32).reshape(-1, 33, 4))
+        if not result.pose_landmarks:
             self.last_feet, self.last_joints_3d = NO_FEET, NO_JOINTS_3D
             return _nobody()
+        points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
+                           for person in result.pose_landmarks], np.float32)
+        visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks], np.float32)
         self.last_feet = map_feet(points, visibility, "blazepose")
         joints, confidence = map_to_h36m(points[..., :2], visibility, "blazepose")
-        self.last_joints_3d = _joints_3d(world, visibility)
+        self.last_joints_3d = _joints_3d(result.pose_world_landmarks, visibility)
         return joints, confidence
-
-    def _from_square_crops(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The people found in square crops spanning the frame's short side (``square_crops``), in the frame's
-        pixels; one person seen by two overlapping crops is kept once (the crop that saw more of them)."""
-        height, width = frame_rgb.shape[:2]
-        found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for x0, y0, side in square_crops(width, height):
-            crop = np.ascontiguousarray(frame_rgb[y0:y0 + side, x0:x0 + side])
-            result = self._crop_landmarker.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=crop))
-            found.extend(person for person in zip(*_landmark_arrays(result, x0, y0, side, side))
-                         if not _cut_by_crop(person[0], x0, y0, side, width, height))
-        kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for person in sorted(found, key=lambda f: -float(f[1].mean())):
-            size = float(np.ptp(person[0][:, :2], axis=0).max())
-            if all(np.median(np.linalg.norm(person[0][:, :2] - other[0][:, :2], axis=-1)) > SAME_PERSON * size
-                   for other in kept):
-                kept.append(person)
-        kept = kept[:self.max_people]
-        if not kept:
-            return np.zeros((0, 33, 3), np.float32), np.zeros((0, 33), np.float32), np.zeros((0, 33, 3), np.float32)
-        return tuple(np.stack(part) for part in zip(*kept))
 
     def close(self) -> None:
         self._landmarker.close()
-        self._crop_landmarker.close()
-
-
-SAME_PERSON = 0.2   # two people found in overlapping crops whose landmarks lie this close (share of their size) are one
-
-
-SQUARE_STEP = 0.8   # neighbouring square crops start at most this share of their side apart (they overlap)
-CROP_EDGE = 0.02    # a person within this share of a crop's side from a cut through the frame is left to its neighbour
-
-
-def square_crops(width: int, height: int) -> list[tuple[int, int, int]]:
-    """(x0, y0, side) of square crops as tall (wide) as a landscape (portrait) frame, evenly spaced from one end
-    to the other and overlapping: the detector looks at a whole frame squeezed into its square input, so a
-    person under about 40 % of a 16:9 frame's height is often not found there, and found in the square."""
-    side, long = min(width, height), max(width, height)
-    count = 1 + int(np.ceil((long - side) / (SQUARE_STEP * side)))
-    starts = np.linspace(0, long - side, count).round().astype(int)
-    return [(int(s), 0, side) if width >= height else (0, int(s), side) for s in starts]
-
-
-def _cut_by_crop(points: np.ndarray, x0: int, y0: int, side: int, width: int, height: int) -> bool:
-    """Whether a person found in a crop (landmarks (33, 3), frame pixels) reaches a side of the crop that cuts
-    through the frame: a part of a person, who lies wholly inside the neighbouring crop."""
-    margin = CROP_EDGE * side
-    low, high = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
-    return bool((x0 > 0 and low[0] < x0 + margin) or (x0 + side < width and high[0] > x0 + side - margin) or
-                (y0 > 0 and low[1] < y0 + margin) or (y0 + side < height and high[1] > y0 + side - margin))
-
-
-def _landmark_arrays(result, x0: int, y0: int, region_width: int, region_height: int
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A PoseLandmarker result on a region of the frame as arrays: landmarks (people, 33, 3: x, y in the
-    frame's pixels, depth in pixels), visibility (people, 33) and world landmarks (people, 33, 3, metres)."""
-    people = len(result.pose_landmarks)
-    points = np.array([[[x0 + lm.x * region_width, y0 + lm.y * region_height, lm.z * region_width] for lm in person]
-                       for person in result.pose_landmarks], np.float32).reshape(people, 33, 3)
-    visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks],
-                          np.float32).reshape(people, 33)
-    world = np.array([[[lm.x, lm.y, lm.z] for lm in person] for person in result.pose_world_landmarks],
-                     np.float32).reshape(people, 33, 3)
-    return points, visibility, world
 
 
 DEFAULT_MAX_PEOPLE = 4   # people looked for in each frame; more costs speed on crowded clips only

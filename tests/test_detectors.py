@@ -4,12 +4,10 @@ import subprocess
 import sys
 import zipfile
 
-import cv2
 import numpy as np
 import pytest
 
-from core.detection import (DETECTORS, SQUARE_STEP, DetectorFactory, _cut_by_crop, has_solutions_api, import_mediapipe,
-                            padded, square_crops, task_model_path)
+from core.detection import DETECTORS, DetectorFactory, has_solutions_api, import_mediapipe, padded, task_model_path
 from core.options import OptionError, PipelineOptions, check_options
 from core.video import read_frames
 
@@ -118,62 +116,3 @@ def test_the_solutions_detector_without_mediapipe_0_10_is_an_option_error(monkey
     with pytest.raises(OptionError, match="mediapipe 1.x has only the Tasks API"):
         check_options(PipelineOptions(detector="solutions"))
     check_options(PipelineOptions(detector="tasks-full"))
-
-
-def test_square_crops_span_the_long_side_and_overlap():
-    for width, height in ((960, 540), (1920, 1080), (1491, 497), (540, 960), (1000, 999), (4000, 500)):
-        crops = square_crops(width, height)
-        side = min(width, height)
-        starts = sorted(c[0] if width >= height else c[1] for c in crops)
-        assert all(s == side for _, _, s in crops)
-        assert all(0 <= x and x + side <= width and 0 <= y and y + side <= height for x, y, _ in crops)
-        assert starts[0] == 0 and starts[-1] + side == max(width, height)          # both ends reached
-        assert all(b - a <= SQUARE_STEP * side for a, b in zip(starts, starts[1:]))  # neighbours overlap
-    assert square_crops(700, 700) == [(0, 0, 700)]
-
-
-def test_a_person_reaching_a_cut_through_the_frame_is_left_to_the_neighbouring_crop():
-    person = np.zeros((33, 3))
-    person[:, 0] = np.linspace(400, 530, 33)   # x: up to 10 px from the right side of the crop at 0-540
-    person[:, 1] = np.linspace(100, 400, 33)
-    assert _cut_by_crop(person, 0, 0, 540, 960, 540)          # that side cuts through a 960-wide frame
-    assert not _cut_by_crop(person, 0, 0, 540, 540, 540)      # there it is the frame's own border
-    assert not _cut_by_crop(person - [300, 0, 0], 0, 0, 540, 960, 540)   # well inside
-    assert _cut_by_crop(person + [20, 0, 0], 420, 0, 540, 960, 540)      # at the left side of the crop at 420
-
-
-@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
-def test_a_person_small_in_a_wide_frame_is_found_in_square_crops(monkeypatch):
-    """The demo at half size in a 3:1 frame: squeezed whole into the detector's square input, the man on the
-    box is too small to be found in most frames; the square crops find him, where he stands."""
-    needs_mediapipe()
-    frames = [frame.image for frame in read_frames(DEMO, 0, 30)]
-    reference, reference_confidence = _detect("tasks-full", 30)
-    height = frames[0].shape[0] // 2
-    offset = (3 * height - frames[0].shape[1] // 2) // 2
-
-    def wide(image):
-        small = cv2.resize(image, (image.shape[1] // 2, height), interpolation=cv2.INTER_AREA)
-        canvas = np.zeros((height, 3 * height, 3), np.uint8)
-        canvas[:, offset:offset + small.shape[1]] = small
-        return canvas
-
-    def found(crops: bool):
-        if not crops:
-            monkeypatch.setattr("core.detection.square_crops", lambda width, height: [])
-        detector = DetectorFactory("tasks-full", 30.0, 1)()
-        try:
-            return [padded(*detector.detect(wide(image)), 1) for image in frames]
-        finally:
-            detector.close()
-            monkeypatch.undo()
-
-    without = np.array([c[0].mean() > 0 for _, c in found(False)])
-    with_crops = found(True)
-    seen = np.array([c[0].mean() > 0 for _, c in with_crops])
-    assert without.mean() < 0.5 and seen.mean() > 0.9
-    both = seen & (reference_confidence[:, 0].mean(axis=1) > 0)
-    placed = np.array([j[0] for j, _ in with_crops])[both]
-    expected = reference[both, 0] / 2 + [offset, 0]
-    sure = (reference_confidence[both, 0] > 0.5) & (np.array([c[0] for _, c in with_crops])[both] > 0.5)
-    assert np.median(np.linalg.norm(placed - expected, axis=-1)[sure]) < 6   # pixels, the man ~250 px tall
