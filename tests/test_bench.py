@@ -3,6 +3,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from training.bench import (COMPARISON_MODELS, comparison_command, lifting_keys, markdown, plot_end_to_end, plot_lifting, plot_speed,
                             write_benchmark_keys)
@@ -205,8 +206,6 @@ def test_a_comparison_model_trained_on_other_data_is_trained_anew_not_compared(t
 def test_a_missing_demo_clip_stops_the_bench_before_any_long_part(tmp_path, monkeypatch, capsys):
     """The speed and grounding parts read the demo clip; its absence is said at once, not after the lifting
     and end-to-end parts (about 15 minutes on 2 cores)."""
-    import pytest
-
     from training import bench
     data, _ = _tiny_data(tmp_path)
     monkeypatch.setattr(bench, "DEMO", str(tmp_path / "no_demo.mp4"))
@@ -272,7 +271,6 @@ def test_a_comparison_model_from_another_schedule_is_trained_anew_not_compared(t
 def test_the_end_to_end_evaluation_measures_the_pipeline_as_shipped_and_the_lifter_alone(tmp_path):
     """On a piece of the demo whose 'truth' is the pipeline's own answer: ours is exact, the lifter alone is not."""
     import cv2
-    import pytest
     from core.detection import TasksPoseDetector, detect_video
     from core.inference import PoseLifter
     from core.keypoints import KeypointTrack
