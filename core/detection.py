@@ -22,6 +22,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from .crop_search import Landmarks, SquareCropSearch
 from .keypoints import PeopleDetections, map_feet, map_to_h36m
 from .video import probe, read_frames
 
@@ -146,10 +147,9 @@ def padded_joints_3d(joints_3d: np.ndarray | None, max_people: int) -> np.ndarra
     return out
 
 
-def _joints_3d(world_landmarks, visibility: np.ndarray) -> np.ndarray:
-    """mediapipe's world landmarks of each person ((people, 33) of x, y, z: metres, hips at the origin, axes of
+def _joints_3d(world: np.ndarray, visibility: np.ndarray) -> np.ndarray:
+    """mediapipe's world landmarks of each person ((people, 33, 3): x, y, z in metres, hips at the origin, axes of
     the camera's image) as our 17 joints, pelvis at the origin."""
-    world = np.array([[[lm.x, lm.y, lm.z] for lm in person] for person in world_landmarks], np.float32)
     joints = map_to_h36m(world, visibility, "blazepose")[0].astype(np.float32)
     return joints - joints[:, :1]
 
@@ -179,7 +179,8 @@ class MediaPipePoseDetector:
         visibility = np.array([lm.visibility for lm in landmarks], np.float32)
         self.last_feet = map_feet(points[None], visibility[None], "blazepose")
         joints, confidence = map_to_h36m(points[None, :, :2], visibility[None], "blazepose")
-        self.last_joints_3d = _joints_3d([result.pose_world_landmarks.landmark], visibility[None])
+        world = np.array([[lm.x, lm.y, lm.z] for lm in result.pose_world_landmarks.landmark], np.float32)
+        self.last_joints_3d = _joints_3d(world[None], visibility[None])
         return joints, confidence
 
     def close(self) -> None:
@@ -208,21 +209,26 @@ class TasksPoseDetector:
     it runs on mediapipe 0.10.21 and on the 1.x wheels (Python 3.11 to 3.13, where the solutions
     API is gone). It finds up to ``max_people`` people in each frame. Frame times are the
     frame's index over ``fps`` (the landmark smoothing needs increasing times). Each person's world
-    landmarks become ``last_joints_3d`` beside the 2D.
+    landmarks become ``last_joints_3d`` beside the 2D. A frame in which it finds nobody is looked at
+    again in square crops (``core.crop_search``), which find people too small in a wide frame for the
+    squeezed whole; ``crop_search=False`` leaves that out.
     """
 
     def __init__(self, variant: str = "full", fps: float = 30.0, min_detection_confidence: float = 0.5,
-                 max_people: int = 1, keep_landmarks: bool = False):
+                 max_people: int = 1, keep_landmarks: bool = False, crop_search: bool = True):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
         self.name = self.name_of(variant)
         self._mp = mp
-        options = vision.PoseLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=task_model_path(variant)),
-            running_mode=vision.RunningMode.VIDEO, num_poses=max_people,
-            min_pose_detection_confidence=min_detection_confidence, min_pose_presence_confidence=0.5,
-            min_tracking_confidence=0.5)
-        self._landmarker = vision.PoseLandmarker.create_from_options(options)
+        def landmarker(mode):
+            return vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
+                base_options=BaseOptions(model_asset_path=task_model_path(variant)), running_mode=mode,
+                num_poses=max_people, min_pose_detection_confidence=min_detection_confidence,
+                min_pose_presence_confidence=0.5, min_tracking_confidence=0.5))
+        self._make_landmarker, self._modes = landmarker, vision.RunningMode
+        self._landmarker = landmarker(vision.RunningMode.VIDEO)
+        self._still_landmarker = None   # the same model on still images, made when a crop is first looked at
+        self._crops = SquareCropSearch(self._detect_still, max_people) if crop_search else None
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_landmarks = keep_landmarks
@@ -232,29 +238,53 @@ class TasksPoseDetector:
 
     @staticmethod
     def name_of(variant: str) -> str:
-        return f"mediapipe-tasks-{variant}"
+        return f"mediapipe-tasks-{variant}-crops"   # "-crops": frames without anyone are looked at again in squares
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]
-        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame_rgb))
+        frame_rgb = np.ascontiguousarray(frame_rgb)
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=frame_rgb)
         result = self._landmarker.detect_for_video(image, int(round(self._frames * self._step_ms)))
         self._frames += 1
+        points, visibility, world = landmark_arrays(result, width, height)
+        if self._crops is not None:
+            if len(points):
+                self._crops.found_in_whole_frame(points)
+            else:
+                points, visibility, world = self._crops.find(frame_rgb)
         if self.keep_landmarks:
-            self.landmarks.append(np.array([[[lm.x * width, lm.y * height, lm.z * width, lm.visibility] for lm in person]
-                                            for person in result.pose_landmarks], np.float32).reshape(-1, 33, 4))
-        if not result.pose_landmarks:
+            self.landmarks.append(np.concatenate([points, visibility[..., None]], axis=-1).reshape(-1, 33, 4))
+        if not len(points):
             self.last_feet, self.last_joints_3d = NO_FEET, NO_JOINTS_3D
             return _nobody()
-        points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
-                           for person in result.pose_landmarks], np.float32)
-        visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks], np.float32)
         self.last_feet = map_feet(points, visibility, "blazepose")
         joints, confidence = map_to_h36m(points[..., :2], visibility, "blazepose")
-        self.last_joints_3d = _joints_3d(result.pose_world_landmarks, visibility)
+        self.last_joints_3d = _joints_3d(world, visibility)
         return joints, confidence
+
+    def _detect_still(self, image_rgb: np.ndarray) -> Landmarks:
+        if self._still_landmarker is None:
+            self._still_landmarker = self._make_landmarker(self._modes.IMAGE)
+        result = self._still_landmarker.detect(self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=image_rgb))
+        return landmark_arrays(result, image_rgb.shape[1], image_rgb.shape[0])
 
     def close(self) -> None:
         self._landmarker.close()
+        if self._still_landmarker is not None:
+            self._still_landmarker.close()
+
+
+def landmark_arrays(result, width: int, height: int) -> Landmarks:
+    """A PoseLandmarker result on an image as arrays: landmarks (people, 33, 3: x, y in the image's pixels,
+    depth in pixels), visibility (people, 33) and world landmarks (people, 33, 3, metres)."""
+    people = len(result.pose_landmarks)
+    points = np.array([[[lm.x * width, lm.y * height, lm.z * width] for lm in person]
+                       for person in result.pose_landmarks], np.float32).reshape(people, 33, 3)
+    visibility = np.array([[lm.visibility for lm in person] for person in result.pose_landmarks],
+                          np.float32).reshape(people, 33)
+    world = np.array([[[lm.x, lm.y, lm.z] for lm in person] for person in result.pose_world_landmarks],
+                     np.float32).reshape(people, 33, 3)
+    return points, visibility, world
 
 
 DEFAULT_MAX_PEOPLE = 4   # people looked for in each frame; more costs speed on crowded clips only

@@ -4,10 +4,13 @@ import subprocess
 import sys
 import zipfile
 
+import cv2
 import numpy as np
 import pytest
 
-from core.detection import DETECTORS, DetectorFactory, has_solutions_api, import_mediapipe, padded, task_model_path
+from core.crop_search import square_crops
+from core.detection import (DETECTORS, DetectorFactory, TasksPoseDetector, has_solutions_api, import_mediapipe, padded,
+                            task_model_path)
 from core.options import OptionError, PipelineOptions, check_options
 from core.video import read_frames
 
@@ -116,3 +119,40 @@ def test_the_solutions_detector_without_mediapipe_0_10_is_an_option_error(monkey
     with pytest.raises(OptionError, match="mediapipe 1.x has only the Tasks API"):
         check_options(PipelineOptions(detector="solutions"))
     check_options(PipelineOptions(detector="tasks-full"))
+
+
+@pytest.mark.skipif(not os.path.isfile(DEMO), reason="demo clip missing (make data/demo/demo.mp4)")
+def test_a_person_small_in_a_wide_frame_is_found_in_square_crops():
+    """The demo at half size in a 3:1 frame: squeezed whole into the detector's square input, the man on the
+    box is too small to be found in most frames; the square crops find him, where he stands, and after the
+    first frame look at one square per frame."""
+    needs_mediapipe()
+    frames = [frame.image for frame in read_frames(DEMO, 0, 30)]
+    reference, reference_confidence = _detect("tasks-full", 30)
+    height = frames[0].shape[0] // 2
+    offset = (3 * height - frames[0].shape[1] // 2) // 2
+
+    def wide(image):
+        small = cv2.resize(image, (image.shape[1] // 2, height), interpolation=cv2.INTER_AREA)
+        canvas = np.zeros((height, 3 * height, 3), np.uint8)
+        canvas[:, offset:offset + small.shape[1]] = small
+        return canvas
+
+    def found(crop_search: bool):
+        detector = TasksPoseDetector("full", 30.0, max_people=1, crop_search=crop_search)
+        try:
+            return [padded(*detector.detect(wide(image)), 1) for image in frames], detector
+        finally:
+            detector.close()
+
+    without = np.array([c[0].mean() > 0 for _, c in found(False)[0]])
+    with_crops, detector = found(True)
+    seen = np.array([c[0].mean() > 0 for _, c in with_crops])
+    assert without.mean() < 0.5 and seen.mean() > 0.9
+    scan = len(square_crops(3 * height, height))
+    assert detector._crops.crops_looked_at <= scan + (~without).sum() + scan   # one scan, then one square a frame
+    both = seen & (reference_confidence[:, 0].mean(axis=1) > 0)
+    placed = np.array([j[0] for j, _ in with_crops])[both]
+    expected = reference[both, 0] / 2 + [offset, 0]
+    sure = (reference_confidence[both, 0] > 0.5) & (np.array([c[0] for _, c in with_crops])[both] > 0.5)
+    assert np.median(np.linalg.norm(placed - expected, axis=-1)[sure]) < 6   # pixels, the man ~250 px tall
