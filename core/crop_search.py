@@ -76,15 +76,16 @@ def person_centre(points: np.ndarray) -> np.ndarray:
 class SquareCropSearch:
     """Finds people in square crops of a wide (or tall) frame for a detector that found nobody in it.
 
-    ``detect_still`` runs the detector on one image without tracking (its landmarks in that image's
-    pixels). Call ``found_in_whole_frame`` with the people whenever the whole frame showed someone, and
-    ``find`` when it showed nobody; ``find`` returns the people in the frame's pixels, most visible first.
+    Call ``found_in_whole_frame`` with the people whenever the whole frame showed someone, and ``find``
+    when it showed nobody, with ``detect_still``, which runs the detector on one image without tracking
+    (its landmarks in that image's pixels); ``find`` returns the people in the frame's pixels, most
+    visible first. (The search holds no reference to the detector: a detector that owns its search and
+    is dropped unclosed is then freed at once, which mediapipe 1.x needs to exit cleanly.)
     """
 
-    def __init__(self, detect_still: StillDetector, max_people: int, scan_interval: int = SCAN_INTERVAL):
+    def __init__(self, max_people: int, scan_interval: int = SCAN_INTERVAL):
         if scan_interval < 1:
             raise ValueError(f"scan_interval must be at least 1 frame, not {scan_interval}")
-        self._detect_still = detect_still
         self.max_people = max_people
         self.scan_interval = scan_interval
         self._last_centre: np.ndarray | None = None   # where a crop last showed someone (the previous frame)
@@ -96,12 +97,12 @@ class SquareCropSearch:
         in the next frame, look first in the square around the first of them."""
         self._last_centre = person_centre(points[0]) if len(points) else None
 
-    def find(self, frame_rgb: np.ndarray) -> Landmarks:
+    def find(self, frame_rgb: np.ndarray, detect_still: StillDetector) -> Landmarks:
         height, width = frame_rgb.shape[:2]
         if width == height:
             return no_landmarks()   # the whole frame was the square
         if self._last_centre is not None:   # someone was seen in the previous frame
-            people = self._look(frame_rgb, [square_around(self._last_centre, width, height)])
+            people = self._look(frame_rgb, [square_around(self._last_centre, width, height)], detect_still)
             if people:
                 return self._keep(people)
             self._frames_since_scan = self.scan_interval   # lost from there: scan every square now
@@ -110,15 +111,16 @@ class SquareCropSearch:
             self._frames_since_scan += 1
             return no_landmarks()
         self._frames_since_scan = 0
-        return self._keep(self._look(frame_rgb, square_crops(width, height)))
+        return self._keep(self._look(frame_rgb, square_crops(width, height), detect_still))
 
-    def _look(self, frame_rgb: np.ndarray, crops: list[tuple[int, int, int]]) -> list[tuple[np.ndarray, ...]]:
+    def _look(self, frame_rgb: np.ndarray, crops: list[tuple[int, int, int]], detect_still: StillDetector
+              ) -> list[tuple[np.ndarray, ...]]:
         """The people wholly inside both a crop and the frame, each seen once (by the crop that saw more of them)."""
         height, width = frame_rgb.shape[:2]
         found = []
         for x0, y0, side in crops:
             self.crops_looked_at += 1
-            points, visibility, world = self._detect_still(np.ascontiguousarray(frame_rgb[y0:y0 + side, x0:x0 + side]))
+            points, visibility, world = detect_still(np.ascontiguousarray(frame_rgb[y0:y0 + side, x0:x0 + side]))
             points = points + np.array([x0, y0, 0], np.float32)
             found.extend(person for person in zip(points, visibility, world)
                          if not cut_by_crop(person[0], x0, y0, side, width, height)

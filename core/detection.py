@@ -228,7 +228,7 @@ class TasksPoseDetector:
         self._make_landmarker, self._modes = landmarker, vision.RunningMode
         self._landmarker = landmarker(vision.RunningMode.VIDEO)
         self._still_landmarker = None   # the same model on still images, made when a crop is first looked at
-        self._crops = SquareCropSearch(self._detect_still, max_people) if crop_search else None
+        self._crops = SquareCropSearch(max_people) if crop_search else None
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
         self.keep_landmarks = keep_landmarks
@@ -251,7 +251,7 @@ class TasksPoseDetector:
             if len(points):
                 self._crops.found_in_whole_frame(points)
             else:
-                points, visibility, world = self._crops.find(frame_rgb)
+                points, visibility, world = self._crops.find(frame_rgb, self._detect_still)
         if self.keep_landmarks:
             self.landmarks.append(np.concatenate([points, visibility[..., None]], axis=-1).reshape(-1, 33, 4))
         if not len(points):

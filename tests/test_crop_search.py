@@ -45,6 +45,9 @@ class BoxDetector:
                 np.zeros((n, 33, 3), np.float32))
 
 
+DETECT = BoxDetector()
+
+
 def test_square_crops_span_the_long_side_and_overlap():
     for width, height in ((960, 540), (1920, 1080), (1491, 497), (540, 960), (1000, 999), (4000, 500)):
         crops = square_crops(width, height)
@@ -85,72 +88,71 @@ def test_a_person_with_any_landmark_outside_the_frame_is_cut_by_it():
 
 def test_a_small_person_is_found_in_the_frames_pixels_once_and_then_followed_in_one_square():
     detector = BoxDetector()
-    search = SquareCropSearch(detector, max_people=2)
-    points, visibility, world = search.find(frame_with((430, 100, 470, 250)))   # inside two overlapping squares
+    search = SquareCropSearch(max_people=2)
+    points, visibility, world = search.find(frame_with((430, 100, 470, 250)), DETECT)   # inside two overlapping squares
     assert points.shape == (1, 33, 3) and visibility.shape == (1, 33) and world.shape == (1, 33, 3)
     assert points[0, :, 0].min() == pytest.approx(430) and points[0, :, 0].max() == pytest.approx(469)
     assert points[0, :, 1].min() == pytest.approx(100) and points[0, :, 1].max() == pytest.approx(249)
     assert search.crops_looked_at == len(square_crops(WIDTH, HEIGHT)) == 4
-    points, _, _ = search.find(frame_with((440, 100, 480, 250)))   # next frame: only the square around him
+    points, _, _ = search.find(frame_with((440, 100, 480, 250)), DETECT)   # next frame: only the square around him
     assert len(points) == 1 and search.crops_looked_at == 5
     assert points[0, :, 0].min() == pytest.approx(440)
 
 
-def test_people_found_in_different_squares_are_all_kept_most_visible_first_up_to_max_people():
-    detector = BoxDetector()
-    found, _, _ = SquareCropSearch(detector, max_people=4).find(frame_with((50, 50, 90, 200), (800, 50, 840, 200)))
+def test_people_found_in_different_squares_are_all_kept_up_to_max_people():
+    found, _, _ = SquareCropSearch(max_people=4).find(frame_with((50, 50, 90, 200), (800, 50, 840, 200)), DETECT)
     assert sorted(found[:, :, 0].min(axis=1).tolist()) == [50, 800]
-    assert len(SquareCropSearch(detector, max_people=1).find(frame_with((50, 50, 90, 200), (800, 50, 840, 200)))[0]) == 1
+    assert len(SquareCropSearch(max_people=1).find(frame_with((50, 50, 90, 200), (800, 50, 840, 200)), DETECT)[0]) == 1
 
 
 def test_a_person_partly_out_of_the_frame_is_not_taken_from_a_crop():
-    search = SquareCropSearch(BoxDetector(), max_people=2)
-    assert len(search.find(frame_with((-20, 100, 30, 250)))[0]) == 0      # cut by the left border
-    search = SquareCropSearch(BoxDetector(), max_people=2)
-    assert len(search.find(frame_with((500, 200, 540, 320)))[0]) == 0     # feet below the bottom
+    search = SquareCropSearch(max_people=2)
+    assert len(search.find(frame_with((-20, 100, 30, 250)), DETECT)[0]) == 0      # cut by the left border
+    search = SquareCropSearch(max_people=2)
+    assert len(search.find(frame_with((500, 200, 540, 320)), DETECT)[0]) == 0     # feet below the bottom
 
 
 def test_a_frame_showing_nobody_is_scanned_at_once_and_then_once_every_scan_interval_frames():
-    search = SquareCropSearch(BoxDetector(), max_people=1)
+    search = SquareCropSearch(max_people=1)
     empty = frame_with()
     looked = []
     for _ in range(3 * SCAN_INTERVAL):
-        assert len(search.find(empty)[0]) == 0
+        assert len(search.find(empty, DETECT)[0]) == 0
         looked.append(search.crops_looked_at)
     crops = len(square_crops(WIDTH, HEIGHT))
     assert looked[0] == crops                      # the first frame is scanned
     assert looked[-1] == 3 * crops                 # then one scan every SCAN_INTERVAL + 1 frames
     search.found_in_whole_frame(np.zeros((0, 33, 3)))   # nobody there either: no scan before the interval
-    search.find(empty)
+    search.find(empty, DETECT)
     assert search.crops_looked_at == 3 * crops
 
 
 def test_a_person_the_whole_frame_showed_is_looked_for_first_in_the_square_around_him():
-    search = SquareCropSearch(BoxDetector(), max_people=1)
+    search = SquareCropSearch(max_people=1)
     for _ in range(2):
-        search.find(frame_with())   # a scan, then waiting for the next
+        search.find(frame_with(), DETECT)   # a scan, then waiting for the next
     before = search.crops_looked_at
     whole = BoxDetector()(frame_with((700, 100, 760, 250)))[0]
     search.found_in_whole_frame(whole)
-    points, _, _ = search.find(frame_with((705, 100, 765, 250)))   # now too small for the whole frame
+    points, _, _ = search.find(frame_with((705, 100, 765, 250)), DETECT)   # now too small for the whole frame
     assert len(points) == 1 and search.crops_looked_at == before + 1
     search.found_in_whole_frame(whole)
-    points, _, _ = search.find(frame_with((50, 100, 90, 250)))     # not there: every square at once
+    points, _, _ = search.find(frame_with((50, 100, 90, 250)), DETECT)     # not there: every square at once
     assert len(points) == 1 and search.crops_looked_at == before + 2 + len(square_crops(WIDTH, HEIGHT))
 
 
 def test_a_person_lost_from_the_followed_square_is_searched_for_in_every_square_at_once():
-    search = SquareCropSearch(BoxDetector(), max_people=1)
-    search.find(frame_with((100, 100, 140, 250)))
+    search = SquareCropSearch(max_people=1)
+    search.find(frame_with((100, 100, 140, 250)), DETECT)
     before = search.crops_looked_at
-    points, _, _ = search.find(frame_with((800, 100, 840, 250)))   # he jumped out of the followed square
+    points, _, _ = search.find(frame_with((800, 100, 840, 250)), DETECT)   # he jumped out of the followed square
     assert len(points) == 1 and points[0, :, 0].min() == pytest.approx(800)
     assert search.crops_looked_at == before + 1 + len(square_crops(WIDTH, HEIGHT))
 
 
 def test_square_frames_are_not_searched_and_the_scan_interval_is_checked():
     detector = BoxDetector()
-    search = SquareCropSearch(detector, max_people=1)
-    assert len(search.find(np.zeros((300, 300, 3), np.uint8))[0]) == 0 and not detector.images
+    search = SquareCropSearch(max_people=1)
+    assert len(search.find(np.zeros((300, 300, 3), np.uint8), detector)[0]) == 0 and not detector.images
     with pytest.raises(ValueError, match="scan_interval"):
-        SquareCropSearch(detector, max_people=1, scan_interval=0)
+        SquareCropSearch(max_people=1, scan_interval=0)

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import weakref
 import zipfile
 
 import cv2
@@ -156,3 +157,13 @@ def test_a_person_small_in_a_wide_frame_is_found_in_square_crops():
     expected = reference[both, 0] / 2 + [offset, 0]
     sure = (reference_confidence[both, 0] > 0.5) & (np.array([c[0] for _, c in with_crops])[both] > 0.5)
     assert np.median(np.linalg.norm(placed - expected, axis=-1)[sure]) < 6   # pixels, the man ~250 px tall
+
+
+def test_a_tasks_detector_dropped_unclosed_is_freed_at_once():
+    """Nothing of its own holds it (its crop search gets the still-image detection per call): mediapipe 1.x
+    hangs at interpreter exit when a landmarker is left to the garbage collector's final pass."""
+    needs_mediapipe()
+    detector = TasksPoseDetector("full", 30.0)
+    gone = weakref.ref(detector)
+    del detector
+    assert gone() is None
