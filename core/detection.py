@@ -218,7 +218,7 @@ class TasksPoseDetector:
                  max_people: int = 1, keep_landmarks: bool = False, crop_search: bool = True):
         mp = import_mediapipe()
         from mediapipe.tasks.python import BaseOptions, vision
-        self.name = self.name_of(variant)
+        self.name = self.name_of(variant, crop_search)
         self._mp = mp
         def landmarker(mode):
             return vision.PoseLandmarker.create_from_options(vision.PoseLandmarkerOptions(
@@ -228,6 +228,7 @@ class TasksPoseDetector:
         self._make_landmarker, self._modes = landmarker, vision.RunningMode
         self._landmarker = landmarker(vision.RunningMode.VIDEO)
         self._still_landmarker = None   # the same model on still images, made when a crop is first looked at
+        # (the search is handed ``_detect_still`` per call and holds no reference back to this detector)
         self._crops = SquareCropSearch(max_people) if crop_search else None
         self.max_people = max_people
         self._step_ms, self._frames = 1000.0 / max(fps, 1e-3), 0
@@ -237,8 +238,9 @@ class TasksPoseDetector:
         self.last_joints_3d = NO_JOINTS_3D   # mediapipe's own 3D of their joints
 
     @staticmethod
-    def name_of(variant: str) -> str:
-        return f"mediapipe-tasks-{variant}-crops"   # "-crops": frames without anyone are looked at again in squares
+    def name_of(variant: str, crop_search: bool = True) -> str:
+        # "-crops": frames without anyone are looked at again in squares (a cache made without them is redone)
+        return f"mediapipe-tasks-{variant}" + ("-crops" if crop_search else "")
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         height, width = frame_rgb.shape[:2]

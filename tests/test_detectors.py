@@ -164,6 +164,8 @@ def test_a_tasks_detector_dropped_unclosed_is_freed_at_once():
     hangs at interpreter exit when a landmarker is left to the garbage collector's final pass."""
     needs_mediapipe()
     detector = TasksPoseDetector("full", 30.0)
+    assert detector.name == DetectorFactory("tasks-full").name == "mediapipe-tasks-full-crops"
+    assert TasksPoseDetector.name_of("full", crop_search=False) == "mediapipe-tasks-full"   # its caches are not mixed
     gone = weakref.ref(detector)
     del detector
     assert gone() is None
