@@ -12,7 +12,8 @@ mostly guessed by the detector (on the bench's renders such crop detections had 
 their neighbours worse. The search is bounded: when someone was seen in the previous frame (in the
 whole frame or in a crop) it looks first in the square centred where they were; a scan of every
 square runs when they are not there, and then at most once every ``SCAN_INTERVAL`` frames while
-nobody is found, so an empty stretch of video costs little more than the whole frame's detection.
+nobody is found: on an empty stretch of a 16:9 clip, two squares of about 40 ms each (both of
+BlazePose's models run on a still image) once every 16 frames.
 """
 from __future__ import annotations
 
