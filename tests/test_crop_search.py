@@ -87,7 +87,6 @@ def test_a_person_with_any_landmark_outside_the_frame_is_cut_by_it():
 
 
 def test_a_small_person_is_found_in_the_frames_pixels_once_and_then_followed_in_one_square():
-    detector = BoxDetector()
     search = SquareCropSearch(max_people=2)
     points, visibility, world = search.find(frame_with((430, 100, 470, 250)), DETECT)   # inside two overlapping squares
     assert points.shape == (1, 33, 3) and visibility.shape == (1, 33) and world.shape == (1, 33, 3)
