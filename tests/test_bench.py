@@ -135,6 +135,19 @@ def test_results_page_and_plots(tmp_path):
     assert lifting_keys(results)["temporal_vs_single_frame_gain"] == 0.25  # 1 - 60 / 80
     assert "temporal_vs_single_frame_gain_detector_like_2d" not in lifting_keys(results)   # no noisy figures: no key
     assert "receptive field 243 60.0 mm, single frame 80.0 mm; the temporal model is **25.0 %** better" in markdown(results)
+    assert "end_to_end_p1_ratio_to_mediapipe_height_given" not in lifting_keys(results)   # results from before it
+    assert "`--height`" not in markdown(results)
+    results["end_to_end"]["ours_height_given_same_frames"] = {"p1": 105.0, "p2": 80.0, "mpjve": 21.0}
+    results["end_to_end"]["height_m"] = {"truth_mean": 1.65, "truth_sd": 0.1, "ours_mean": 1.7, "ours_mean_abs_error_pct": 6.5,
+                                         "ours_correlation": -0.06, "mediapipe_mean": 1.62,
+                                         "mediapipe_mean_abs_error_pct": 6.1, "mediapipe_correlation": None}
+    assert lifting_keys(results)["end_to_end_p1_ratio_to_mediapipe_height_given"] == 0.7   # 105 / 150
+    assert lifting_keys(results)["end_to_end_p1_ratio_to_mediapipe"] == 0.8                 # unchanged
+    page_given = markdown(results)
+    assert "| ours with the person's height given (`--height`, the body's true standing height), same frames | 105.0 |" in page_given
+    assert "Ours: 1.70 m on average, 6.5 % off per body, correlation with the true heights -0.06;" in page_given
+    assert "1.62 m, 6.1 % off. With each body's true height given" in page_given   # no correlation: none printed
+    assert "P1 is **0.700** (`end_to_end_p1_ratio_to_mediapipe_height_given`)" in page_given
     results["lifting"]["models"][1]["other_sources_noisy"] = _metrics(100.0)
     results["lifting"]["models"][-1]["other_sources_noisy"] = _metrics(70.0)
     results["lifting"]["per_source"]["rows"][0]["p1_noisy"] = 91.25
@@ -302,3 +315,18 @@ def test_the_end_to_end_evaluation_measures_the_pipeline_as_shipped_and_the_lift
     assert report["ours"]["p1"] < 0.5 and report["ours_same_frames_as_mediapipe"]["p1"] < 0.5
     assert report["lifter_alone_same_frames"]["p1"] > 2.0          # the detector's 3D moved the arms
     assert report["mediapipe_world_landmarks"]["p1"] > report["lifter_alone_same_frames"]["p1"]
+    # the truth's height is the pipeline's own: giving it changes nothing
+    assert report["height_m"]["truth"] == pytest.approx(report["height_m"]["ours"], abs=1e-3)
+    assert report["ours_height_given_same_frames"]["p1"] < 0.5
+
+
+def test_heights_summary_says_how_far_off_each_estimate_is_and_whether_it_follows_the_bodies():
+    from training.bench_accuracy import heights
+    reports = [{"height_m": {"truth": t, "ours": round(1.1 * t, 3), "mediapipe": 1.6}} for t in (1.5, 1.7, 1.9)]
+    reports.append({"height_m": {"truth": 1.8, "ours": 1.9, "mediapipe": None}})   # mediapipe found nobody: left out
+    summary = heights(reports)
+    assert summary["truth_mean"] == pytest.approx(1.7) and summary["ours_mean"] == pytest.approx(1.87)
+    assert summary["ours_mean_abs_error_pct"] == pytest.approx(10.0)
+    assert summary["ours_correlation"] == pytest.approx(1.0)
+    assert summary["mediapipe_correlation"] is None            # a constant guess follows nothing
+    assert summary["mediapipe_mean_abs_error_pct"] == pytest.approx(100 * (0.1 / 1.5 + 0.1 / 1.7 + 0.3 / 1.9) / 3, abs=0.05)

@@ -473,6 +473,23 @@ def grounding_keys(grounding: dict) -> dict:
     return {key: grounding[key] for key in GROUNDING_KEYS if grounding.get(key) is not None}
 
 
+def height_markdown(heights: dict | None, given: dict | None, theirs: dict) -> list[str]:
+    """How much of the end-to-end error is the body's size, which one camera cannot measure."""
+    if not heights or not given:
+        return []
+    def correlation(who: str) -> str:
+        value = heights.get(f"{who}_correlation")
+        return "" if value is None else f", correlation with the true heights {value:+.2f}"
+    return [f"A single camera cannot tell a small person near it from a tall one farther away, so without `--height` "
+            f"the body's size is a guess. The renders' bodies stand {heights['truth_mean']:.2f} m tall on average "
+            f"(standard deviation {heights['truth_sd']:.2f} m). Ours: {heights['ours_mean']:.2f} m on average, "
+            f"{heights['ours_mean_abs_error_pct']:.1f} % off per body{correlation('ours')}; mediapipe's world "
+            f"landmarks: {heights['mediapipe_mean']:.2f} m, {heights['mediapipe_mean_abs_error_pct']:.1f} % "
+            f"off{correlation('mediapipe')}. With each body's true height given, as a user's `--height` does, "
+            f"ours over mediapipe's P1 is **{given['p1'] / theirs['p1']:.3f}** "
+            "(`end_to_end_p1_ratio_to_mediapipe_height_given`).", ""]
+
+
 def lifting_keys(results: dict) -> dict:
     """Issue 11's figures: the default model on the sources least like its training data, end to end
     against mediapipe, and there the temporal model against the single-frame one (where the bench trained
@@ -481,6 +498,9 @@ def lifting_keys(results: dict) -> dict:
     keys = {"lifting_heldout_source_p1_clean_mm": results["lifting"]["per_source"]["other_sources"]["p1"],
             "end_to_end_p1_ratio_to_mediapipe": round(e2e["ours_same_frames_as_mediapipe"]["p1"]
                                                       / e2e["mediapipe_world_landmarks"]["p1"], 3)}
+    if e2e.get("ours_height_given_same_frames"):   # what the user's --height buys: the scale's share of the ratio
+        keys["end_to_end_p1_ratio_to_mediapipe_height_given"] = round(e2e["ours_height_given_same_frames"]["p1"]
+                                                                      / e2e["mediapipe_world_landmarks"]["p1"], 3)
     for level, key in (("clean", "temporal_vs_single_frame_gain"),   # the same short schedule, sources least like training
                        ("noisy", "temporal_vs_single_frame_gain_detector_like_2d")):   # the same clips, detector-like 2D
         gain = temporal_gain(heldout_p1(results["lifting"], level))
@@ -615,6 +635,7 @@ def markdown(results: dict, with_plots: bool = True) -> str:
     e2e = results["end_to_end"]
     ours, same, theirs = e2e["ours"], e2e["ours_same_frames_as_mediapipe"], e2e["mediapipe_world_landmarks"]
     alone = e2e.get("lifter_alone_same_frames")
+    given = e2e.get("ours_height_given_same_frames")
     cameras = sorted({json.dumps(r["camera"], sort_keys=True) for r in e2e["per_render"]})
     lines += ["## End to end on rendered video", "",
               f"{e2e['renders']} renders of held-out mocap (the unseen actor) on "
@@ -631,10 +652,13 @@ def markdown(results: dict, with_plots: bool = True) -> str:
               f"| ours, frames where mediapipe found the person | {same['p1']:.1f} | {same['p2']:.1f} | {same['mpjve']:.2f} | | |",
               *([f"| ours without mediapipe's 3D in the arms (`--detector-3d 0`), same frames | "
                  f"{alone['p1']:.1f} | {alone['p2']:.1f} | {alone['mpjve']:.2f} | | |"] if alone else []),
+              *([f"| ours with the person's height given (`--height`, the body's true standing height), same frames | "
+                 f"{given['p1']:.1f} | {given['p2']:.1f} | {given['mpjve']:.2f} | | |"] if given else []),
               f"| mediapipe 3D world landmarks, same frames | {theirs['p1']:.1f} | {theirs['p2']:.1f} | {theirs['mpjve']:.2f} | | |",
               f"| ground truth | | | | {e2e['truth_foot_sliding_mm_per_frame']:.2f} | |", "",
               f"Ours over mediapipe's P1 on the same frames: **{same['p1'] / theirs['p1']:.3f}** "
               "(`end_to_end_p1_ratio_to_mediapipe`).", ""]
+    lines += height_markdown(e2e.get("height_m"), given, theirs)
     lines += per_joint_markdown(e2e.get("per_joint"))
     lines += ["![end to end](end_to_end.png)", ""]
     lines += grounding_markdown(e2e["grounding"])

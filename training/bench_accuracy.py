@@ -25,7 +25,7 @@ import time
 import numpy as np
 import torch
 
-from core.cleanup import detect_foot_contacts, foot_sliding
+from core.cleanup import detect_foot_contacts, foot_sliding, standing_height
 from core.detection import TasksPoseDetector, detect_video
 from core.inference import PoseLifter
 from core.keypoints import KeypointError, KeypointTrack
@@ -76,6 +76,8 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
     alone = lift_track(track, lifter, dataclasses.replace(options, detector_3d_weight=0.0))   # without the detector's 3D
     true_camera = truth["joints_camera"]
     true_relative = true_camera - true_camera[:, :1]
+    true_height = standing_height(true_relative)
+    given = lift_track(track, lifter, dataclasses.replace(options, height_m=true_height))   # as with --height
     ours = result.joints_camera - result.joints_camera[:, :1]
     mediapipe = track.joints_3d   # its own 3D (pelvis at the origin; NaN where it found nobody)
     seen = np.isfinite(mediapipe).all(axis=(1, 2))
@@ -90,7 +92,11 @@ def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: f
         "ours_same_frames_as_mediapipe": pose_metrics(ours[seen], true_relative[seen]),
         "lifter_alone_same_frames": pose_metrics((alone.joints_camera - alone.joints_camera[:, :1])[seen],
                                                  true_relative[seen]),
+        "ours_height_given_same_frames": pose_metrics((given.joints_camera - given.joints_camera[:, :1])[seen],
+                                                      true_relative[seen]),
         "mediapipe_world_landmarks": pose_metrics(mediapipe[seen], true_relative[seen]),
+        "height_m": {"truth": round(true_height, 3), "ours": round(result.height_m, 3),
+                     "mediapipe": round(standing_height(mediapipe[seen]), 3) if seen.any() else None},
         "per_joint_mm": {"frames": int(seen.sum()), "ours": joint_errors_mm(ours[seen], true_relative[seen]),
                          "mediapipe": joint_errors_mm(mediapipe[seen], true_relative[seen])},
         "truth_foot_sliding_mm_per_frame": round(foot_sliding(truth["joints_world"], contacts), 2),
@@ -103,6 +109,21 @@ def average(reports: list[dict], key: str) -> dict:
     frames = np.array([r["frames"] for r in reports], float)
     keys = reports[0][key].keys()
     return {k: round(float(np.sum([r[key][k] for r in reports] * frames) / frames.sum()), 2) for k in keys}
+
+
+def heights(reports: list[dict]) -> dict:
+    """Each render's body height against ours and mediapipe's (standing height, m): the monocular scale. A
+    correlation near 0 says the estimate follows no real difference between bodies (a prior, not a measure)."""
+    rows = [r["height_m"] for r in reports if r["height_m"]["mediapipe"] is not None]
+    truth = np.array([r["truth"] for r in rows])
+    out = {"truth_mean": round(float(truth.mean()), 3), "truth_sd": round(float(truth.std()), 3)}
+    for who in ("ours", "mediapipe"):
+        estimate = np.array([r[who] for r in rows])
+        out[f"{who}_mean"] = round(float(estimate.mean()), 3)
+        out[f"{who}_mean_abs_error_pct"] = round(100 * float(np.abs(estimate / truth - 1).mean()), 1)
+        varied = len(rows) > 2 and estimate.std() > 1e-9 and truth.std() > 1e-9
+        out[f"{who}_correlation"] = round(float(np.corrcoef(estimate, truth)[0, 1]), 2) if varied else None
+    return out
 
 
 def per_joint(reports: list[dict]) -> dict:
@@ -162,6 +183,8 @@ def run_end_to_end(data: str, model: str = DEFAULT_MODEL, quick: bool = False, f
             "ours": average(reports, "ours"),
             "ours_same_frames_as_mediapipe": average(reports, "ours_same_frames_as_mediapipe"),
             "lifter_alone_same_frames": average(reports, "lifter_alone_same_frames"),
+            "ours_height_given_same_frames": average(reports, "ours_height_given_same_frames"),
+            "height_m": heights(reports),
             "mediapipe_world_landmarks": average(reports, "mediapipe_world_landmarks"),
             "per_joint": per_joint(reports),
             "truth_foot_sliding_mm_per_frame": round(float(np.mean([r["truth_foot_sliding_mm_per_frame"] for r in reports])), 2),
