@@ -1,0 +1,75 @@
+"""Tuning renders: apart from the bench's renders, and evaluated as the bench evaluates."""
+import os
+
+import numpy as np
+import pytest
+
+from core.camera import CameraIntrinsics, project_to_2d
+from core.pipeline import DEFAULT_MODEL
+from training import bench_accuracy
+from training.datasets import Clip
+from training.tuning_renders import (MIN_CLIP_FRAMES, TUNING_CAMERAS, TUNING_SEEDS, evaluate, evaluate_folder, main,
+                                     pick_clips)
+from tests.test_detector_3d import standing_body
+
+
+def test_tuning_renders_use_bodies_and_cameras_the_bench_never_uses():
+    bench_seeds = range(bench_accuracy.BODY_SEEDS, bench_accuracy.BODY_SEEDS + 10 * len(bench_accuracy.CLIP_CONTENTS))
+    assert TUNING_SEEDS not in bench_seeds and TUNING_SEEDS + len(TUNING_CAMERAS) * 4 not in bench_seeds
+    assert not set(TUNING_CAMERAS) & set(bench_accuracy.CAMERAS)
+
+
+def test_clips_are_picked_from_every_source_and_only_long_ones():
+    def clip(name: str, source: str, frames: int) -> Clip:
+        return Clip(name, source, "validation", np.zeros((frames, 17, 3)), {})
+    clips = ([clip(f"b{k}", "bandai", 200) for k in range(6)] + [clip("c-short", "cmu", MIN_CLIP_FRAMES - 1)]
+             + [clip("c-long", "cmu", MIN_CLIP_FRAMES)])
+    picked = pick_clips(clips, per_source=4)
+    assert sorted(c.source for c in picked) == ["bandai"] * 4 + ["cmu"]
+    assert "c-short" not in [c.name for c in picked]
+    assert [c.name for c in pick_clips(clips, per_source=4)] == [c.name for c in picked]   # the same every time
+
+
+def _fake_render(folder: str, frames: int = 60, detector_offset: float = 0.05) -> None:
+    """A standing body walking sideways 4 m in front of a 30 mm camera; the 'detector' sees its exact 2D and a 3D
+    with every joint but the pelvis ``detector_offset`` metres to the side (P1 16/17 of that), nobody in frame 10."""
+    os.makedirs(folder)
+    body = standing_body()
+    joints = np.repeat(body[None], frames, axis=0) + np.array([0.0, 0.0, 4.0])
+    joints[:, :, 0] += np.linspace(-0.5, 0.5, frames)[:, None]
+    intrinsics = CameraIntrinsics.from_focal_mm(960, 540, 30.0, 36.0)
+    positions = project_to_2d(joints, intrinsics.pixel_vector())
+    detector_3d = joints - joints[:, :1]
+    detector_3d[:, 1:, 0] += detector_offset
+    detector_3d[10] = np.nan
+    np.savez(os.path.join(folder, "truth.npz"), joints_camera=joints, fps=30.0)
+    np.savez(os.path.join(folder, "track.npz"), positions=positions, confidence=np.full((frames, 17), 0.9),
+             width=960, height=540, fps=30.0, joints_3d=detector_3d, focal_mm=30.0)
+
+
+def test_the_evaluation_scores_the_detectors_3d_against_a_known_answer(tmp_path):
+    if not os.path.isfile(DEFAULT_MODEL):
+        pytest.skip("no shipped model")
+    _fake_render(str(tmp_path / "walk_0"))
+    from core.inference import PoseLifter
+    row = evaluate_folder(str(tmp_path / "walk_0"), PoseLifter.from_file(DEFAULT_MODEL))
+    assert row["frames"] == 59                                           # frame 10: nobody, left out
+    assert row["mediapipe"]["p1"] == pytest.approx(50.0 * 16 / 17, abs=0.05)   # rounded to 0.1 mm
+    assert 0 < row["ours"]["p1"] < 150                                    # a lifted standing body, not garbage
+    _fake_render(str(tmp_path / "walk_1"), frames=30, detector_offset=0.1)
+    report = evaluate(str(tmp_path), DEFAULT_MODEL)
+    assert report["renders"] == 2 and report["frames"] == 59 + 29
+    expected = (59 * 50.0 + 29 * 100.0) / (59 + 29) * 16 / 17           # frame-weighted over the renders
+    assert report["mediapipe"]["p1"] == pytest.approx(expected, abs=0.06)
+    assert report["p1_ratio_to_mediapipe"] == pytest.approx(report["ours"]["p1"] / report["mediapipe"]["p1"], abs=1e-3)
+
+
+def test_bad_requests_are_refused_before_any_work(tmp_path):
+    with pytest.raises(SystemExit) as empty:
+        evaluate(str(tmp_path), DEFAULT_MODEL)
+    assert "python -m training.tuning_renders --data" in str(empty.value)
+    for argv in ([], ["--data", str(tmp_path / "missing.npz")], ["--evaluate", str(tmp_path / "missing.npz")]):
+        with pytest.raises(SystemExit) as refused:
+            main(["--out", str(tmp_path / "out")] + argv)
+        assert refused.value.code == 2
+    assert not (tmp_path / "out").exists()
