@@ -9,7 +9,7 @@ from core.pipeline import DEFAULT_MODEL
 from training import bench_accuracy
 from training.datasets import Clip
 from training.tuning_renders import (MIN_CLIP_FRAMES, TUNING_CAMERAS, TUNING_SEEDS, evaluate, evaluate_folder, main,
-                                     pick_clips)
+                                     pick_clips, pipeline_options)
 from tests.test_detector_3d import standing_body
 
 
@@ -62,13 +62,20 @@ def test_the_evaluation_scores_the_detectors_3d_against_a_known_answer(tmp_path)
     expected = (59 * 50.0 + 29 * 100.0) / (59 + 29) * 16 / 17           # frame-weighted over the renders
     assert report["mediapipe"]["p1"] == pytest.approx(expected, abs=0.06)
     assert report["p1_ratio_to_mediapipe"] == pytest.approx(report["ours"]["p1"] / report["mediapipe"]["p1"], abs=1e-3)
+    # the pipeline's own flags reach the evaluation: all of the detector's arms, 5-10 cm off, instead of half
+    assert pipeline_options("--detector-3d 1 --smooth 13").detector_3d_weight == 1.0
+    arms_from_detector = evaluate(str(tmp_path), DEFAULT_MODEL, pipeline_options("--detector-3d 1"))
+    assert arms_from_detector["ours"]["p1"] != report["ours"]["p1"]
+    assert arms_from_detector["mediapipe"] == report["mediapipe"]
 
 
 def test_bad_requests_are_refused_before_any_work(tmp_path):
     with pytest.raises(SystemExit) as empty:
         evaluate(str(tmp_path), DEFAULT_MODEL)
     assert "python -m training.tuning_renders --data" in str(empty.value)
-    for argv in ([], ["--data", str(tmp_path / "missing.npz")], ["--evaluate", str(tmp_path / "missing.npz")]):
+    for argv in ([], ["--data", str(tmp_path / "missing.npz")], ["--evaluate", str(tmp_path / "missing.npz")],
+                 ["--evaluate", DEFAULT_MODEL, "--pipeline=--detector-3d 3"],    # out of the pipeline's range
+                 ["--evaluate", DEFAULT_MODEL, "--pipeline=--no-such-flag"]):
         with pytest.raises(SystemExit) as refused:
             main(["--out", str(tmp_path / "out")] + argv)
         assert refused.value.code == 2

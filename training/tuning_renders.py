@@ -2,6 +2,7 @@
 
     python -m training.tuning_renders --data runs/data/mocap.npz --out runs/tuning            # render, detect
     python -m training.tuning_renders --out runs/tuning --evaluate core/weights/default.npz   # P1 against mediapipe
+    python -m training.tuning_renders --out runs/tuning --evaluate core/weights/default.npz --pipeline="--detector-3d 0.7"
 
 Choosing a setting (a blend weight, a smoothing window, a model file) by the bench's end-to-end
 figure would tune on the test. These renders come from the ``validation`` subset (the bench's
@@ -19,6 +20,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -104,8 +106,19 @@ def evaluate_folder(folder: str, lifter: PoseLifter, options: PipelineOptions | 
             "mediapipe": pose_metrics(track.joints_3d[seen], true_relative[seen]) if seen.sum() > 1 else None}
 
 
-def evaluate(out: str, model: str) -> dict:
-    """Every tuning render in ``out``, and the frame-weighted means."""
+def pipeline_options(arguments: str) -> PipelineOptions:
+    """The pipeline's options from its own command-line flags (``core.pipeline``'s parser and checks)."""
+    from core.options import check_options
+    from core.pipeline import parse_args
+
+    options = parse_args(["tuning.mp4", "--out", "unused", *shlex.split(arguments)])[1]
+    check_options(options)
+    return options
+
+
+def evaluate(out: str, model: str, options: PipelineOptions | None = None) -> dict:
+    """Every tuning render in ``out`` through the pipeline with ``options`` (its defaults if None), and the
+    frame-weighted means."""
     from core.inference import PoseLifter
 
     folders = sorted(os.path.join(out, name) for name in os.listdir(out)
@@ -113,7 +126,7 @@ def evaluate(out: str, model: str) -> dict:
     if not folders:
         raise SystemExit(f"no tuning renders in {out} (python -m training.tuning_renders --data DATA --out {out})")
     lifter = PoseLifter.from_file(model)
-    rows = [row for row in (evaluate_folder(folder, lifter) for folder in folders) if row["ours"]]
+    rows = [row for row in (evaluate_folder(folder, lifter, options) for folder in folders) if row["ours"]]
     frames = np.array([row["frames"] for row in rows], float)
     mean = {who: {k: round(float(np.sum([row[who][k] for row in rows] * frames) / frames.sum()), 2)
                   for k in rows[0][who]} for who in ("ours", "mediapipe")}
@@ -126,16 +139,25 @@ def main(argv: list[str] | None = None) -> dict | list[str]:
     parser.add_argument("--out", default=os.path.join(ROOT, "runs", "tuning"), help="the tuning renders' folder")
     parser.add_argument("--data", help="the prepared mocap (python -m training.prepare_data): render what is missing")
     parser.add_argument("--evaluate", metavar="MODEL", help="a lifter's weights: P1 against mediapipe on every render")
+    parser.add_argument("--pipeline", default="", metavar="FLAGS",
+                        help='the pipeline\'s own flags for the evaluation: --pipeline="--detector-3d 0.7 --smooth 13"')
     args = parser.parse_args(argv)
     if not args.data and not args.evaluate:
         parser.error("give --data (to render) and/or --evaluate MODEL")
     for path, what in ((args.data, "--data"), (args.evaluate, "--evaluate")):
         if path and not os.path.isfile(path):
             parser.error(f"{what}: no such file {path}")
+    try:
+        options = pipeline_options(args.pipeline)
+    except SystemExit:   # the pipeline's parser has said what it could not read
+        parser.error(f"--pipeline: cannot read {args.pipeline!r}")
+    except ValueError as exc:   # OptionError: a value out of range
+        parser.error(f"--pipeline: {exc}")
     done = make(args.data, args.out) if args.data else []
     if not args.evaluate:
         return done
-    report = evaluate(args.out, args.evaluate)
+    report = evaluate(args.out, args.evaluate, options)
+    report["pipeline"] = args.pipeline
     for row in report["per_render"]:
         print(f"{row['clip']:<50} {row['frames']:4d} frames  ours {row['ours']['p1']:6.1f}  "
               f"mediapipe {row['mediapipe']['p1']:6.1f}")
