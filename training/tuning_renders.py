@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from core.inference import PoseLifter
     from core.options import PipelineOptions
 
+    from .datasets import Clip
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TUNING_SEEDS = 960_000     # the bodies: Macros.random of seeds from here on (the bench's: 900_000 + a few dozen)
 TUNING_CAMERAS = [  # distance (m), height (m), yaw (degrees), focal length (mm, 36 mm sensor)
@@ -40,8 +42,9 @@ FRAMES, FIRST_FRAME, MIN_CLIP_FRAMES = 120, 60, 150
 PICK_SEED = 40             # which validation clips are drawn
 
 
-def pick_clips(clips: list, per_source: int = CLIPS_PER_SOURCE, seed: int = PICK_SEED) -> list:
-    """Up to ``per_source`` clips of every source, long enough for ``FRAMES`` frames after ``FIRST_FRAME``."""
+def pick_clips(clips: list[Clip], per_source: int = CLIPS_PER_SOURCE, seed: int = PICK_SEED) -> list[Clip]:
+    """Up to ``per_source`` clips of every source, of ``MIN_CLIP_FRAMES`` or more (each render takes ``FRAMES``
+    of them, from ``FIRST_FRAME`` where the clip is long enough, else its last ``FRAMES``)."""
     rng = np.random.default_rng(seed)
     picked = []
     for source in sorted({c.source for c in clips}):
