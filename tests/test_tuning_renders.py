@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from core.camera import CameraIntrinsics, project_to_2d
+from core.keypoints import KeypointTrack
 from core.pipeline import DEFAULT_MODEL
 from training import bench_accuracy
 from training.datasets import Clip
@@ -42,9 +43,9 @@ def _fake_render(folder: str, frames: int = 60, detector_offset: float = 0.05) -
     detector_3d = joints - joints[:, :1]
     detector_3d[:, 1:, 0] += detector_offset
     detector_3d[10] = np.nan
-    np.savez(os.path.join(folder, "truth.npz"), joints_camera=joints, fps=30.0)
-    np.savez(os.path.join(folder, "track.npz"), positions=positions, confidence=np.full((frames, 17), 0.9),
-             width=960, height=540, fps=30.0, joints_3d=detector_3d, focal_mm=30.0)
+    np.savez(os.path.join(folder, "truth.npz"), joints_camera=joints, fps=30.0, focal_mm=30.0)
+    KeypointTrack(positions, np.full((frames, 17), 0.9), 960, 540, 30.0,
+                  joints_3d=detector_3d).save(os.path.join(folder, "track.npz"))
 
 
 def test_the_evaluation_scores_the_detectors_3d_against_a_known_answer(tmp_path):

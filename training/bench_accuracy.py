@@ -60,15 +60,20 @@ def joint_errors_mm(predicted: np.ndarray, truth: np.ndarray) -> list[float]:
     return [round(1000 * float(e), 1) for e in np.linalg.norm(predicted - truth, axis=-1).mean(axis=0)]
 
 
-def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: float) -> dict:
-    truth = np.load(truth_path)
-    detector = TasksPoseDetector("full", float(truth["fps"]))  # the pipeline's default
+def detect_render(video: str, fps: float) -> KeypointTrack:
+    """The one person of a render, as the pipeline's default detector sees them (slot 0)."""
+    detector = TasksPoseDetector("full", fps)
     try:
-        people = detect_video(video, detector)  # one person: slot 0
-        track = KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, people.fps,
-                              joints_3d=people.joints_3d[:, 0])
+        people = detect_video(video, detector)
     finally:
         detector.close()
+    return KeypointTrack(people.positions[:, 0], people.confidence[:, 0], people.width, people.height, people.fps,
+                         joints_3d=people.joints_3d[:, 0])
+
+
+def evaluate_render(video: str, truth_path: str, lifter: PoseLifter, focal_mm: float) -> dict:
+    truth = np.load(truth_path)
+    track = detect_render(video, float(truth["fps"]))
     options = PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False)
     result = lift_track(track, lifter, options)
     network = lift_track(track, lifter, PipelineOptions(focal_mm=focal_mm, sensor_mm=36.0, preview=False,

@@ -57,7 +57,7 @@ def pick_clips(clips: list[Clip], per_source: int = CLIPS_PER_SOURCE, seed: int 
 
 def make(data: str, out: str) -> list[str]:
     """Render and detect every picked clip not yet in ``out``; returns the folders."""
-    from core.detection import TasksPoseDetector, detect_video
+    from .bench_accuracy import detect_render
     from .datasets import load_clips
     from .rig_corpus.build import built_addon_bake
     from .synth.render_body import render_body_clip
@@ -75,15 +75,8 @@ def make(data: str, out: str) -> list[str]:
             render_body_clip(clip.positions[start:start + FRAMES], folder, TUNING_SEEDS + number, distance, height,
                              yaw, focal, addon_bake=bake, clip_name=clip.name)
         if not os.path.isfile(os.path.join(folder, "track.npz")):
-            truth = np.load(os.path.join(folder, "truth.npz"))
-            detector = TasksPoseDetector("full", float(truth["fps"]))   # the pipeline's default
-            try:
-                people = detect_video(os.path.join(folder, "video.mp4"), detector)
-            finally:
-                detector.close()
-            np.savez(os.path.join(folder, "track.npz"), positions=people.positions[:, 0],
-                     confidence=people.confidence[:, 0], width=people.width, height=people.height, fps=people.fps,
-                     joints_3d=people.joints_3d[:, 0], focal_mm=focal)
+            fps = float(np.load(os.path.join(folder, "truth.npz"))["fps"])
+            detect_render(os.path.join(folder, "video.mp4"), fps).save(os.path.join(folder, "track.npz"))
         folders.append(folder)
         print(f"{number + 1}/{len(clips)} {folder}", flush=True)
     return folders
@@ -95,10 +88,8 @@ def evaluate_folder(folder: str, lifter: PoseLifter, options: PipelineOptions | 
     from core.pipeline import PipelineOptions, lift_track
     from .bench_accuracy import pose_metrics
 
-    track_file, truth = np.load(os.path.join(folder, "track.npz")), np.load(os.path.join(folder, "truth.npz"))
-    track = KeypointTrack(track_file["positions"], track_file["confidence"], int(track_file["width"]),
-                          int(track_file["height"]), float(track_file["fps"]), joints_3d=track_file["joints_3d"])
-    options = dataclasses.replace(options or PipelineOptions(), focal_mm=float(track_file["focal_mm"]), sensor_mm=36.0,
+    track, truth = KeypointTrack.load(os.path.join(folder, "track.npz")), np.load(os.path.join(folder, "truth.npz"))
+    options = dataclasses.replace(options or PipelineOptions(), focal_mm=float(truth["focal_mm"]), sensor_mm=36.0,
                                   preview=False)
     result = lift_track(track, lifter, options)
     true_relative = truth["joints_camera"] - truth["joints_camera"][:, :1]
@@ -123,6 +114,7 @@ def evaluate(out: str, model: str, options: PipelineOptions | None = None) -> di
     """Every tuning render in ``out`` through the pipeline with ``options`` (its defaults if None), and the
     frame-weighted means."""
     from core.inference import PoseLifter
+    from .bench_accuracy import average
 
     folders = sorted(os.path.join(out, name) for name in os.listdir(out)
                      if os.path.isfile(os.path.join(out, name, "track.npz"))) if os.path.isdir(out) else []
@@ -130,10 +122,8 @@ def evaluate(out: str, model: str, options: PipelineOptions | None = None) -> di
         raise SystemExit(f"no tuning renders in {out} (python -m training.tuning_renders --data DATA --out {out})")
     lifter = PoseLifter.from_file(model)
     rows = [row for row in (evaluate_folder(folder, lifter, options) for folder in folders) if row["ours"]]
-    frames = np.array([row["frames"] for row in rows], float)
-    mean = {who: {k: round(float(np.sum([row[who][k] for row in rows] * frames) / frames.sum()), 2)
-                  for k in rows[0][who]} for who in ("ours", "mediapipe")}
-    return {"model": model, "renders": len(rows), "frames": int(frames.sum()), **mean,
+    mean = {who: average(rows, who) for who in ("ours", "mediapipe")}
+    return {"model": model, "renders": len(rows), "frames": sum(row["frames"] for row in rows), **mean,
             "p1_ratio_to_mediapipe": round(mean["ours"]["p1"] / mean["mediapipe"]["p1"], 3), "per_render": rows}
 
 
