@@ -197,24 +197,3 @@ def test_training_mixes_engine_chunks_into_the_batches(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such folder"):
         train.main(["--data", data, "--out", str(tmp_path / "run3"), "--synth", str(tmp_path / "nowhere")] + tiny)
     assert not (tmp_path / "run2").exists() and not (tmp_path / "run3").exists()   # stopped before any output
-
-
-def test_detector_offsets_need_chunks_to_measure_them_on(tmp_path):
-    from core.inference import PoseLifter
-    from tests.helpers import synthetic_clips_file
-    from training import train
-    synth = tmp_path / "synth"
-    synth.mkdir()
-    _fake_chunk(synth / "chunk_00000.npz")
-    data = synthetic_clips_file(tmp_path / "clips.npz")
-    tiny = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--channels", "16",
-            "--filter-widths", "3,3", "--validation-clips", "2", "--workers", "0", "--no-trajectory"]
-    with pytest.raises(ValueError, match="--detector-offsets measures the detector's offsets on the --synth chunks"):
-        train.main(["--data", data, "--out", str(tmp_path / "run1"), "--detector-offsets", "0.5"] + tiny)
-    with pytest.raises(ValueError, match="--detector-offsets must be between 0 and 1"):
-        train.main(["--data", data, "--out", str(tmp_path / "run2"), "--synth", str(synth),
-                    "--detector-offsets", "1.5"] + tiny)
-    assert not (tmp_path / "run1").exists() and not (tmp_path / "run2").exists()   # stopped before any output
-    train.main(["--data", data, "--out", str(tmp_path / "run"), "--synth", str(synth), "--synth-fraction", "0.25",
-                "--detector-offsets", "1"] + tiny)
-    assert "--detector-offsets 1" in PoseLifter.from_file(tmp_path / "run" / "model.npz").metadata["training_command"]

@@ -28,8 +28,6 @@ from core.feet import facing
 from core.rotations import axis_angle_matrix
 from core.skeleton import H36M_SKELETON, flip_horizontal
 
-from .synth.detector_offsets import add_offsets
-
 FRAME_SIZES = ((1920, 1080), (1280, 720), (1080, 1920), (1440, 1080), (1000, 1000))
 PELVIS = 0
 MAX_CAMERA_ATTEMPTS = 40
@@ -285,12 +283,8 @@ class TrainingPairs:
 
 def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettings = DETECTOR_LIKE,
                augment_bones: bool = True, allow_flip: bool = True, may_leave_frame: float = 0.0,
-               jitter_joints: bool = False, detector_offsets: np.ndarray | None = None,
-               offset_fraction: float = 0.0) -> TrainingPairs:
+               jitter_joints: bool = False) -> TrainingPairs:
     """From world-space windows (B, T, 17, 3) to one random camera view each (vectorised over B).
-
-    A share ``offset_fraction`` of the views has its joints moved where the detector marks them
-    (``detector_offsets``, ``training.synth.detector_offsets``) before any noise.
 
     The person stays inside the frame, except in a share ``may_leave_frame`` of the windows whose
     first camera is kept even where a limb or the whole person leaves the image: real videos cut
@@ -335,9 +329,6 @@ def make_pairs(windows: np.ndarray, rng: np.random.Generator, noise: NoiseSettin
             break
     else:
         raise RuntimeError("could not place a camera that keeps the subject in front of it and inside the frame")
-    if detector_offsets is not None and offset_fraction > 0:
-        moved = rng.random(batch) < offset_fraction
-        pixels[moved] = add_offsets(pixels[moved], detector_offsets)
     heights = np.ptp(pixels[..., 1], axis=-1).mean(axis=1)
     noisy = corrupt_2d(pixels, heights, rng, noise)
     inputs = (noisy / sizes[:, None, None, 0:1] * 2 - np.stack([np.ones(batch), sizes[:, 1] / sizes[:, 0]], -1)[:, None, None])

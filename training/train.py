@@ -32,7 +32,6 @@ from .augment import CLEAN, DETECTOR_LIKE, make_pairs, rotate_limbs, sample_wind
 from .checkpoint import load_optimizer_state, optimizer_state_arrays
 from .datasets import frames_per_source, load_clips
 from .evaluation import evaluate_clips, evaluate_views
-from .synth.detector_offsets import median_offsets
 from .synth.windows import chunk_indices, load_synth, sample_synth
 from .h36m import TEST_SUBJECTS as H36M_TEST, TRAIN_SUBJECTS as H36M_TRAIN, load_h36m, sample_view_windows
 from .plots import plot_losses
@@ -60,9 +59,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--synth", default=None, help="a folder of data-engine chunks (python -m training.synth.engine) "
                                                       "whose detector 2D and true 3D join the batches")
     parser.add_argument("--synth-fraction", type=float, default=0.3, help="share of each batch from --synth")
-    parser.add_argument("--detector-offsets", type=float, default=0.0,
-                        help="share of the noisy mocap windows whose joints are moved where the detector marks them, "
-                             "as measured on the --synth chunks (training.synth.detector_offsets)")
     parser.add_argument("--jitter-joints", action="store_true",
                         help="move the hips, spine, thorax, neck, head and shoulders by random offsets per window "
                              "(sources mark these joints at different places; training.augment.jitter_definitions)")
@@ -151,10 +147,8 @@ class TrainingBatches(torch.utils.data.IterableDataset):
                  noise_fraction: float, seed: list[int], leave_frame_fraction: float,
                  synth: list | None = None, synth_fraction: float = 0.0, jitter_joints: bool = False,
                  swap_fractions: dict[str, float] | None = None, rotate_fractions: dict[str, float] | None = None,
-                 clip_weights: np.ndarray | None = None, detector_offset_fraction: float = 0.0):
+                 clip_weights: np.ndarray | None = None):
         self.clips, self.batch_size, self.window, self.clip_weights = clips, batch_size, window, clip_weights
-        self.detector_offsets = median_offsets(synth) if synth and detector_offset_fraction > 0 else None
-        self.detector_offset_fraction = detector_offset_fraction
         self.jitter_joints = jitter_joints
         self.swap_fractions = {limb: f for limb, f in (swap_fractions or {}).items() if f > 0}
         self.rotate_fractions = {limb: f for limb, f in (rotate_fractions or {}).items() if f > 0}
@@ -176,8 +170,7 @@ class TrainingBatches(torch.utils.data.IterableDataset):
             if self.rotate_fractions:
                 windows = rotate_limbs(windows, rng, self.rotate_fractions)
             noisy = make_pairs(windows[:n_noisy], rng, DETECTOR_LIKE, may_leave_frame=self.leave_frame_fraction,
-                               jitter_joints=self.jitter_joints, detector_offsets=self.detector_offsets,
-                               offset_fraction=self.detector_offset_fraction)
+                               jitter_joints=self.jitter_joints)
             clean = make_pairs(windows[n_noisy:], rng, CLEAN, may_leave_frame=self.leave_frame_fraction,
                                jitter_joints=self.jitter_joints)
             parts = [(noisy.inputs_2d, noisy.poses_3d[:, frame], noisy.roots[:, frame], noisy.intrinsics),
@@ -207,8 +200,7 @@ def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, 
                            {"arms": args.rotate_arms, "legs": args.rotate_legs},
                            None if args.source_weighting == 1.0 else   # 1: by length, the same draws as before
                            source_weights([len(c.positions) for c in items], [c.source for c in items],
-                                          args.source_weighting),
-                           getattr(args, "detector_offsets", 0.0))
+                                          args.source_weighting))
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
@@ -218,10 +210,6 @@ def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001)
 def train(args: argparse.Namespace) -> dict:
     if not 0 <= args.leave_frame_fraction <= 1:
         raise ValueError(f"--leave-frame-fraction must be between 0 and 1, got {args.leave_frame_fraction}")
-    if not 0 <= args.detector_offsets <= 1:
-        raise ValueError(f"--detector-offsets must be between 0 and 1, got {args.detector_offsets}")
-    if args.detector_offsets > 0 and not args.synth:
-        raise ValueError("--detector-offsets measures the detector's offsets on the --synth chunks: give --synth")
     if not 0 <= args.source_weighting <= 1:
         raise ValueError(f"--source-weighting must be between 0 and 1, got {args.source_weighting}")
     if not 0 <= args.synth_fraction < 1:
