@@ -6,7 +6,8 @@
 - ``unseen_chunks``: the data engine's chunks that none of the candidates trained on (the
   ``synth_chunks`` of their metadata) through the pipeline: the detector's 2D of rendered bodies,
   P1 on the frames where the detector found the body;
-- ``tuning``: the tuning renders (``training.tuning_renders``), when their folder is given.
+- ``tuning``: the tuning renders (``training.tuning_renders``), when their folder is given: P1, P2 and the
+  world grounding figures that issue 13 set limits for (distance travelled, root after alignment).
 
 The bench's renders and test subsets stay out: they measure the shipped model once it is chosen.
 
@@ -98,20 +99,27 @@ def compare(models: list[str], data: str, synth: str | None = None, tuning: str 
         if tuning:
             from .tuning_renders import evaluate
             report = evaluate(tuning, model)
+            grounding = report["grounding"]
             row["tuning"] = {"p1": report["ours"]["p1"], "p2": report["ours"]["p2"],
-                             "p1_ratio_to_mediapipe": report["p1_ratio_to_mediapipe"]}
+                             "p1_ratio_to_mediapipe": report["p1_ratio_to_mediapipe"],
+                             "distance_travelled_error_pct": grounding["distance_travelled_error_pct"],
+                             "root_error_after_alignment_mm": grounding["root_error_after_alignment_mm"]}
         rows.append(row)
     return rows
 
 
 def markdown(rows: list[dict]) -> str:
     """The comparison as a table, P1 in mm."""
-    lines = ["| model | validation, not Bandai | unseen chunks | tuning renders (P2) |", "|---|---|---|---|"]
+    lines = ["| model | validation, not Bandai | unseen chunks | tuning renders (P2) | tuning: distance travelled, root |",
+             "|---|---|---|---|---|"]
     for row in rows:
         chunks, tuning = row.get("unseen_chunks"), row.get("tuning")
         chunk_text = chunks["p1"] if chunks and chunks["p1"] is not None else "-"
         tuning_text = f"{tuning['p1']} ({tuning['p2']})" if tuning else "-"
-        lines.append(f"| {row['model']} | {row['validation'].get('not_bandai', '-')} | {chunk_text} | {tuning_text} |")
+        grounding_text = (f"{tuning['distance_travelled_error_pct']} %, {tuning['root_error_after_alignment_mm']}"
+                          if tuning else "-")
+        lines.append(f"| {row['model']} | {row['validation'].get('not_bandai', '-')} | {chunk_text} | {tuning_text} "
+                     f"| {grounding_text} |")
     return "\n".join(lines)
 
 

@@ -83,10 +83,12 @@ def make(data: str, out: str) -> list[str]:
 
 
 def evaluate_folder(folder: str, lifter: PoseLifter, options: PipelineOptions | None = None) -> dict:
-    """P1 and MPJVE (mm) of ours and mediapipe's on the frames where mediapipe found the person."""
+    """P1 and MPJVE (mm) of ours and mediapipe's on the frames where mediapipe found the person, and the
+    world grounding figures of the bench (``training.bench_grounding.render_report``)."""
     from core.keypoints import KeypointTrack
     from core.pipeline import PipelineOptions, lift_track
     from .bench_accuracy import pose_metrics
+    from .bench_grounding import render_report
 
     track, truth = KeypointTrack.load(os.path.join(folder, "track.npz")), np.load(os.path.join(folder, "truth.npz"))
     options = dataclasses.replace(options or PipelineOptions(), focal_mm=float(truth["focal_mm"]), sensor_mm=36.0,
@@ -97,7 +99,8 @@ def evaluate_folder(folder: str, lifter: PoseLifter, options: PipelineOptions | 
     ours = result.joints_camera - result.joints_camera[:, :1]
     return {"clip": os.path.basename(folder), "frames": int(seen.sum()),
             "ours": pose_metrics(ours[seen], true_relative[seen]) if seen.sum() > 1 else None,
-            "mediapipe": pose_metrics(track.joints_3d[seen], true_relative[seen]) if seen.sum() > 1 else None}
+            "mediapipe": pose_metrics(track.joints_3d[seen], true_relative[seen]) if seen.sum() > 1 else None,
+            "grounding": render_report(result, dict(truth))}
 
 
 def pipeline_options(arguments: str) -> PipelineOptions:
@@ -115,6 +118,7 @@ def evaluate(out: str, model: str, options: PipelineOptions | None = None) -> di
     frame-weighted means."""
     from core.inference import PoseLifter
     from .bench_accuracy import average
+    from .bench_grounding import summarize
 
     folders = sorted(os.path.join(out, name) for name in os.listdir(out)
                      if os.path.isfile(os.path.join(out, name, "track.npz"))) if os.path.isdir(out) else []
@@ -124,7 +128,8 @@ def evaluate(out: str, model: str, options: PipelineOptions | None = None) -> di
     rows = [row for row in (evaluate_folder(folder, lifter, options) for folder in folders) if row["ours"]]
     mean = {who: average(rows, who) for who in ("ours", "mediapipe")}
     return {"model": model, "renders": len(rows), "frames": sum(row["frames"] for row in rows), **mean,
-            "p1_ratio_to_mediapipe": round(mean["ours"]["p1"] / mean["mediapipe"]["p1"], 3), "per_render": rows}
+            "p1_ratio_to_mediapipe": round(mean["ours"]["p1"] / mean["mediapipe"]["p1"], 3),
+            "grounding": summarize([row["grounding"] for row in rows]), "per_render": rows}
 
 
 def main(argv: list[str] | None = None) -> dict | list[str]:
@@ -153,7 +158,8 @@ def main(argv: list[str] | None = None) -> dict | list[str]:
     report["pipeline"] = args.pipeline
     for row in report["per_render"]:
         print(f"{row['clip']:<50} {row['frames']:4d} frames  ours {row['ours']['p1']:6.1f}  "
-              f"mediapipe {row['mediapipe']['p1']:6.1f}")
+              f"mediapipe {row['mediapipe']['p1']:6.1f}  travelled {row['grounding']['distance_travelled_m']:5.2f} m "
+              f"(truth {row['grounding']['truth_distance_travelled_m']:5.2f})")
     print(json.dumps({k: v for k, v in report.items() if k != "per_render"}))
     return report
 
