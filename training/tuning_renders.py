@@ -12,7 +12,7 @@ checked on the bench once, afterwards. Each folder holds ``video.mp4`` and ``tru
 bench's renders) and ``track.npz``: the default detector's person, detected once, so that
 evaluating a setting takes seconds. The evaluation is the bench's: P1 and MPJVE of our
 root-relative pose on the frames where mediapipe found the person, against mediapipe's world
-landmarks on the same frames.
+landmarks on the same frames, and the bench's world grounding figures (``training.bench_grounding``).
 """
 from __future__ import annotations
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> dict | list[str]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=os.path.join(ROOT, "runs", "tuning"), help="the tuning renders' folder")
     parser.add_argument("--data", help="the prepared mocap (python -m training.prepare_data): render what is missing")
-    parser.add_argument("--evaluate", metavar="MODEL", help="a lifter's weights: P1 against mediapipe on every render")
+    parser.add_argument("--evaluate", metavar="MODEL", help="a lifter's weights: P1 against mediapipe and the grounding figures on every render")
     parser.add_argument("--pipeline", default="", metavar="FLAGS",
                         help='the pipeline\'s own flags for the evaluation: --pipeline="--detector-3d 0.7 --smooth 13"')
     args = parser.parse_args(argv)

@@ -23,13 +23,6 @@ import numpy as np
 
 from core.weights import NetworkWeights, WeightsFile, load_weights, save_weights
 
-HIDDEN_OUTPUTS = ("expand_conv.weight",)          # (C, in, width): hidden channels out
-SPLIT_INPUTS = ("shrink.weight",)                 # (out, C, 1): hidden channels in
-
-
-def _is_hidden_conv(key: str) -> bool:
-    return key.startswith("layers_conv.") and key.endswith(".weight")
-
 
 def widen_network(network: NetworkWeights, channels: int, rng: np.random.Generator) -> NetworkWeights:
     """``network`` with ``channels`` hidden channels (a whole multiple of its own), computing the same function."""
@@ -37,22 +30,17 @@ def widen_network(network: NetworkWeights, channels: int, rng: np.random.Generat
     if channels % old or channels < old:
         raise ValueError(f"--channels must be a whole multiple of the network's {old} channels, got {channels}")
     copies = channels // old
-    # one set of random shares per hidden channel and per layer that reads the hidden channels
     wide = {}
     for key, value in network.parameters.items():
         value = np.asarray(value)
-        if key.endswith("num_batches_tracked"):
-            wide[key] = value.copy()
-            continue
-        if key in HIDDEN_OUTPUTS or (key.startswith(("expand_bn.", "layers_bn.")) and value.ndim == 1):
-            wide[key] = np.concatenate([value] * copies, axis=0)
-            continue
-        if _is_hidden_conv(key) or key in SPLIT_INPUTS:
-            out = np.concatenate([value] * copies, axis=0) if _is_hidden_conv(key) else value
-            shares = rng.dirichlet(np.full(copies, 4.0), size=old).T.astype(np.float64)   # (copies, old)
-            wide[key] = np.concatenate([out * shares[c][None, :, None] for c in range(copies)], axis=1).astype(value.dtype)
-            continue
-        wide[key] = value.copy()                   # shrink.bias
+        hidden_conv = key.startswith("layers_conv.") and key.endswith(".weight")     # (C, C, width)
+        if key == "expand_conv.weight" or hidden_conv or (key.startswith(("expand_bn.", "layers_bn."))
+                                                           and value.ndim == 1):
+            value = np.concatenate([value] * copies, axis=0)            # every hidden channel out, copied
+        if hidden_conv or key == "shrink.weight":                        # hidden channels in: split among the copies
+            shares = rng.dirichlet(np.full(copies, 4.0), size=old).T     # (copies, old), each column sums to one
+            value = np.concatenate([value * shares[c][None, :, None] for c in range(copies)], axis=1).astype(value.dtype)
+        wide[key] = value.copy()                                         # BatchNorm counters, shrink.bias: as they were
     return NetworkWeights(dataclasses.replace(network.config, channels=channels), wide)
 
 
