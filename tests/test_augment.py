@@ -203,25 +203,6 @@ def test_windows_repeat_clip_edges():
     assert np.all(np.diff(windows[:, :, 0, 0], axis=1) >= 0)
 
 
-def test_windows_at_other_speeds_step_through_the_clip_at_that_speed_around_an_exact_centre():
-    clip = np.arange(400, dtype=np.float32)[:, None, None] * np.ones((1, 17, 3), np.float32)   # value = frame
-    recorded = sample_windows([clip], 40, 9, np.random.default_rng(3))
-    assert np.array_equal(sample_windows([clip], 40, 9, np.random.default_rng(3), speed_range=(1.0, 1.0)), recorded)
-    double = sample_windows([clip], 200, 9, np.random.default_rng(3), speed_range=(2.0, 2.0))[:, :, 0, 0]
-    inside = (double[:, 0] > 0) & (double[:, -1] < 399)
-    assert inside.sum() > 150 and np.allclose(np.diff(double[inside], axis=1), 2.0)
-    half = sample_windows([clip], 200, 9, np.random.default_rng(3), speed_range=(0.5, 0.5))[:, :, 0, 0]
-    inside = (half[:, 0] > 0) & (half[:, -1] < 399)
-    assert np.allclose(np.diff(half[inside], axis=1), 0.5)                   # frames between frames, interpolated
-    assert np.array_equal(half[:, 4], np.round(half[:, 4]))                 # the centre (the target) is a real frame
-    mixed = sample_windows([clip], 2000, 9, np.random.default_rng(5), speed_range=(0.5, 2.0))[:, :, 0, 0]
-    steps = np.diff(mixed, axis=1)[(mixed[:, 0] > 0) & (mixed[:, -1] < 399)][:, 0]
-    assert 0.5 - 1e-4 <= steps.min() and steps.max() <= 2.0 + 1e-4
-    assert abs(np.median(steps) - 1.0) < 0.08                                 # log-uniform: as many slower as faster
-    with pytest.raises(ValueError, match="speed range"):
-        sample_windows([clip], 4, 9, np.random.default_rng(0), speed_range=(1.5, 0.67))
-
-
 def test_training_may_let_a_share_of_windows_leave_the_frame():
     free = make_pairs(_long_walk(64), np.random.default_rng(6), CLEAN, may_leave_frame=1.0)
     leaves = [not _inside_frame(window) for window in free.inputs_2d]

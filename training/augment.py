@@ -369,29 +369,11 @@ def sample_window_frames(lengths: list[int], batch: int, window: int, rng: np.ra
 
 
 def sample_windows(clips: list[np.ndarray], batch: int, window: int, rng: np.random.Generator,
-                   clip_weights: np.ndarray | None = None, speed_range: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:
+                   clip_weights: np.ndarray | None = None) -> np.ndarray:
     """Random windows (B, window, 17, 3) centred on uniformly drawn frames (of clips drawn by length or by
-    ``clip_weights``), edge-repeated at clip ends. With ``speed_range`` other than (1, 1) each window plays
-    its clip at its own speed, drawn log-uniformly from the range (frames interpolated linearly, the centre
-    frame exact): a temporal model otherwise learns the tempo of the training motions, and on motion types
-    it never saw its context barely helps (the bench's comparison models: 0.8 % on Bandai's held-out motion
-    types against 18 % on its held-out actor)."""
-    low, high = speed_range
-    if not 0 < low <= high:
-        raise ValueError(f"the speed range must be two positive numbers, the smaller first, got {low},{high}")
+    ``clip_weights``), edge-repeated at clip ends."""
     out = np.empty((batch, window) + clips[0].shape[1:], dtype=np.float32)
-    draws = sample_window_frames([len(c) for c in clips], batch, window, rng, clip_weights=clip_weights)
-    if low == high == 1.0:   # the frames as recorded (the same draws as before speeds existed)
-        for b, (clip_id, _, frames) in enumerate(draws):
-            out[b] = clips[clip_id][frames]
-        return out
-    speeds = np.exp(rng.uniform(np.log(low), np.log(high), size=batch))
-    steps = np.arange(window) - window // 2
-    for b, (clip_id, centre, _) in enumerate(draws):
-        clip = clips[clip_id]
-        times = np.clip(centre + steps * speeds[b], 0, len(clip) - 1)
-        before = np.floor(times).astype(int)
-        after = np.minimum(before + 1, len(clip) - 1)
-        share = (times - before)[:, None, None]
-        out[b] = clip[before] * (1 - share) + clip[after] * share
+    for b, (clip_id, _, frames) in enumerate(sample_window_frames([len(c) for c in clips], batch, window, rng,
+                                                                  clip_weights=clip_weights)):
+        out[b] = clips[clip_id][frames]
     return out

@@ -37,17 +37,6 @@ from .h36m import TEST_SUBJECTS as H36M_TEST, TRAIN_SUBJECTS as H36M_TRAIN, load
 from .plots import plot_losses
 
 
-def parse_speed_range(text: str) -> tuple[float, float]:
-    """``--speed-range``'s "LOW,HIGH": two positive speeds, the smaller first (checked before any work)."""
-    try:
-        low, high = (float(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"give two speeds as LOW,HIGH, e.g. 0.67,1.5, not {text!r}") from None
-    if not 0 < low <= high:
-        raise argparse.ArgumentTypeError(f"speeds must be positive with the smaller first, not {text!r}")
-    return low, high
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", help="prepared clips (python -m training.prepare_data)")
@@ -87,9 +76,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "no mocap held them)")
     parser.add_argument("--rotate-legs", type=float, default=0.0,
                         help="share of mocap windows whose legs are each turned about the hip (the same for legs)")
-    parser.add_argument("--speed-range", type=parse_speed_range, default=(1.0, 1.0), metavar="LOW,HIGH",
-                        help="each mocap window plays its clip at a speed drawn log-uniformly from this range, "
-                             "e.g. 0.67,1.5 (default 1,1: as recorded)")
     parser.add_argument("--no-trajectory", action="store_true", help="train the pose network only")
     parser.add_argument("--train-subsets", default="train")
     parser.add_argument("--labeled-fraction", type=float, default=1.0,
@@ -161,9 +147,8 @@ class TrainingBatches(torch.utils.data.IterableDataset):
                  noise_fraction: float, seed: list[int], leave_frame_fraction: float,
                  synth: list | None = None, synth_fraction: float = 0.0, jitter_joints: bool = False,
                  swap_fractions: dict[str, float] | None = None, rotate_fractions: dict[str, float] | None = None,
-                 clip_weights: np.ndarray | None = None, speed_range: tuple[float, float] = (1.0, 1.0)):
+                 clip_weights: np.ndarray | None = None):
         self.clips, self.batch_size, self.window, self.clip_weights = clips, batch_size, window, clip_weights
-        self.speed_range = speed_range
         self.jitter_joints = jitter_joints
         self.swap_fractions = {limb: f for limb, f in (swap_fractions or {}).items() if f > 0}
         self.rotate_fractions = {limb: f for limb, f in (rotate_fractions or {}).items() if f > 0}
@@ -179,7 +164,7 @@ class TrainingBatches(torch.utils.data.IterableDataset):
         n_noisy = int(round(self.noise_fraction * n_mocap))
         frame = slice(self.target_frame, self.target_frame + 1)
         while True:
-            windows = sample_windows(self.clips, n_mocap, self.window, rng, self.clip_weights, self.speed_range)
+            windows = sample_windows(self.clips, n_mocap, self.window, rng, self.clip_weights)
             if self.swap_fractions:
                 windows = swap_limbs(windows, rng, self.swap_fractions)
             if self.rotate_fractions:
@@ -215,7 +200,7 @@ def make_stream(h36m: bool, items: list, args: argparse.Namespace, window: int, 
                            {"arms": args.rotate_arms, "legs": args.rotate_legs},
                            None if args.source_weighting == 1.0 else   # 1: by length, the same draws as before
                            source_weights([len(c.positions) for c in items], [c.source for c in items],
-                                          args.source_weighting), getattr(args, "speed_range", (1.0, 1.0)))
+                                          args.source_weighting))
 
 
 def bn_momentum(epoch: int, epochs: int, start: float = 0.1, end: float = 0.001) -> float:
